@@ -422,10 +422,7 @@ impl KeySet {
     }
 
     fn decoding_key(&self, kid: &str) -> Option<&DecodingKey> {
-        self.keys
-            .iter()
-            .find(|(k, _)| k.kid == kid)
-            .map(|(_, d)| d)
+        self.keys.iter().find(|(k, _)| k.kid == kid).map(|(_, d)| d)
     }
 }
 
@@ -474,12 +471,13 @@ pub fn verify<C: Claims>(keys: &KeySet, token: &str, now: i64) -> Result<C, Toke
     validation.validate_nbf = false;
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
-    let data = jsonwebtoken::decode::<serde_json::Value>(token, key, &validation).map_err(|e| {
-        match e.kind() {
+    let data =
+        jsonwebtoken::decode::<serde_json::Value>(token, key, &validation).map_err(|e| match e
+            .kind()
+        {
             jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenError::BadSignature,
             _ => TokenError::Malformed,
-        }
-    })?;
+        })?;
 
     let envelope: Envelope =
         serde_json::from_value(data.claims.clone()).map_err(|_| TokenError::Malformed)?;

@@ -3,8 +3,8 @@
 
 use proptest::prelude::*;
 use shared_wasm::token::{
-    self, AccessClaims, EntryClaims, KeySet, Kind, PassClaims, Role, SigningKey, TicketClaims,
-    TokenError, CLOCK_SKEW_SECS,
+    self, AccessClaims, CLOCK_SKEW_SECS, EntryClaims, KeySet, Kind, PassClaims, Role, SigningKey,
+    TicketClaims, TokenError,
 };
 use uuid::Uuid;
 

@@ -1,0 +1,155 @@
+//! Wiring: connect the stores, build the router, serve until told to stop.
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::http::ApiError;
+use crate::openapi::ApiDoc;
+use crate::state::AppState;
+use crate::store::Redis;
+use crate::workers::Workers;
+use crate::{auth, catalog, health, http, openapi};
+use anyhow::{Context, Result};
+use axum::{Extension, Router};
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+/// The migrations under `origin/migrations`, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Opens the pool lazily so the origin starts (and reports not-ready) while Postgres is
+/// down instead of crash-looping.
+pub fn connect_db(config: &Config) -> Result<PgPool> {
+    PgPoolOptions::new()
+        .max_connections(config.database_max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_lazy(&config.database_url)
+        .context("URR_DATABASE_URL is not a valid Postgres URL")
+}
+
+/// Every route of the API with its OpenAPI document.
+pub fn router(state: AppState) -> Router {
+    let (api, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(openapi::router())
+        .merge(health::router())
+        .merge(auth::router())
+        .merge(catalog::router())
+        .split_for_parts();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    let config = state.config.clone();
+    let router = api
+        .fallback(|| async { ApiError::not_found("NOT_FOUND", "No such resource") })
+        .layer(Extension(Arc::new(doc)))
+        .with_state(state);
+    http::middleware::wrap(router, &config)
+}
+
+/// Starts the background jobs of every module.
+fn start_workers(state: &AppState) -> Workers {
+    let workers = Workers::new();
+    let _ = state;
+    workers
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects, migrates (unless `URR_MIGRATE_ON_START=false`) and binds the listener.
+    pub async fn build(config: Config) -> Result<Application> {
+        Self::build_with_clock(config, Clock::system()).await
+    }
+
+    /// [`Application::build`] with a given clock (tests move time with it).
+    pub async fn build_with_clock(config: Config, clock: Clock) -> Result<Application> {
+        // Install the metrics recorder before anything records.
+        crate::telemetry::prometheus();
+        let db = connect_db(&config)?;
+        if config.migrate_on_start {
+            MIGRATOR
+                .run(&db)
+                .await
+                .context("running database migrations")?;
+        }
+        let redis = Redis::connect(&config.redis_url, &config.redis_prefix)
+            .context("URR_REDIS_URL is not a valid Redis URL")?;
+        let listener = TcpListener::bind(config.http_addr)
+            .await
+            .with_context(|| format!("binding {}", config.http_addr))?;
+        let state = AppState {
+            config: Arc::new(config),
+            db,
+            redis,
+            clock,
+        };
+        Ok(Application { listener, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then drains in-flight requests and stops the
+    /// background jobs.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<()> {
+        let workers = if self.state.config.background_jobs {
+            Some(start_workers(&self.state))
+        } else {
+            None
+        };
+        let app = router(self.state.clone());
+        tracing::info!(addr = %self.local_addr(), "origin listening");
+        axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving HTTP")?;
+        if let Some(w) = workers {
+            w.shutdown().await;
+        }
+        self.state.db.close().await;
+        tracing::info!("origin stopped");
+        Ok(())
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

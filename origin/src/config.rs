@@ -1,0 +1,294 @@
+//! Typed configuration from `URR_*` environment variables.
+//!
+//! Every setting has one place: this file parses it, `.env.example` documents it, and the
+//! README's table lists it. A bad value stops the origin at start-up with a message that
+//! names the variable (defect D39 of the original: a short key silently disabled a filter).
+
+use anyhow::{Context, Result, anyhow, bail};
+use shared_wasm::token::{KeySet, SigningKey};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Reads variables from some source: the process environment, or a map in tests.
+pub struct Vars<'a> {
+    lookup: Box<Lookup<'a>>,
+}
+
+type Lookup<'a> = dyn Fn(&str) -> Option<String> + 'a;
+
+impl<'a> Vars<'a> {
+    pub fn from_env() -> Vars<'static> {
+        Vars {
+            lookup: Box::new(|k| std::env::var(k).ok()),
+        }
+    }
+
+    pub fn from_map(map: &'a HashMap<String, String>) -> Vars<'a> {
+        Vars {
+            lookup: Box::new(move |k| map.get(k).cloned()),
+        }
+    }
+
+    /// A raw value; empty strings count as unset.
+    pub fn get(&self, key: &str) -> Option<String> {
+        (self.lookup)(key).filter(|v| !v.trim().is_empty())
+    }
+
+    pub fn string(&self, key: &str, default: &str) -> String {
+        self.get(key).unwrap_or_else(|| default.to_owned())
+    }
+
+    pub fn parse<T: FromStr>(&self, key: &str, default: T) -> Result<T>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|e| anyhow!("{key}={v:?} is invalid: {e}")),
+        }
+    }
+
+    pub fn bool(&self, key: &str, default: bool) -> Result<bool> {
+        match self.get(key).as_deref().map(str::trim) {
+            None => Ok(default),
+            Some("1" | "true" | "yes" | "on") => Ok(true),
+            Some("0" | "false" | "no" | "off") => Ok(false),
+            Some(v) => bail!("{key}={v:?} is invalid: expected true or false"),
+        }
+    }
+
+    pub fn list(&self, key: &str) -> Vec<String> {
+        self.get(key)
+            .map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn secs(&self, key: &str, default: u64) -> Result<Duration> {
+        Ok(Duration::from_secs(self.parse(key, default)?))
+    }
+
+    pub fn millis(&self, key: &str, default: u64) -> Result<Duration> {
+        Ok(Duration::from_millis(self.parse(key, default)?))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// The whole origin configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `URR_HTTP_ADDR`, default `127.0.0.1:8080`.
+    pub http_addr: SocketAddr,
+    /// `URR_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/urr`.
+    pub database_url: String,
+    /// `URR_DATABASE_MAX_CONNECTIONS`, default 32.
+    pub database_max_connections: u32,
+    /// `URR_MIGRATE_ON_START`, default true.
+    pub migrate_on_start: bool,
+    /// `URR_REDIS_URL`, default `redis://127.0.0.1:6379`.
+    pub redis_url: String,
+    /// `URR_REDIS_PREFIX`, default `urr:`; every key the origin writes starts with it.
+    pub redis_prefix: String,
+    /// `URR_LOG_FORMAT` (`json` or `pretty`), default json.
+    pub log_format: LogFormat,
+    /// `URR_LOG`, a tracing filter, default `info`.
+    pub log_filter: String,
+    /// `URR_CORS_ORIGINS`, comma-separated; empty means same-origin only.
+    pub cors_origins: Vec<String>,
+    /// `URR_BODY_LIMIT_BYTES`, default 64 KiB.
+    pub body_limit_bytes: usize,
+    /// `URR_REQUEST_TIMEOUT_MS`, default 15,000.
+    pub request_timeout: Duration,
+    /// `URR_BACKGROUND_JOBS`, default true: sweepers, admission loop, relays.
+    pub background_jobs: bool,
+    pub keys: KeyConfig,
+    pub auth: AuthConfig,
+}
+
+/// Signing and verification keys (see `shared_wasm::token`).
+#[derive(Debug, Clone)]
+pub struct KeyConfig {
+    /// `URR_ORIGIN_SIGNING_KEY`: `kid:base64url(seed)`; signs access and entry tokens.
+    pub origin_signing: SigningKey,
+    /// The origin's own public key plus `URR_ORIGIN_PREVIOUS_PUBLIC_KEYS`, so tokens
+    /// signed before a rotation stay valid until they expire.
+    pub origin_public: KeySet,
+    /// `URR_EDGE_PUBLIC_KEYS`: verifies passes minted by the edge workers.
+    pub edge_public: Option<KeySet>,
+}
+
+/// Accounts and sessions.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// `URR_ACCESS_TOKEN_TTL_SECS`, default 1,800 (30 min).
+    pub access_ttl: Duration,
+    /// `URR_REFRESH_TOKEN_TTL_SECS`, default 604,800 (7 days).
+    pub refresh_ttl: Duration,
+    /// `URR_COOKIE_SECURE`, default true; `cargo xtask dev` turns it off for plain http.
+    pub cookie_secure: bool,
+    /// `URR_ARGON2_MEMORY_KIB` / `URR_ARGON2_ITERATIONS`, default 19,456 / 2 (OWASP).
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    /// `URR_RATE_LOGIN_PER_IP` / `URR_RATE_LOGIN_PER_ACCOUNT` / `URR_RATE_REGISTER_PER_IP`:
+    /// attempts per `URR_RATE_WINDOW_SECS` (default 60).
+    pub rate_login_per_ip: u32,
+    pub rate_login_per_account: u32,
+    pub rate_register_per_ip: u32,
+    pub rate_window: Duration,
+    /// Google sign-in; off unless `URR_GOOGLE_CLIENT_ID` is set.
+    pub google: Option<GoogleConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct GoogleConfig {
+    /// `URR_GOOGLE_CLIENT_ID`: the ID token's required audience.
+    pub client_id: String,
+    /// `URR_GOOGLE_JWKS_URL`, default Google's certs URL.
+    pub jwks_url: String,
+    /// `URR_GOOGLE_ISSUERS`, default `https://accounts.google.com,accounts.google.com`.
+    pub issuers: Vec<String>,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config> {
+        Self::from_vars(&Vars::from_env())
+    }
+
+    pub fn from_vars(v: &Vars<'_>) -> Result<Config> {
+        let log_format = match v.string("URR_LOG_FORMAT", "json").as_str() {
+            "json" => LogFormat::Json,
+            "pretty" => LogFormat::Pretty,
+            other => bail!("URR_LOG_FORMAT={other:?} is invalid: expected json or pretty"),
+        };
+        Ok(Config {
+            http_addr: v.parse("URR_HTTP_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            database_url: v.string("URR_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/urr"),
+            database_max_connections: v.parse("URR_DATABASE_MAX_CONNECTIONS", 32)?,
+            migrate_on_start: v.bool("URR_MIGRATE_ON_START", true)?,
+            redis_url: v.string("URR_REDIS_URL", "redis://127.0.0.1:6379"),
+            redis_prefix: v.string("URR_REDIS_PREFIX", "urr:"),
+            log_format,
+            log_filter: v.string("URR_LOG", "info"),
+            cors_origins: v.list("URR_CORS_ORIGINS"),
+            body_limit_bytes: v.parse("URR_BODY_LIMIT_BYTES", 64 * 1024)?,
+            request_timeout: v.millis("URR_REQUEST_TIMEOUT_MS", 15_000)?,
+            background_jobs: v.bool("URR_BACKGROUND_JOBS", true)?,
+            keys: KeyConfig::from_vars(v)?,
+            auth: AuthConfig::from_vars(v)?,
+        })
+    }
+}
+
+impl KeyConfig {
+    fn from_vars(v: &Vars<'_>) -> Result<KeyConfig> {
+        let spec = v.get("URR_ORIGIN_SIGNING_KEY").context(
+            "URR_ORIGIN_SIGNING_KEY is not set. Generate keys with `cargo xtask keys` \
+             (cargo xtask dev does it for you).",
+        )?;
+        let origin_signing = SigningKey::parse(&spec)
+            .map_err(|e| anyhow!("URR_ORIGIN_SIGNING_KEY is invalid: {e}"))?;
+        let mut public = vec![origin_signing.public_key()];
+        if let Some(prev) = v.get("URR_ORIGIN_PREVIOUS_PUBLIC_KEYS") {
+            let prev = KeySet::parse(&prev)
+                .map_err(|e| anyhow!("URR_ORIGIN_PREVIOUS_PUBLIC_KEYS is invalid: {e}"))?;
+            public.extend(prev.keys().cloned());
+        }
+        let origin_public = KeySet::new(public).map_err(|e| anyhow!("origin key set: {e}"))?;
+        let edge_public = v
+            .get("URR_EDGE_PUBLIC_KEYS")
+            .map(|s| KeySet::parse(&s))
+            .transpose()
+            .map_err(|e| anyhow!("URR_EDGE_PUBLIC_KEYS is invalid: {e}"))?;
+        Ok(KeyConfig {
+            origin_signing,
+            origin_public,
+            edge_public,
+        })
+    }
+}
+
+impl AuthConfig {
+    fn from_vars(v: &Vars<'_>) -> Result<AuthConfig> {
+        let google = v.get("URR_GOOGLE_CLIENT_ID").map(|client_id| GoogleConfig {
+            client_id,
+            jwks_url: v.string(
+                "URR_GOOGLE_JWKS_URL",
+                "https://www.googleapis.com/oauth2/v3/certs",
+            ),
+            issuers: {
+                let l = v.list("URR_GOOGLE_ISSUERS");
+                if l.is_empty() {
+                    vec![
+                        "https://accounts.google.com".into(),
+                        "accounts.google.com".into(),
+                    ]
+                } else {
+                    l
+                }
+            },
+        });
+        Ok(AuthConfig {
+            access_ttl: v.secs("URR_ACCESS_TOKEN_TTL_SECS", 1800)?,
+            refresh_ttl: v.secs("URR_REFRESH_TOKEN_TTL_SECS", 604_800)?,
+            cookie_secure: v.bool("URR_COOKIE_SECURE", true)?,
+            argon2_memory_kib: v.parse("URR_ARGON2_MEMORY_KIB", 19_456)?,
+            argon2_iterations: v.parse("URR_ARGON2_ITERATIONS", 2)?,
+            rate_login_per_ip: v.parse("URR_RATE_LOGIN_PER_IP", 20)?,
+            rate_login_per_account: v.parse("URR_RATE_LOGIN_PER_ACCOUNT", 10)?,
+            rate_register_per_ip: v.parse("URR_RATE_REGISTER_PER_IP", 10)?,
+            rate_window: v.secs("URR_RATE_WINDOW_SECS", 60)?,
+            google,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    const KEY: &str = "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE";
+
+    #[test]
+    fn defaults_apply() {
+        let m = vars(&[("URR_ORIGIN_SIGNING_KEY", KEY)]);
+        let c = Config::from_vars(&Vars::from_map(&m)).expect("config");
+        assert_eq!(c.http_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.auth.access_ttl, Duration::from_secs(1800));
+        assert!(c.auth.cookie_secure);
+        assert!(c.keys.edge_public.is_none());
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let m = vars(&[]);
+        let e = Config::from_vars(&Vars::from_map(&m)).unwrap_err();
+        assert!(e.to_string().contains("URR_ORIGIN_SIGNING_KEY"), "{e}");
+        let m = vars(&[("URR_ORIGIN_SIGNING_KEY", KEY), ("URR_HTTP_ADDR", "nope")]);
+        let e = Config::from_vars(&Vars::from_map(&m)).unwrap_err();
+        assert!(e.to_string().contains("URR_HTTP_ADDR"), "{e}");
+        let m = vars(&[("URR_ORIGIN_SIGNING_KEY", "k1:short")]);
+        let e = Config::from_vars(&Vars::from_map(&m)).unwrap_err();
+        assert!(e.to_string().contains("URR_ORIGIN_SIGNING_KEY"), "{e}");
+    }
+}

@@ -1,0 +1,15 @@
+//! The state every handler receives. Cheap to clone: everything inside is shared.
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::store::Redis;
+use sqlx::PgPool;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: PgPool,
+    pub redis: Redis,
+    pub clock: Clock,
+}

@@ -1,0 +1,7 @@
+//! Integration tests: each test spawns the real origin on a random port, with its own
+//! Postgres database (cloned from a migrated template) and its own Redis key prefix,
+//! and talks to it over HTTP. One test binary so the crate links once.
+
+mod helpers;
+
+mod platform;
