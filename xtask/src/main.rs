@@ -1,1 +1,47 @@
-fn main() {}
+//! `cargo xtask <command>`: every piece of project automation, in Rust (no shell scripts).
+//!
+//! - `dev`   runs the whole platform locally with demo data;
+//! - `test`  runs everything CI runs (formatting, lints, all tests, wasm builds);
+//! - `keys`  prints a fresh set of signing keys as `URR_*` lines.
+//!
+//! Each command installs what it can (rustup targets, pinned cargo tools, npm packages)
+//! and otherwise stops with a message naming the missing piece and the command that
+//! installs it.
+
+mod dev;
+mod keys;
+mod services;
+mod test;
+mod util;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  dev     run the platform locally (Postgres, Redis, origin, demo data)
+  test    run formatting checks, clippy, every test and the wasm builds (what CI runs)
+  keys    print fresh origin and edge signing keys as URR_* environment lines
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("dev") => dev::run(&args[1..]),
+        Some("test") => test::run(&args[1..]),
+        Some("keys") => keys::run(),
+        Some("-h" | "--help" | "help") | None => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => Err(anyhow::anyhow!("unknown command `{other}`\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("\nxtask: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! `cargo xtask dev`: the whole platform on this machine, with demo data.
+//!
+//! Starts (or reuses) Postgres and Redis, creates the `urr` database, generates signing
+//! keys once (`target/dev/keys.env`), builds and migrates the origin, seeds the demo
+//! data, runs the origin, prints where everything is and how to log in, and stops what
+//! it started on Ctrl-C.
+//!
+//! Options: `--release` builds optimised binaries (slower to build, faster to run).
+
+use crate::keys;
+use crate::services::{self, Purpose};
+use crate::util::{self, cargo, run as sh};
+use anyhow::{Context, Result, bail};
+use std::collections::BTreeMap;
+use std::process::{Child, Command};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+pub const DEMO_PASSWORD_DEFAULT: &str = "urr-demo-1234";
+
+pub fn run(args: &[String]) -> Result<()> {
+    let release = args.iter().any(|a| a == "--release");
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
+            .context("installing the Ctrl-C handler")?;
+    }
+
+    util::step("postgres and redis");
+    let services = services::ensure(Purpose::Dev)?;
+    services.ensure_database("urr")?;
+
+    util::step("signing keys");
+    let keys = keys::dev_keys()?;
+    println!("using target/dev/keys.env");
+
+    util::step("building the origin");
+    let profile = if release { "release" } else { "debug" };
+    let mut build = cargo();
+    build.args(["build", "-p", "origin", "--bin", "urr-origin"]);
+    if release {
+        build.arg("--release");
+    }
+    sh(&mut build)?;
+    let origin_bin = util::root().join("target").join(profile).join("urr-origin");
+
+    let http_addr = std::env::var("URR_HTTP_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
+    let demo_password =
+        std::env::var("URR_DEMO_PASSWORD").unwrap_or_else(|_| DEMO_PASSWORD_DEFAULT.into());
+    let mut env: BTreeMap<String, String> = BTreeMap::new();
+    env.insert("URR_DATABASE_URL".into(), services.pg_url("urr"));
+    env.insert("URR_REDIS_URL".into(), services.redis_url.clone());
+    env.insert("URR_HTTP_ADDR".into(), http_addr.clone());
+    env.insert("URR_COOKIE_SECURE".into(), "false".into());
+    env.insert("URR_LOG_FORMAT".into(), "pretty".into());
+    env.insert("URR_DEMO_PASSWORD".into(), demo_password.clone());
+    env.insert(
+        "URR_ORIGIN_SIGNING_KEY".into(),
+        keys["URR_ORIGIN_SIGNING_KEY"].clone(),
+    );
+    env.insert(
+        "URR_EDGE_PUBLIC_KEYS".into(),
+        keys["URR_EDGE_PUBLIC_KEYS"].clone(),
+    );
+    // Anything the developer exported wins over our defaults.
+    for (k, v) in std::env::vars() {
+        if k.starts_with("URR_") && !k.starts_with("URR_TEST_") {
+            env.insert(k, v);
+        }
+    }
+
+    util::step("migrating and seeding demo data");
+    sh(Command::new(&origin_bin).arg("migrate").envs(&env))?;
+    sh(Command::new(&origin_bin).arg("seed-demo").envs(&env))?;
+
+    util::step("starting the origin");
+    let mut children: Vec<(&str, Child)> = Vec::new();
+    let origin = Command::new(&origin_bin)
+        .arg("serve")
+        .envs(&env)
+        .spawn()
+        .context("starting urr-origin")?;
+    children.push(("origin", origin));
+    let up = util::wait_for("the origin", Duration::from_secs(60), || {
+        util::reachable(&http_addr)
+    });
+    if let Err(e) = up {
+        stop_all(&mut children);
+        return Err(e);
+    }
+
+    banner(&http_addr, &demo_password);
+
+    let outcome = supervise(&mut children, &stop);
+    stop_all(&mut children);
+    drop(services);
+    println!("\nstopped everything `cargo xtask dev` started");
+    outcome
+}
+
+fn banner(http_addr: &str, password: &str) {
+    println!(
+        "\n\
+         ┌──────────────────────────────────────────────────────────────────────\n\
+         │ URR is running\n\
+         │   origin API      http://{http_addr}/api/v1/events\n\
+         │   OpenAPI         http://{http_addr}/api/v1/openapi.json\n\
+         │   health          http://{http_addr}/readyz   metrics http://{http_addr}/metrics\n\
+         │\n\
+         │ demo accounts (password: {password})\n\
+         │   admin@urr.local      admin\n\
+         │   promoter@urr.local   promoter\n\
+         │   fan1@urr.local … fan9@urr.local   fans\n\
+         │\n\
+         │ log in:  curl -s http://{http_addr}/api/v1/auth/login \\\n\
+         │            -H 'content-type: application/json' \\\n\
+         │            -d '{{\"email\":\"fan1@urr.local\",\"password\":\"{password}\"}}'\n\
+         │\n\
+         │ Ctrl-C stops everything.\n\
+         └──────────────────────────────────────────────────────────────────────"
+    );
+}
+
+/// Waits for Ctrl-C or for a child to exit on its own (which is an error).
+fn supervise(children: &mut [(&str, Child)], stop: &AtomicBool) -> Result<()> {
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        for (name, child) in children.iter_mut() {
+            if let Some(status) = child.try_wait()? {
+                bail!("{name} exited unexpectedly ({status}); see its output above");
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn stop_all(children: &mut Vec<(&str, Child)>) {
+    for (_, child) in children.iter_mut() {
+        // SIGTERM first so servers drain; our origin handles it gracefully.
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+    }
+    for (name, child) in children.iter_mut() {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                _ => {
+                    println!("{name} did not stop in time; killing it");
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break;
+                }
+            }
+        }
+    }
+    children.clear();
+}
