@@ -7,7 +7,7 @@ use crate::openapi::ApiDoc;
 use crate::state::AppState;
 use crate::store::Redis;
 use crate::workers::Workers;
-use crate::{auth, catalog, health, http, openapi};
+use crate::{auth, booking, catalog, health, http, openapi};
 use anyhow::{Context, Result};
 use axum::{Extension, Router};
 use sqlx::PgPool;
@@ -40,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(auth::router())
         .merge(catalog::router())
+        .merge(booking::router())
         .split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let config = state.config.clone();
@@ -52,8 +53,8 @@ pub fn router(state: AppState) -> Router {
 
 /// Starts the background jobs of every module.
 fn start_workers(state: &AppState) -> Workers {
-    let workers = Workers::new();
-    let _ = state;
+    let mut workers = Workers::new();
+    booking::start_workers(state, &mut workers);
     workers
 }
 
@@ -89,6 +90,7 @@ impl Application {
             db,
             redis,
             clock,
+            booking: Default::default(),
         };
         Ok(Application { listener, state })
     }

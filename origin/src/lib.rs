@@ -5,6 +5,7 @@
 //!
 //! - [`auth`]: accounts, passwords, access/refresh tokens, Google sign-in.
 //! - [`catalog`]: artists, venues, seat layouts, events, ticket types, sale windows.
+//! - [`booking`]: seat and standing holds, expiry, live seat maps.
 //!
 //! Platform pieces: [`config`] (typed `URR_*` settings), [`app`] (wiring and serving),
 //! [`http`] (problem+json errors, extractors, middleware), [`store`] (Redis with a key
@@ -12,6 +13,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod booking;
 pub mod catalog;
 pub mod clock;
 pub mod config;

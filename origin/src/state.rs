@@ -12,4 +12,5 @@ pub struct AppState {
     pub db: PgPool,
     pub redis: Redis,
     pub clock: Clock,
+    pub booking: Arc<crate::booking::Booking>,
 }

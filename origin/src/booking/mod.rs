@@ -1,0 +1,226 @@
+//! Booking: seat and standing reservations that never sell anything twice.
+//!
+//! - [`service`]: create / read / cancel, the three gates (validation, Redis filter,
+//!   Postgres authority) and [`service::release_inventory`], the one way inventory
+//!   goes back (cancel, expiry, and later refunds all use it);
+//! - [`holds`]: the Redis scripts (`*.lua` beside this file), all keys of an event
+//!   under one hash tag;
+//! - [`sweeper`]: expiry of unpaid holds, safe on many replicas;
+//! - [`seatmap`]: the ~1 s snapshot behind `GET /events/{id}/seats`.
+//!
+//! Timers: a hold lasts `URR_HOLD_SECS` (300 s) in Postgres; its Redis key lives
+//! `URR_HOLD_MARGIN_SECS` (30 s) longer so Redis never frees a seat Postgres still
+//! holds; the sweeper deletes the key (compare-and-delete) when it expires the hold.
+//! A repeated identical request extends the hold, up to `URR_HOLD_MAX_SECS` (900 s)
+//! after its creation.
+
+pub mod holds;
+pub mod model;
+pub mod seatmap;
+pub mod service;
+pub mod sweeper;
+
+use crate::auth::AuthUser;
+use crate::http::{ApiError, ApiResult, Json, Path, Query};
+use crate::state::AppState;
+use crate::workers::Workers;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use model::*;
+use serde::Deserialize;
+use std::time::Duration;
+use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+/// Booking's share of the app state.
+#[derive(Default)]
+pub struct Booking {
+    pub seatmaps: seatmap::SeatMapCache,
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(seat_availability))
+        .routes(routes!(create_reservation))
+        .routes(routes!(get_reservation, cancel_reservation))
+        .routes(routes!(my_reservations))
+}
+
+/// Registers the expiry sweeper and the stock-gate resync.
+pub fn start_workers(state: &AppState, workers: &mut Workers) {
+    let s = state.clone();
+    workers.every("booking_expiry", state.config.booking.sweep_interval, move || {
+        let s = s.clone();
+        async move { sweeper::sweep(&s).await.map(|_| ()) }
+    });
+    let s = state.clone();
+    workers.every("booking_stock_resync", Duration::from_secs(30), move || {
+        let s = s.clone();
+        async move { sweeper::resync_stock_gates(&s).await }
+    });
+}
+
+/// Live seat map: every seat's status (available, held, sold) and the remaining
+/// quantity per ticket type. At most ~1 s old.
+#[utoipa::path(get, path = "/api/v1/events/{event_id}/seats", tag = "booking",
+    params(("event_id" = Uuid, Path, description = "Event id")),
+    responses(
+        (status = 200, body = SeatAvailability),
+        (status = 400, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::http::Problem, content_type = "application/problem+json")))]
+async fn seat_availability(State(state): State<AppState>, Path(event_id): Path<Uuid>) -> ApiResult<Response> {
+    let ttl = state.config.booking.seatmap_ttl;
+    let bytes = state.booking.seatmaps.get(&state, event_id, ttl).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=1")),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let s = v.to_str().ok().map(str::trim).unwrap_or_default();
+    let ok = (1..=255).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic());
+    if !ok {
+        return Err(ApiError::bad_request(
+            "INVALID_IDEMPOTENCY_KEY",
+            "Idempotency-Key must be 1-255 visible ASCII characters",
+        ));
+    }
+    Ok(Some(s.to_owned()))
+}
+
+/// Holds seats (`seat_ids`) or standing tickets (`items`) for 5 minutes: all of them
+/// or none. Send an `Idempotency-Key` header to make retries safe.
+#[utoipa::path(post, path = "/api/v1/events/{event_id}/reservations", tag = "booking",
+    params(
+        ("event_id" = Uuid, Path, description = "Event id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body return the same reservation")),
+    request_body = CreateReservation,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Held (or an idempotent replay)", body = Reservation),
+        (status = 200, description = "You already hold exactly this; hold extended", body = Reservation),
+        (status = 400, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "SEAT_UNAVAILABLE, SOLD_OUT, TICKET_LIMIT_EXCEEDED, SALE_NOT_OPEN, SALE_CLOSED, EVENT_CANCELLED",
+         body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::http::Problem, content_type = "application/problem+json")))]
+async fn create_reservation(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(event_id): Path<Uuid>,
+    headers: HeaderMap,
+    Json(body): Json<CreateReservation>,
+) -> ApiResult<Response> {
+    let key = idempotency_key(&headers)?;
+    let want = service::Want::from_request(body)?;
+    let created = service::create(&state, &user, event_id, want, key).await?;
+    Ok(match created {
+        service::Created::New(r) => (StatusCode::CREATED, Json(r)).into_response(),
+        service::Created::Replayed(r) => (
+            StatusCode::CREATED,
+            [("idempotent-replayed", "true")],
+            Json(r),
+        )
+            .into_response(),
+        service::Created::Existing(r) => (StatusCode::OK, Json(r)).into_response(),
+    })
+}
+
+/// One of your reservations.
+#[utoipa::path(get, path = "/api/v1/reservations/{reservation_id}", tag = "booking",
+    params(("reservation_id" = Uuid, Path, description = "Reservation id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Reservation),
+        (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::http::Problem, content_type = "application/problem+json")))]
+async fn get_reservation(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Reservation>> {
+    Ok(Json(service::fetch_for(&state, &user, id).await?))
+}
+
+/// Cancels a pending (unpaid) reservation; its seats and tickets are bookable again at
+/// once. Paid reservations are refunded through the payments API instead.
+#[utoipa::path(delete, path = "/api/v1/reservations/{reservation_id}", tag = "booking",
+    params(("reservation_id" = Uuid, Path, description = "Reservation id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Reservation),
+        (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "RESERVATION_NOT_PENDING", body = crate::http::Problem, content_type = "application/problem+json")))]
+async fn cancel_reservation(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Reservation>> {
+    Ok(Json(service::cancel_pending(&state, &user, id).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// 1-100, default 20.
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+fn decode_cursor(c: &str) -> Option<(DateTime<Utc>, Uuid)> {
+    let raw = URL_SAFE_NO_PAD.decode(c).ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (micros, id) = text.split_once('|')?;
+    Some((DateTime::from_timestamp_micros(micros.parse().ok()?)?, id.parse().ok()?))
+}
+
+fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}|{id}", at.timestamp_micros()))
+}
+
+/// Your reservations, newest first.
+#[utoipa::path(get, path = "/api/v1/me/reservations", tag = "booking",
+    params(PageQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = ReservationPage),
+        (status = 400, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::http::Problem, content_type = "application/problem+json")))]
+async fn my_reservations(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<ReservationPage>> {
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::bad_request("INVALID_QUERY", "limit must be between 1 and 100"));
+    }
+    let after = match q.cursor.as_deref() {
+        Some(c) => Some(decode_cursor(c).ok_or_else(|| {
+            ApiError::bad_request("INVALID_CURSOR", "cursor is not one this API issued")
+        })?),
+        None => None,
+    };
+    let (items, next) = service::list_for(&state, user.id, limit, after).await?;
+    Ok(Json(ReservationPage {
+        items,
+        next_cursor: next.map(|(at, id)| encode_cursor(at, id)),
+    }))
+}

@@ -1,0 +1,143 @@
+//! Request and response shapes of the booking API.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Body of `POST /api/v1/events/{event_id}/reservations`: exactly one of `seat_ids`
+/// (reserved seating) or `items` (standing / general admission).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateReservation {
+    #[serde(default)]
+    pub seat_ids: Option<Vec<Uuid>>,
+    #[serde(default)]
+    pub items: Option<Vec<ItemRequest>>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemRequest {
+    pub ticket_type_id: Uuid,
+    /// Wide on purpose: negative and huge numbers reach validation and get a clear 422
+    /// instead of a deserialisation error.
+    pub quantity: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReservationStatus {
+    Pending,
+    Confirmed,
+    Cancelled,
+    Expired,
+    Refunded,
+}
+
+impl ReservationStatus {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => Self::Pending,
+            "confirmed" => Self::Confirmed,
+            "cancelled" => Self::Cancelled,
+            "expired" => Self::Expired,
+            "refunded" => Self::Refunded,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemKind {
+    Seat,
+    Standing,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReservationItem {
+    pub kind: ItemKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seat_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ticket_type_id: Option<Uuid>,
+    /// Seat label (`VIP-1-3`) or ticket type name.
+    pub label: String,
+    pub quantity: i32,
+    /// Integer KRW.
+    pub unit_price: i64,
+    pub subtotal: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Reservation {
+    pub id: Uuid,
+    pub event_id: Uuid,
+    pub user_id: Uuid,
+    pub status: ReservationStatus,
+    pub items: Vec<ReservationItem>,
+    /// Total in integer KRW, computed by the server.
+    pub amount: i64,
+    pub ticket_count: i32,
+    /// When an unpaid hold lapses.
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirmed_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Why it ended: `hold_expired`, `cancelled_by_user`, ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub close_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReservationPage {
+    pub items: Vec<Reservation>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SeatState {
+    Available,
+    Held,
+    Sold,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SeatStatus {
+    pub id: Uuid,
+    pub label: String,
+    pub section: String,
+    pub grade: String,
+    pub price: i64,
+    pub status: SeatState,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TicketTypeStock {
+    pub id: Uuid,
+    pub name: String,
+    pub price: i64,
+    pub total_quantity: i64,
+    pub available_quantity: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct SeatCounts {
+    pub available: u32,
+    pub held: u32,
+    pub sold: u32,
+}
+
+/// `GET /api/v1/events/{event_id}/seats`: live availability, at most ~1 s old.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SeatAvailability {
+    pub event_id: Uuid,
+    pub generated_at: DateTime<Utc>,
+    pub counts: SeatCounts,
+    pub seats: Vec<SeatStatus>,
+    pub ticket_types: Vec<TicketTypeStock>,
+}

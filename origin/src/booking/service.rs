@@ -1,0 +1,940 @@
+//! Creating, reading and cancelling reservations.
+//!
+//! A reservation request goes through three gates, cheapest first:
+//!
+//! 1. **validation** against the event (seats of this event, quantities, sale window,
+//!    per-user limit) — answered from Postgres reads, changes nothing;
+//! 2. **the Redis filter** (`holds`): one script takes every seat or none, or takes
+//!    standing stock from a counter. Hopeless requests stop here. If Redis is
+//!    unreachable the filter is skipped and Postgres alone decides ("degraded mode":
+//!    slower under a stampede, never wrong);
+//! 3. **the Postgres transaction**, the authority: a conditional upsert on the user's
+//!    ticket count (limit), conditional decrements of standing stock (never below zero),
+//!    and inserts of live items under a partial unique index (a seat is in at most one
+//!    live item). Any refusal rolls back and undoes exactly what step 2 newly took.
+
+use super::holds::{self, SeatHold, StockItem};
+use super::model::*;
+use crate::auth::AuthUser;
+use crate::http::{ApiError, ApiResult};
+use crate::state::AppState;
+use chrono::{DateTime, Duration, Utc};
+use sha2::{Digest, Sha256};
+use sqlx::{PgConnection, Postgres, Row, Transaction};
+use std::collections::{BTreeMap, HashSet};
+use uuid::Uuid;
+
+/// What an event must satisfy to be booked; read from the catalog's tables.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BookableEvent {
+    pub id: Uuid,
+    pub title: String,
+    pub seat_layout_id: Option<Uuid>,
+    pub starts_at: DateTime<Utc>,
+    pub sale_opens_at: DateTime<Utc>,
+    pub sale_closes_at: DateTime<Utc>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub max_tickets_per_user: i32,
+}
+
+pub async fn load_event(db: &sqlx::PgPool, event_id: Uuid) -> ApiResult<BookableEvent> {
+    sqlx::query_as::<_, BookableEvent>(
+        "SELECT id, title, seat_layout_id, starts_at, sale_opens_at, sale_closes_at,
+                cancelled_at, max_tickets_per_user
+         FROM events WHERE id = $1",
+    )
+    .bind(event_id)
+    .fetch_optional(db)
+    .await?
+    .ok_or_else(|| ApiError::not_found("EVENT_NOT_FOUND", "No such event"))
+}
+
+/// The sale-window rule: reservations only while the event is on sale.
+///
+/// Presale hook: memberships will open earlier windows per tier here (diamond at the
+/// sale opening minus N hours, ...). The signature already carries the user for that.
+pub fn check_sale_window(event: &BookableEvent, _user: &AuthUser, now: DateTime<Utc>) -> ApiResult<()> {
+    if event.cancelled_at.is_some() {
+        return Err(ApiError::conflict("EVENT_CANCELLED", "This event has been cancelled"));
+    }
+    if now < event.sale_opens_at {
+        return Err(ApiError::conflict("SALE_NOT_OPEN", "The sale has not opened yet")
+            .with("sale_opens_at", event.sale_opens_at));
+    }
+    if now >= event.sale_closes_at || now >= event.starts_at {
+        return Err(ApiError::conflict("SALE_CLOSED", "The sale has closed")
+            .with("sale_closes_at", event.sale_closes_at));
+    }
+    Ok(())
+}
+
+/// A validated request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Want {
+    /// Seat ids, sorted (a consistent order keeps concurrent inserts deadlock-free).
+    Seats(Vec<Uuid>),
+    /// `(ticket type, quantity)`, sorted by ticket type.
+    Standing(Vec<(Uuid, i64)>),
+}
+
+/// Most items one request may carry; far above any per-user limit.
+const MAX_REQUEST_ITEMS: usize = 50;
+
+impl Want {
+    /// Checks the shape of a request; errors are 422 naming the field.
+    pub fn from_request(req: CreateReservation) -> ApiResult<Want> {
+        match (req.seat_ids, req.items) {
+            (Some(_), Some(_)) => Err(ApiError::validation(
+                "seat_ids",
+                "send either `seat_ids` or `items`, not both",
+            )
+            .and_field("items", "send either `seat_ids` or `items`, not both")),
+            (None, None) => Err(ApiError::validation(
+                "seat_ids",
+                "send `seat_ids` (seated) or `items` (standing)",
+            )),
+            (Some(seats), None) => {
+                if seats.is_empty() {
+                    return Err(ApiError::validation("seat_ids", "pick at least one seat"));
+                }
+                if seats.len() > MAX_REQUEST_ITEMS {
+                    return Err(ApiError::validation(
+                        "seat_ids",
+                        format!("at most {MAX_REQUEST_ITEMS} seats per request"),
+                    ));
+                }
+                let unique: HashSet<_> = seats.iter().collect();
+                if unique.len() != seats.len() {
+                    return Err(ApiError::validation("seat_ids", "a seat is listed twice"));
+                }
+                let mut seats = seats;
+                seats.sort();
+                Ok(Want::Seats(seats))
+            }
+            (None, Some(items)) => {
+                if items.is_empty() {
+                    return Err(ApiError::validation("items", "add at least one item"));
+                }
+                if items.len() > MAX_REQUEST_ITEMS {
+                    return Err(ApiError::validation(
+                        "items",
+                        format!("at most {MAX_REQUEST_ITEMS} items per request"),
+                    ));
+                }
+                let mut merged: BTreeMap<Uuid, i64> = BTreeMap::new();
+                for (i, it) in items.iter().enumerate() {
+                    if !(1..=1000).contains(&it.quantity) {
+                        return Err(ApiError::validation(
+                            format!("items[{i}].quantity"),
+                            "quantity must be between 1 and the per-user limit",
+                        ));
+                    }
+                    if merged.insert(it.ticket_type_id, it.quantity).is_some() {
+                        return Err(ApiError::validation(
+                            format!("items[{i}].ticket_type_id"),
+                            "a ticket type is listed twice",
+                        ));
+                    }
+                }
+                Ok(Want::Standing(merged.into_iter().collect()))
+            }
+        }
+    }
+
+    pub fn ticket_count(&self) -> i64 {
+        match self {
+            Want::Seats(s) => s.len() as i64,
+            Want::Standing(items) => items.iter().map(|(_, q)| q).sum(),
+        }
+    }
+
+    /// A canonical digest: the same request (in any order) has the same hash, so an
+    /// idempotent replay can be told apart from a different request under the same key.
+    pub fn digest(&self) -> Vec<u8> {
+        let mut h = Sha256::new();
+        match self {
+            Want::Seats(seats) => {
+                h.update(b"seats");
+                for s in seats {
+                    h.update(s.as_bytes());
+                }
+            }
+            Want::Standing(items) => {
+                h.update(b"items");
+                for (t, q) in items {
+                    h.update(t.as_bytes());
+                    h.update(q.to_be_bytes());
+                }
+            }
+        }
+        h.finalize().to_vec()
+    }
+}
+
+/// One priced line of a request.
+#[derive(Debug, Clone)]
+struct Line {
+    seat_id: Option<Uuid>,
+    ticket_type_id: Option<Uuid>,
+    label: String,
+    quantity: i64,
+    unit_price: i64,
+    /// Standing only: Postgres' available quantity when read.
+    available: i64,
+}
+
+/// Prices every line from Postgres and checks it belongs to the event.
+async fn price_lines(db: &sqlx::PgPool, event: &BookableEvent, want: &Want) -> ApiResult<Vec<Line>> {
+    match want {
+        Want::Seats(seats) => {
+            if event.seat_layout_id.is_none() {
+                return Err(ApiError::validation(
+                    "seat_ids",
+                    "this event has no seat map; book standing `items` instead",
+                ));
+            }
+            let rows = sqlx::query(
+                "SELECT id, label, price::bigint AS price FROM seats
+                 WHERE event_id = $1 AND id = ANY($2) ORDER BY id",
+            )
+            .bind(event.id)
+            .bind(seats)
+            .fetch_all(db)
+            .await?;
+            if rows.len() != seats.len() {
+                let found: HashSet<Uuid> = rows.iter().map(|r| r.get::<Uuid, _>("id")).collect();
+                let unknown: Vec<Uuid> = seats.iter().filter(|s| !found.contains(s)).copied().collect();
+                return Err(ApiError::validation("seat_ids", "some seats do not belong to this event")
+                    .with("unknown_seats", unknown));
+            }
+            Ok(rows
+                .iter()
+                .map(|r| Line {
+                    seat_id: Some(r.get("id")),
+                    ticket_type_id: None,
+                    label: r.get("label"),
+                    quantity: 1,
+                    unit_price: r.get("price"),
+                    available: 0,
+                })
+                .collect())
+        }
+        Want::Standing(items) => {
+            let ids: Vec<Uuid> = items.iter().map(|(t, _)| *t).collect();
+            let rows = sqlx::query(
+                "SELECT id, name, price::bigint AS price, available_quantity::bigint AS available
+                 FROM ticket_types WHERE event_id = $1 AND id = ANY($2) ORDER BY id",
+            )
+            .bind(event.id)
+            .bind(&ids)
+            .fetch_all(db)
+            .await?;
+            if rows.len() != ids.len() {
+                let found: HashSet<Uuid> = rows.iter().map(|r| r.get::<Uuid, _>("id")).collect();
+                let unknown: Vec<Uuid> = ids.iter().filter(|s| !found.contains(s)).copied().collect();
+                return Err(ApiError::validation("items", "some ticket types do not belong to this event")
+                    .with("unknown_ticket_types", unknown));
+            }
+            Ok(rows
+                .iter()
+                .zip(items)
+                .map(|(r, (_, q))| Line {
+                    seat_id: None,
+                    ticket_type_id: Some(r.get("id")),
+                    label: r.get("name"),
+                    quantity: *q,
+                    unit_price: r.get("price"),
+                    available: r.get("available"),
+                })
+                .collect())
+        }
+    }
+}
+
+/// How a create call ended.
+pub enum Created {
+    /// A new hold (201).
+    New(Reservation),
+    /// The same `Idempotency-Key` and body again: the original reservation (201).
+    Replayed(Reservation),
+    /// The caller already holds exactly this: its hold, extended (200).
+    Existing(Reservation),
+}
+
+/// Creates a pending reservation holding everything asked for, or nothing.
+pub async fn create(
+    state: &AppState,
+    user: &AuthUser,
+    event_id: Uuid,
+    want: Want,
+    idempotency_key: Option<String>,
+) -> ApiResult<Created> {
+    let cfg = &state.config.booking;
+    let digest = want.digest();
+
+    if let Some(key) = &idempotency_key
+        && let Some(existing) = find_by_key(state, user.id, key).await?
+    {
+        return replay(state, existing, &digest).await;
+    }
+
+    let event = load_event(&state.db, event_id).await?;
+    let now = state.clock.now();
+    check_sale_window(&event, user, now)?;
+
+    let count = want.ticket_count();
+    let limit = i64::from(event.max_tickets_per_user);
+    if count > limit {
+        return Err(limit_exceeded(limit, None));
+    }
+    let lines = price_lines(&state.db, &event, &want).await?;
+
+    // Double submit without a key: the caller already holds exactly this request.
+    if let Some(existing) = extend_identical_hold(state, user.id, event_id, &digest).await? {
+        return Ok(Created::Existing(existing));
+    }
+
+    let reservation_id = Uuid::now_v7();
+    let expires_at = now + Duration::seconds(cfg.hold_secs as i64);
+    let hold_ttl_ms = (cfg.hold_secs + cfg.hold_margin_secs) * 1000;
+
+    // Gate 2: the Redis filter. `undo` remembers exactly what this call took there.
+    let mut undo = Undo::default();
+    let mut fence = 0i64;
+    match &want {
+        Want::Seats(seats) => {
+            match holds::hold_seats(&state.redis, event_id, user.id, reservation_id, seats, hold_ttl_ms).await {
+                Ok(SeatHold::Held { fence: f, fresh }) => {
+                    fence = f;
+                    undo.seats = fresh.iter().filter_map(|i| seats.get(*i).copied()).collect();
+                    undo.value = holds::hold_value(user.id, reservation_id, f);
+                }
+                Ok(SeatHold::Conflict(idx)) => {
+                    metrics::counter!("booking_rejections_total", "reason" => "redis_seat_taken").increment(1);
+                    let taken: Vec<Uuid> = idx.iter().filter_map(|i| seats.get(*i).copied()).collect();
+                    return Err(seat_unavailable(taken));
+                }
+                Err(e) => degraded(&e),
+            }
+        }
+        Want::Standing(_) => {
+            let items: Vec<StockItem> = lines
+                .iter()
+                .filter_map(|l| {
+                    Some(StockItem {
+                        ticket_type: l.ticket_type_id?,
+                        quantity: l.quantity,
+                        available: l.available,
+                    })
+                })
+                .collect();
+            match holds::take_stock(&state.redis, event_id, &items).await {
+                Ok(None) => undo.stock = items.iter().map(|i| (i.ticket_type, i.quantity)).collect(),
+                Ok(Some(i)) => {
+                    metrics::counter!("booking_rejections_total", "reason" => "redis_sold_out").increment(1);
+                    return Err(sold_out(items.get(i).map(|it| it.ticket_type)));
+                }
+                Err(e) => degraded(&e),
+            }
+        }
+    }
+
+    // Gate 3: Postgres decides.
+    let insert = NewReservation {
+        id: reservation_id,
+        user_id: user.id,
+        event_id,
+        lines: &lines,
+        fence,
+        expires_at,
+        now,
+        limit,
+        idempotency_key: idempotency_key.as_deref(),
+        digest: &digest,
+    };
+    match insert_with_retry(state, &insert).await {
+        Ok(()) => {
+            metrics::counter!("booking_reservations_total", "outcome" => "created").increment(1);
+            let r = fetch(state, reservation_id)
+                .await?
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("reservation vanished after commit")))?;
+            Ok(Created::New(r))
+        }
+        Err(refusal) => {
+            undo.run(state, event_id).await;
+            match refusal {
+                Refusal::SameKey => {
+                    // A concurrent request with the same key won the race: replay it.
+                    let key = idempotency_key.unwrap_or_default();
+                    let existing = find_by_key(state, user.id, &key).await?.ok_or_else(|| {
+                        ApiError::conflict("IDEMPOTENCY_CONFLICT", "Retry with the same Idempotency-Key")
+                    })?;
+                    replay(state, existing, &digest).await
+                }
+                Refusal::SeatTaken => {
+                    let Want::Seats(seats) = &want else {
+                        return Err(ApiError::internal(anyhow::anyhow!("seat refusal for standing request")));
+                    };
+                    let taken = live_seats_of(state, event_id, seats).await?;
+                    metrics::counter!("booking_rejections_total", "reason" => "pg_seat_taken").increment(1);
+                    Err(seat_unavailable(taken))
+                }
+                Refusal::SoldOut(tt) => {
+                    metrics::counter!("booking_rejections_total", "reason" => "pg_sold_out").increment(1);
+                    Err(sold_out(Some(tt)))
+                }
+                Refusal::Limit(held) => Err(limit_exceeded(limit, Some(held))),
+                Refusal::Error(e) => Err(e),
+            }
+        }
+    }
+}
+
+fn degraded(e: &redis::RedisError) {
+    metrics::counter!("booking_redis_bypass_total").increment(1);
+    tracing::warn!(error = %e, "redis filter unavailable; Postgres alone decides this booking");
+}
+
+/// What a failed call must give back to Redis: only what it newly took.
+#[derive(Default)]
+struct Undo {
+    seats: Vec<Uuid>,
+    value: String,
+    stock: Vec<(Uuid, i64)>,
+}
+
+impl Undo {
+    async fn run(&self, state: &AppState, event: Uuid) {
+        if let Err(e) = holds::release_seats(&state.redis, event, &self.seats, &self.value).await {
+            tracing::warn!(error = %e, "could not release seat holds; they lapse with their TTL");
+        }
+        if let Err(e) = holds::give_stock(&state.redis, event, &self.stock).await {
+            tracing::warn!(error = %e, "could not return gate stock; the sweeper resyncs it");
+        }
+    }
+}
+
+struct NewReservation<'a> {
+    id: Uuid,
+    user_id: Uuid,
+    event_id: Uuid,
+    lines: &'a [Line],
+    fence: i64,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    limit: i64,
+    idempotency_key: Option<&'a str>,
+    digest: &'a [u8],
+}
+
+/// Why Postgres refused a reservation.
+enum Refusal {
+    SameKey,
+    SeatTaken,
+    SoldOut(Uuid),
+    /// Tickets the user already holds for the event.
+    Limit(i64),
+    Error(ApiError),
+}
+
+impl From<sqlx::Error> for Refusal {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e {
+            match db.constraint() {
+                Some("reservation_items_live_seat") => return Refusal::SeatTaken,
+                Some("reservations_idempotency") => return Refusal::SameKey,
+                _ => {}
+            }
+        }
+        Refusal::Error(e.into())
+    }
+}
+
+fn is_retryable(e: &Refusal) -> bool {
+    // Serialization failures and deadlocks: another transaction won a race on the same
+    // rows; running again sees its result.
+    matches!(e, Refusal::Error(err) if matches!(err.code.as_ref(), "DEADLOCK" | "SERIALIZATION"))
+}
+
+async fn insert_with_retry(state: &AppState, r: &NewReservation<'_>) -> Result<(), Refusal> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = async {
+            let mut tx = state.db.begin().await?;
+            insert(&mut tx, r).await?;
+            tx.commit().await?;
+            Ok::<(), Refusal>(())
+        }
+        .await;
+        match result {
+            Err(e) if attempt < 3 && is_retryable(&e) => continue,
+            other => return other,
+        }
+    }
+}
+
+async fn insert(tx: &mut Transaction<'_, Postgres>, r: &NewReservation<'_>) -> Result<(), Refusal> {
+    let count: i64 = r.lines.iter().map(|l| l.quantity).sum();
+    let amount: i64 = r.lines.iter().map(|l| l.quantity * l.unit_price).sum();
+
+    // The per-user limit: one conditional upsert, so concurrent requests of one user
+    // serialise on the same row and cannot both slip under the limit.
+    let held: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO user_event_tickets (user_id, event_id, tickets) VALUES ($1, $2, $3)
+         ON CONFLICT (user_id, event_id) DO UPDATE
+             SET tickets = user_event_tickets.tickets + EXCLUDED.tickets
+             WHERE user_event_tickets.tickets + EXCLUDED.tickets <= $4
+         RETURNING tickets::bigint",
+    )
+    .bind(r.user_id)
+    .bind(r.event_id)
+    .bind(count as i32)
+    .bind(r.limit as i32)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(map_pg)?;
+    if held.is_none() {
+        let current: i64 = sqlx::query_scalar(
+            "SELECT tickets::bigint FROM user_event_tickets WHERE user_id = $1 AND event_id = $2",
+        )
+        .bind(r.user_id)
+        .bind(r.event_id)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(map_pg)?;
+        return Err(Refusal::Limit(current));
+    }
+
+    // Standing stock: a conditional decrement can never take a counter below zero.
+    for l in r.lines {
+        if let Some(tt) = l.ticket_type_id {
+            let done = sqlx::query(
+                "UPDATE ticket_types
+                 SET available_quantity = available_quantity - $3, version = version + 1, updated_at = $4
+                 WHERE id = $1 AND event_id = $2 AND available_quantity >= $3",
+            )
+            .bind(tt)
+            .bind(r.event_id)
+            .bind(l.quantity as i32)
+            .bind(r.now)
+            .execute(&mut **tx)
+            .await
+            .map_err(map_pg)?;
+            if done.rows_affected() == 0 {
+                return Err(Refusal::SoldOut(tt));
+            }
+        }
+    }
+
+    sqlx::query(
+        "INSERT INTO reservations (id, user_id, event_id, status, amount, ticket_count, fence,
+                                   expires_at, idempotency_key, request_hash, created_at, updated_at)
+         VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $10, $10)",
+    )
+    .bind(r.id)
+    .bind(r.user_id)
+    .bind(r.event_id)
+    .bind(amount)
+    .bind(count as i32)
+    .bind(r.fence)
+    .bind(r.expires_at)
+    .bind(r.idempotency_key)
+    .bind(r.digest)
+    .bind(r.now)
+    .execute(&mut **tx)
+    .await
+    .map_err(map_pg)?;
+
+    let ids: Vec<Uuid> = r.lines.iter().map(|_| Uuid::now_v7()).collect();
+    let seats: Vec<Option<Uuid>> = r.lines.iter().map(|l| l.seat_id).collect();
+    let types: Vec<Option<Uuid>> = r.lines.iter().map(|l| l.ticket_type_id).collect();
+    let labels: Vec<String> = r.lines.iter().map(|l| l.label.clone()).collect();
+    let qty: Vec<i32> = r.lines.iter().map(|l| l.quantity as i32).collect();
+    let prices: Vec<i64> = r.lines.iter().map(|l| l.unit_price).collect();
+    sqlx::query(
+        "INSERT INTO reservation_items (id, reservation_id, event_id, seat_id, ticket_type_id,
+                                        label, quantity, unit_price)
+         SELECT i, $2, $3, s, t, l, q, p
+         FROM UNNEST($1::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::int[], $8::bigint[])
+              AS x(i, s, t, l, q, p)",
+    )
+    .bind(&ids)
+    .bind(r.id)
+    .bind(r.event_id)
+    .bind(&seats)
+    .bind(&types)
+    .bind(&labels)
+    .bind(&qty)
+    .bind(&prices)
+    .execute(&mut **tx)
+    .await
+    .map_err(map_pg)?;
+    Ok(())
+}
+
+fn map_pg(e: sqlx::Error) -> Refusal {
+    if let sqlx::Error::Database(db) = &e {
+        match db.code().as_deref() {
+            Some("40P01") => {
+                return Refusal::Error(ApiError::conflict("DEADLOCK", "concurrent booking, retried"));
+            }
+            Some("40001") => {
+                return Refusal::Error(ApiError::conflict("SERIALIZATION", "concurrent booking, retried"));
+            }
+            _ => {}
+        }
+    }
+    Refusal::from(e)
+}
+
+/// Seats among `seats` that are in a live reservation item right now.
+async fn live_seats_of(state: &AppState, event: Uuid, seats: &[Uuid]) -> ApiResult<Vec<Uuid>> {
+    Ok(sqlx::query_scalar(
+        "SELECT seat_id FROM reservation_items
+         WHERE event_id = $1 AND live AND seat_id = ANY($2) ORDER BY seat_id",
+    )
+    .bind(event)
+    .bind(seats)
+    .fetch_all(&state.db)
+    .await?)
+}
+
+fn seat_unavailable(seats: Vec<Uuid>) -> ApiError {
+    ApiError::conflict(
+        "SEAT_UNAVAILABLE",
+        "Some seats are already held or sold; nothing was held",
+    )
+    .with("seats", seats)
+}
+
+fn sold_out(ticket_type: Option<Uuid>) -> ApiError {
+    ApiError::conflict("SOLD_OUT", "Not enough tickets left; nothing was held")
+        .with("ticket_type_id", ticket_type)
+}
+
+fn limit_exceeded(limit: i64, held: Option<i64>) -> ApiError {
+    ApiError::conflict(
+        "TICKET_LIMIT_EXCEEDED",
+        format!("At most {limit} tickets per person for this event"),
+    )
+    .with("limit", limit)
+    .with("held", held)
+}
+
+#[derive(sqlx::FromRow)]
+struct ReservationRow {
+    id: Uuid,
+    event_id: Uuid,
+    user_id: Uuid,
+    status: String,
+    amount: i64,
+    ticket_count: i32,
+    expires_at: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    confirmed_at: Option<DateTime<Utc>>,
+    closed_at: Option<DateTime<Utc>>,
+    close_reason: Option<String>,
+    request_hash: Vec<u8>,
+}
+
+const RESERVATION_COLUMNS: &str = "id, event_id, user_id, status, amount, ticket_count, expires_at,
+     created_at, confirmed_at, closed_at, close_reason, request_hash";
+
+async fn find_by_key(state: &AppState, user: Uuid, key: &str) -> ApiResult<Option<ReservationRow>> {
+    Ok(sqlx::query_as::<_, ReservationRow>(&format!(
+        "SELECT {RESERVATION_COLUMNS} FROM reservations WHERE user_id = $1 AND idempotency_key = $2"
+    ))
+    .bind(user)
+    .bind(key)
+    .fetch_optional(&state.db)
+    .await?)
+}
+
+async fn replay(state: &AppState, row: ReservationRow, digest: &[u8]) -> ApiResult<Created> {
+    if row.request_hash != digest {
+        return Err(ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "IDEMPOTENCY_KEY_REUSED",
+            "This Idempotency-Key was used for a different request",
+        ));
+    }
+    metrics::counter!("booking_reservations_total", "outcome" => "replayed").increment(1);
+    Ok(Created::Replayed(hydrate(state, row).await?))
+}
+
+/// If the user has a live pending reservation for exactly this request, pushes its
+/// deadline out (capped, so nobody can hold seats forever) and returns it.
+async fn extend_identical_hold(
+    state: &AppState,
+    user: Uuid,
+    event: Uuid,
+    digest: &[u8],
+) -> ApiResult<Option<Reservation>> {
+    let cfg = &state.config.booking;
+    let now = state.clock.now();
+    let row = sqlx::query_as::<_, ReservationRow>(&format!(
+        "UPDATE reservations
+         SET expires_at = LEAST(GREATEST(expires_at, $4), created_at + make_interval(secs => $5)),
+             updated_at = $3, version = version + 1
+         WHERE id = (SELECT id FROM reservations
+                     WHERE user_id = $1 AND event_id = $2 AND status = 'pending'
+                       AND request_hash = $6 AND expires_at > $3
+                     ORDER BY created_at DESC LIMIT 1)
+           AND status = 'pending'
+         RETURNING {RESERVATION_COLUMNS}"
+    ))
+    .bind(user)
+    .bind(event)
+    .bind(now)
+    .bind(now + Duration::seconds(cfg.hold_secs as i64))
+    .bind(cfg.max_hold_secs as f64)
+    .bind(digest)
+    .fetch_optional(&state.db)
+    .await?;
+    match row {
+        Some(r) => {
+            metrics::counter!("booking_reservations_total", "outcome" => "extended").increment(1);
+            Ok(Some(hydrate(state, r).await?))
+        }
+        None => Ok(None),
+    }
+}
+
+async fn hydrate(state: &AppState, row: ReservationRow) -> ApiResult<Reservation> {
+    let items = items_of(&state.db, &[row.id]).await?;
+    Ok(to_reservation(row, items.into_values().next().unwrap_or_default()))
+}
+
+fn to_reservation(row: ReservationRow, items: Vec<ReservationItem>) -> Reservation {
+    Reservation {
+        id: row.id,
+        event_id: row.event_id,
+        user_id: row.user_id,
+        status: ReservationStatus::parse(&row.status).unwrap_or(ReservationStatus::Pending),
+        items,
+        amount: row.amount,
+        ticket_count: row.ticket_count,
+        expires_at: row.expires_at,
+        created_at: row.created_at,
+        confirmed_at: row.confirmed_at,
+        closed_at: row.closed_at,
+        close_reason: row.close_reason,
+    }
+}
+
+async fn items_of(db: &sqlx::PgPool, ids: &[Uuid]) -> ApiResult<BTreeMap<Uuid, Vec<ReservationItem>>> {
+    let rows = sqlx::query(
+        "SELECT reservation_id, seat_id, ticket_type_id, label, quantity, unit_price
+         FROM reservation_items WHERE reservation_id = ANY($1) ORDER BY label, id",
+    )
+    .bind(ids)
+    .fetch_all(db)
+    .await?;
+    let mut map: BTreeMap<Uuid, Vec<ReservationItem>> = BTreeMap::new();
+    for r in rows {
+        let seat_id: Option<Uuid> = r.get("seat_id");
+        let quantity: i32 = r.get("quantity");
+        let unit_price: i64 = r.get("unit_price");
+        map.entry(r.get("reservation_id")).or_default().push(ReservationItem {
+            kind: if seat_id.is_some() { ItemKind::Seat } else { ItemKind::Standing },
+            seat_id,
+            ticket_type_id: r.get("ticket_type_id"),
+            label: r.get("label"),
+            quantity,
+            unit_price,
+            subtotal: unit_price * i64::from(quantity),
+        });
+    }
+    Ok(map)
+}
+
+/// A reservation by id, whoever owns it.
+pub async fn fetch(state: &AppState, id: Uuid) -> ApiResult<Option<Reservation>> {
+    let row = sqlx::query_as::<_, ReservationRow>(&format!(
+        "SELECT {RESERVATION_COLUMNS} FROM reservations WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&state.db)
+    .await?;
+    match row {
+        Some(r) => Ok(Some(hydrate(state, r).await?)),
+        None => Ok(None),
+    }
+}
+
+/// The caller's reservation, or 404 (also for other users' ids: existence is private).
+pub async fn fetch_for(state: &AppState, user: &AuthUser, id: Uuid) -> ApiResult<Reservation> {
+    match fetch(state, id).await? {
+        Some(r) if r.user_id == user.id || user.is_admin() => Ok(r),
+        _ => Err(ApiError::not_found("RESERVATION_NOT_FOUND", "No such reservation")),
+    }
+}
+
+/// The caller's reservations, newest first, keyset-paginated.
+pub async fn list_for(
+    state: &AppState,
+    user: Uuid,
+    limit: i64,
+    after: Option<(DateTime<Utc>, Uuid)>,
+) -> ApiResult<(Vec<Reservation>, Option<(DateTime<Utc>, Uuid)>)> {
+    let (at, id) = after.unwrap_or((DateTime::<Utc>::MAX_UTC, Uuid::max()));
+    let rows = sqlx::query_as::<_, ReservationRow>(&format!(
+        "SELECT {RESERVATION_COLUMNS} FROM reservations
+         WHERE user_id = $1 AND (created_at, id) < ($2, $3)
+         ORDER BY created_at DESC, id DESC LIMIT $4"
+    ))
+    .bind(user)
+    .bind(at)
+    .bind(id)
+    .bind(limit + 1)
+    .fetch_all(&state.db)
+    .await?;
+    let more = rows.len() as i64 > limit;
+    let rows: Vec<ReservationRow> = rows.into_iter().take(limit as usize).collect();
+    let next = if more {
+        rows.last().map(|r| (r.created_at, r.id))
+    } else {
+        None
+    };
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let mut items = items_of(&state.db, &ids).await?;
+    let out = rows
+        .into_iter()
+        .map(|r| {
+            let its = items.remove(&r.id).unwrap_or_default();
+            to_reservation(r, its)
+        })
+        .collect();
+    Ok((out, next))
+}
+
+/// A reservation that just left the live states, with what it must give back.
+#[derive(Debug, Clone)]
+pub struct Closed {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub event_id: Uuid,
+    pub fence: i64,
+    pub seats: Vec<Uuid>,
+    pub stock: Vec<(Uuid, i64)>,
+}
+
+/// Inside a transaction that has just moved reservations `ids` out of a live state:
+/// clears their items' `live` flag, returns standing stock and the users' ticket counts.
+/// Runs exactly once per reservation because the caller's status change is conditional.
+pub async fn release_inventory(conn: &mut PgConnection, ids: &[Uuid], now: DateTime<Utc>) -> sqlx::Result<Vec<Closed>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(
+        "WITH freed AS (
+             UPDATE reservation_items SET live = false
+             WHERE reservation_id = ANY($1) AND live
+             RETURNING reservation_id, seat_id, ticket_type_id, quantity
+         )
+         SELECT f.reservation_id, f.seat_id, f.ticket_type_id, f.quantity, r.user_id, r.event_id, r.fence
+         FROM freed f JOIN reservations r ON r.id = f.reservation_id
+         ORDER BY f.ticket_type_id NULLS LAST, f.seat_id",
+    )
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?;
+
+    let mut closed: BTreeMap<Uuid, Closed> = BTreeMap::new();
+    let mut stock: BTreeMap<Uuid, i64> = BTreeMap::new();
+    let mut per_user: BTreeMap<(Uuid, Uuid), i64> = BTreeMap::new();
+    for r in &rows {
+        let rid: Uuid = r.get("reservation_id");
+        let c = closed.entry(rid).or_insert_with(|| Closed {
+            id: rid,
+            user_id: r.get("user_id"),
+            event_id: r.get("event_id"),
+            fence: r.get("fence"),
+            seats: Vec::new(),
+            stock: Vec::new(),
+        });
+        let q = i64::from(r.get::<i32, _>("quantity"));
+        *per_user.entry((c.user_id, c.event_id)).or_default() += q;
+        if let Some(seat) = r.get::<Option<Uuid>, _>("seat_id") {
+            c.seats.push(seat);
+        }
+        if let Some(tt) = r.get::<Option<Uuid>, _>("ticket_type_id") {
+            c.stock.push((tt, q));
+            *stock.entry(tt).or_default() += q;
+        }
+    }
+
+    // Ticket types in id order: the same lock order as bookings, so no deadlocks.
+    for (tt, q) in &stock {
+        sqlx::query(
+            "UPDATE ticket_types
+             SET available_quantity = available_quantity + $2, version = version + 1, updated_at = $3
+             WHERE id = $1",
+        )
+        .bind(tt)
+        .bind(*q as i32)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
+    for ((user, event), q) in &per_user {
+        sqlx::query(
+            "UPDATE user_event_tickets SET tickets = GREATEST(tickets - $3, 0)
+             WHERE user_id = $1 AND event_id = $2",
+        )
+        .bind(user)
+        .bind(event)
+        .bind(*q as i32)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(closed.into_values().collect())
+}
+
+/// After the commit that closed them: frees the Redis holds (compare-and-delete) and
+/// returns gate stock. Best effort; Redis is only a filter.
+pub async fn release_redis(state: &AppState, closed: &[Closed]) {
+    for c in closed {
+        let value = holds::hold_value(c.user_id, c.id, c.fence);
+        if let Err(e) = holds::release_seats(&state.redis, c.event_id, &c.seats, &value).await {
+            tracing::warn!(error = %e, reservation = %c.id, "could not free seat holds; they lapse with their TTL");
+        }
+        if let Err(e) = holds::give_stock(&state.redis, c.event_id, &c.stock).await {
+            tracing::warn!(error = %e, reservation = %c.id, "could not return gate stock; the sweeper resyncs it");
+        }
+    }
+}
+
+/// Cancels the caller's pending reservation; inventory returns at once.
+pub async fn cancel_pending(state: &AppState, user: &AuthUser, id: Uuid) -> ApiResult<Reservation> {
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let moved: Option<Uuid> = sqlx::query_scalar(
+        "UPDATE reservations
+         SET status = 'cancelled', closed_at = $3, close_reason = 'cancelled_by_user',
+             updated_at = $3, version = version + 1
+         WHERE id = $1 AND (user_id = $2 OR $4) AND status = 'pending'
+         RETURNING id",
+    )
+    .bind(id)
+    .bind(user.id)
+    .bind(now)
+    .bind(user.is_admin())
+    .fetch_optional(&mut *tx)
+    .await?;
+    if moved.is_none() {
+        drop(tx);
+        let current = fetch_for(state, user, id).await?;
+        return Err(ApiError::conflict(
+            "RESERVATION_NOT_PENDING",
+            "Only a pending reservation can be cancelled this way",
+        )
+        .with("status", current.status));
+    }
+    let closed = release_inventory(&mut tx, &[id], now).await?;
+    tx.commit().await?;
+    release_redis(state, &closed).await;
+    metrics::counter!("booking_closed_total", "reason" => "cancelled_by_user").increment(1);
+    fetch_for(state, user, id).await
+}
