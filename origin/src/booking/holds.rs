@@ -106,7 +106,10 @@ pub async fn hold_seats(
     };
     match parts.first().and_then(int) {
         Some(1) => Ok(SeatHold::Held {
-            fence: parts.get(1).and_then(int).ok_or_else(|| unexpected("fence"))?,
+            fence: parts
+                .get(1)
+                .and_then(int)
+                .ok_or_else(|| unexpected("fence"))?,
             fresh: parts.get(2).map(indexes).unwrap_or_default(),
         }),
         Some(0) => Ok(SeatHold::Conflict(
@@ -117,7 +120,12 @@ pub async fn hold_seats(
 }
 
 /// Compare-and-delete of seat holds written with `value`; returns how many were freed.
-pub async fn release_seats(redis: &Redis, event: Uuid, seats: &[Uuid], value: &str) -> RedisResult<i64> {
+pub async fn release_seats(
+    redis: &Redis,
+    event: Uuid,
+    seats: &[Uuid],
+    value: &str,
+) -> RedisResult<i64> {
     if seats.is_empty() {
         return Ok(0);
     }
@@ -139,7 +147,11 @@ pub struct StockItem {
 }
 
 /// Takes stock for all items or none. `Ok(Some(i))`: item `i` is sold out at the gate.
-pub async fn take_stock(redis: &Redis, event: Uuid, items: &[StockItem]) -> RedisResult<Option<usize>> {
+pub async fn take_stock(
+    redis: &Redis,
+    event: Uuid,
+    items: &[StockItem],
+) -> RedisResult<Option<usize>> {
     let mut inv = STOCK_TAKE.prepare_invoke();
     for it in items {
         inv.key(stock_key(redis, event, it.ticket_type));
@@ -167,7 +179,12 @@ pub async fn give_stock(redis: &Redis, event: Uuid, items: &[(Uuid, i64)]) -> Re
 /// Overwrites a stock counter with Postgres' truth, only if it exists (periodic
 /// resync after crashes between the gate and Postgres). Errs towards letting more
 /// requests through, never fewer, because Postgres has the final word.
-pub async fn resync_stock(redis: &Redis, event: Uuid, ticket_type: Uuid, available: i64) -> RedisResult<()> {
+pub async fn resync_stock(
+    redis: &Redis,
+    event: Uuid,
+    ticket_type: Uuid,
+    available: i64,
+) -> RedisResult<()> {
     let mut c = redis.conn();
     redis::cmd("SET")
         .arg(stock_key(redis, event, ticket_type))
@@ -204,7 +221,10 @@ mod tests {
             stock_key(&redis, event, Uuid::new_v4()),
         ];
         let tags: Vec<_> = keys.iter().map(|k| hash_tag(k)).collect();
-        assert!(tags.iter().all(|t| *t == Some(tag(event).as_str())), "{keys:?}");
+        assert!(
+            tags.iter().all(|t| *t == Some(tag(event).as_str())),
+            "{keys:?}"
+        );
         assert_eq!(hash_tag("a{b}c{d}"), Some("b"));
         assert_eq!(hash_tag("a{}c{d}"), None);
     }

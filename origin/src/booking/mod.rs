@@ -54,10 +54,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Registers the expiry sweeper and the stock-gate resync.
 pub fn start_workers(state: &AppState, workers: &mut Workers) {
     let s = state.clone();
-    workers.every("booking_expiry", state.config.booking.sweep_interval, move || {
-        let s = s.clone();
-        async move { sweeper::sweep(&s).await.map(|_| ()) }
-    });
+    workers.every(
+        "booking_expiry",
+        state.config.booking.sweep_interval,
+        move || {
+            let s = s.clone();
+            async move { sweeper::sweep(&s).await.map(|_| ()) }
+        },
+    );
     let s = state.clone();
     workers.every("booking_stock_resync", Duration::from_secs(30), move || {
         let s = s.clone();
@@ -73,13 +77,22 @@ pub fn start_workers(state: &AppState, workers: &mut Workers) {
         (status = 200, body = SeatAvailability),
         (status = 400, body = crate::http::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::http::Problem, content_type = "application/problem+json")))]
-async fn seat_availability(State(state): State<AppState>, Path(event_id): Path<Uuid>) -> ApiResult<Response> {
+async fn seat_availability(
+    State(state): State<AppState>,
+    Path(event_id): Path<Uuid>,
+) -> ApiResult<Response> {
     let ttl = state.config.booking.seatmap_ttl;
     let bytes = state.booking.seatmaps.get(&state, event_id, ttl).await?;
     Ok((
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
-            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=1")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=1"),
+            ),
         ],
         bytes,
     )
@@ -188,7 +201,10 @@ fn decode_cursor(c: &str) -> Option<(DateTime<Utc>, Uuid)> {
     let raw = URL_SAFE_NO_PAD.decode(c).ok()?;
     let text = String::from_utf8(raw).ok()?;
     let (micros, id) = text.split_once('|')?;
-    Some((DateTime::from_timestamp_micros(micros.parse().ok()?)?, id.parse().ok()?))
+    Some((
+        DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+        id.parse().ok()?,
+    ))
 }
 
 fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
@@ -210,7 +226,10 @@ async fn my_reservations(
 ) -> ApiResult<Json<ReservationPage>> {
     let limit = q.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
-        return Err(ApiError::bad_request("INVALID_QUERY", "limit must be between 1 and 100"));
+        return Err(ApiError::bad_request(
+            "INVALID_QUERY",
+            "limit must be between 1 and 100",
+        ));
     }
     let after = match q.cursor.as_deref() {
         Some(c) => Some(decode_cursor(c).ok_or_else(|| {

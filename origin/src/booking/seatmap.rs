@@ -38,7 +38,10 @@ impl SeatMapCache {
     pub async fn get(&self, state: &AppState, event: Uuid, ttl: Duration) -> ApiResult<Bytes> {
         let slot = self.slot(event);
         let read = |slot: &Slot| -> Option<(Instant, Bytes)> {
-            slot.snapshot.read().unwrap_or_else(|p| p.into_inner()).clone()
+            slot.snapshot
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
         };
         if let Some((at, bytes)) = read(&slot)
             && at.elapsed() < ttl
@@ -48,7 +51,8 @@ impl SeatMapCache {
         match slot.rebuilding.try_lock() {
             Ok(_guard) => {
                 let bytes = build(state, event).await?;
-                *slot.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), bytes.clone()));
+                *slot.snapshot.write().unwrap_or_else(|p| p.into_inner()) =
+                    Some((Instant::now(), bytes.clone()));
                 Ok(bytes)
             }
             Err(_) => {
@@ -135,5 +139,7 @@ async fn build(state: &AppState, event: Uuid) -> ApiResult<Bytes> {
         seats,
         ticket_types,
     };
-    Ok(Bytes::from(serde_json::to_vec(&body).map_err(ApiError::internal)?))
+    Ok(Bytes::from(
+        serde_json::to_vec(&body).map_err(ApiError::internal)?,
+    ))
 }

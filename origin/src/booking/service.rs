@@ -53,13 +53,22 @@ pub async fn load_event(db: &sqlx::PgPool, event_id: Uuid) -> ApiResult<Bookable
 ///
 /// Presale hook: memberships will open earlier windows per tier here (diamond at the
 /// sale opening minus N hours, ...). The signature already carries the user for that.
-pub fn check_sale_window(event: &BookableEvent, _user: &AuthUser, now: DateTime<Utc>) -> ApiResult<()> {
+pub fn check_sale_window(
+    event: &BookableEvent,
+    _user: &AuthUser,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
     if event.cancelled_at.is_some() {
-        return Err(ApiError::conflict("EVENT_CANCELLED", "This event has been cancelled"));
+        return Err(ApiError::conflict(
+            "EVENT_CANCELLED",
+            "This event has been cancelled",
+        ));
     }
     if now < event.sale_opens_at {
-        return Err(ApiError::conflict("SALE_NOT_OPEN", "The sale has not opened yet")
-            .with("sale_opens_at", event.sale_opens_at));
+        return Err(
+            ApiError::conflict("SALE_NOT_OPEN", "The sale has not opened yet")
+                .with("sale_opens_at", event.sale_opens_at),
+        );
     }
     if now >= event.sale_closes_at || now >= event.starts_at {
         return Err(ApiError::conflict("SALE_CLOSED", "The sale has closed")
@@ -184,7 +193,11 @@ struct Line {
 }
 
 /// Prices every line from Postgres and checks it belongs to the event.
-async fn price_lines(db: &sqlx::PgPool, event: &BookableEvent, want: &Want) -> ApiResult<Vec<Line>> {
+async fn price_lines(
+    db: &sqlx::PgPool,
+    event: &BookableEvent,
+    want: &Want,
+) -> ApiResult<Vec<Line>> {
     match want {
         Want::Seats(seats) => {
             if event.seat_layout_id.is_none() {
@@ -203,9 +216,16 @@ async fn price_lines(db: &sqlx::PgPool, event: &BookableEvent, want: &Want) -> A
             .await?;
             if rows.len() != seats.len() {
                 let found: HashSet<Uuid> = rows.iter().map(|r| r.get::<Uuid, _>("id")).collect();
-                let unknown: Vec<Uuid> = seats.iter().filter(|s| !found.contains(s)).copied().collect();
-                return Err(ApiError::validation("seat_ids", "some seats do not belong to this event")
-                    .with("unknown_seats", unknown));
+                let unknown: Vec<Uuid> = seats
+                    .iter()
+                    .filter(|s| !found.contains(s))
+                    .copied()
+                    .collect();
+                return Err(ApiError::validation(
+                    "seat_ids",
+                    "some seats do not belong to this event",
+                )
+                .with("unknown_seats", unknown));
             }
             Ok(rows
                 .iter()
@@ -231,9 +251,13 @@ async fn price_lines(db: &sqlx::PgPool, event: &BookableEvent, want: &Want) -> A
             .await?;
             if rows.len() != ids.len() {
                 let found: HashSet<Uuid> = rows.iter().map(|r| r.get::<Uuid, _>("id")).collect();
-                let unknown: Vec<Uuid> = ids.iter().filter(|s| !found.contains(s)).copied().collect();
-                return Err(ApiError::validation("items", "some ticket types do not belong to this event")
-                    .with("unknown_ticket_types", unknown));
+                let unknown: Vec<Uuid> =
+                    ids.iter().filter(|s| !found.contains(s)).copied().collect();
+                return Err(ApiError::validation(
+                    "items",
+                    "some ticket types do not belong to this event",
+                )
+                .with("unknown_ticket_types", unknown));
             }
             Ok(rows
                 .iter()
@@ -303,15 +327,29 @@ pub async fn create(
     let mut fence = 0i64;
     match &want {
         Want::Seats(seats) => {
-            match holds::hold_seats(&state.redis, event_id, user.id, reservation_id, seats, hold_ttl_ms).await {
+            match holds::hold_seats(
+                &state.redis,
+                event_id,
+                user.id,
+                reservation_id,
+                seats,
+                hold_ttl_ms,
+            )
+            .await
+            {
                 Ok(SeatHold::Held { fence: f, fresh }) => {
                     fence = f;
-                    undo.seats = fresh.iter().filter_map(|i| seats.get(*i).copied()).collect();
+                    undo.seats = fresh
+                        .iter()
+                        .filter_map(|i| seats.get(*i).copied())
+                        .collect();
                     undo.value = holds::hold_value(user.id, reservation_id, f);
                 }
                 Ok(SeatHold::Conflict(idx)) => {
-                    metrics::counter!("booking_rejections_total", "reason" => "redis_seat_taken").increment(1);
-                    let taken: Vec<Uuid> = idx.iter().filter_map(|i| seats.get(*i).copied()).collect();
+                    metrics::counter!("booking_rejections_total", "reason" => "redis_seat_taken")
+                        .increment(1);
+                    let taken: Vec<Uuid> =
+                        idx.iter().filter_map(|i| seats.get(*i).copied()).collect();
                     return Err(seat_unavailable(taken));
                 }
                 Err(e) => degraded(&e),
@@ -329,9 +367,12 @@ pub async fn create(
                 })
                 .collect();
             match holds::take_stock(&state.redis, event_id, &items).await {
-                Ok(None) => undo.stock = items.iter().map(|i| (i.ticket_type, i.quantity)).collect(),
+                Ok(None) => {
+                    undo.stock = items.iter().map(|i| (i.ticket_type, i.quantity)).collect()
+                }
                 Ok(Some(i)) => {
-                    metrics::counter!("booking_rejections_total", "reason" => "redis_sold_out").increment(1);
+                    metrics::counter!("booking_rejections_total", "reason" => "redis_sold_out")
+                        .increment(1);
                     return Err(sold_out(items.get(i).map(|it| it.ticket_type)));
                 }
                 Err(e) => degraded(&e),
@@ -355,9 +396,9 @@ pub async fn create(
     match insert_with_retry(state, &insert).await {
         Ok(()) => {
             metrics::counter!("booking_reservations_total", "outcome" => "created").increment(1);
-            let r = fetch(state, reservation_id)
-                .await?
-                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("reservation vanished after commit")))?;
+            let r = fetch(state, reservation_id).await?.ok_or_else(|| {
+                ApiError::internal(anyhow::anyhow!("reservation vanished after commit"))
+            })?;
             Ok(Created::New(r))
         }
         Err(refusal) => {
@@ -367,20 +408,27 @@ pub async fn create(
                     // A concurrent request with the same key won the race: replay it.
                     let key = idempotency_key.unwrap_or_default();
                     let existing = find_by_key(state, user.id, &key).await?.ok_or_else(|| {
-                        ApiError::conflict("IDEMPOTENCY_CONFLICT", "Retry with the same Idempotency-Key")
+                        ApiError::conflict(
+                            "IDEMPOTENCY_CONFLICT",
+                            "Retry with the same Idempotency-Key",
+                        )
                     })?;
                     replay(state, existing, &digest).await
                 }
                 Refusal::SeatTaken => {
                     let Want::Seats(seats) = &want else {
-                        return Err(ApiError::internal(anyhow::anyhow!("seat refusal for standing request")));
+                        return Err(ApiError::internal(anyhow::anyhow!(
+                            "seat refusal for standing request"
+                        )));
                     };
                     let taken = live_seats_of(state, event_id, seats).await?;
-                    metrics::counter!("booking_rejections_total", "reason" => "pg_seat_taken").increment(1);
+                    metrics::counter!("booking_rejections_total", "reason" => "pg_seat_taken")
+                        .increment(1);
                     Err(seat_unavailable(taken))
                 }
                 Refusal::SoldOut(tt) => {
-                    metrics::counter!("booking_rejections_total", "reason" => "pg_sold_out").increment(1);
+                    metrics::counter!("booking_rejections_total", "reason" => "pg_sold_out")
+                        .increment(1);
                     Err(sold_out(Some(tt)))
                 }
                 Refusal::Limit(held) => Err(limit_exceeded(limit, Some(held))),
@@ -577,10 +625,16 @@ fn map_pg(e: sqlx::Error) -> Refusal {
     if let sqlx::Error::Database(db) = &e {
         match db.code().as_deref() {
             Some("40P01") => {
-                return Refusal::Error(ApiError::conflict("DEADLOCK", "concurrent booking, retried"));
+                return Refusal::Error(ApiError::conflict(
+                    "DEADLOCK",
+                    "concurrent booking, retried",
+                ));
             }
             Some("40001") => {
-                return Refusal::Error(ApiError::conflict("SERIALIZATION", "concurrent booking, retried"));
+                return Refusal::Error(ApiError::conflict(
+                    "SERIALIZATION",
+                    "concurrent booking, retried",
+                ));
             }
             _ => {}
         }
@@ -703,7 +757,10 @@ async fn extend_identical_hold(
 
 async fn hydrate(state: &AppState, row: ReservationRow) -> ApiResult<Reservation> {
     let items = items_of(&state.db, &[row.id]).await?;
-    Ok(to_reservation(row, items.into_values().next().unwrap_or_default()))
+    Ok(to_reservation(
+        row,
+        items.into_values().next().unwrap_or_default(),
+    ))
 }
 
 fn to_reservation(row: ReservationRow, items: Vec<ReservationItem>) -> Reservation {
@@ -723,7 +780,10 @@ fn to_reservation(row: ReservationRow, items: Vec<ReservationItem>) -> Reservati
     }
 }
 
-async fn items_of(db: &sqlx::PgPool, ids: &[Uuid]) -> ApiResult<BTreeMap<Uuid, Vec<ReservationItem>>> {
+async fn items_of(
+    db: &sqlx::PgPool,
+    ids: &[Uuid],
+) -> ApiResult<BTreeMap<Uuid, Vec<ReservationItem>>> {
     let rows = sqlx::query(
         "SELECT reservation_id, seat_id, ticket_type_id, label, quantity, unit_price
          FROM reservation_items WHERE reservation_id = ANY($1) ORDER BY label, id",
@@ -736,15 +796,21 @@ async fn items_of(db: &sqlx::PgPool, ids: &[Uuid]) -> ApiResult<BTreeMap<Uuid, V
         let seat_id: Option<Uuid> = r.get("seat_id");
         let quantity: i32 = r.get("quantity");
         let unit_price: i64 = r.get("unit_price");
-        map.entry(r.get("reservation_id")).or_default().push(ReservationItem {
-            kind: if seat_id.is_some() { ItemKind::Seat } else { ItemKind::Standing },
-            seat_id,
-            ticket_type_id: r.get("ticket_type_id"),
-            label: r.get("label"),
-            quantity,
-            unit_price,
-            subtotal: unit_price * i64::from(quantity),
-        });
+        map.entry(r.get("reservation_id"))
+            .or_default()
+            .push(ReservationItem {
+                kind: if seat_id.is_some() {
+                    ItemKind::Seat
+                } else {
+                    ItemKind::Standing
+                },
+                seat_id,
+                ticket_type_id: r.get("ticket_type_id"),
+                label: r.get("label"),
+                quantity,
+                unit_price,
+                subtotal: unit_price * i64::from(quantity),
+            });
     }
     Ok(map)
 }
@@ -767,7 +833,10 @@ pub async fn fetch(state: &AppState, id: Uuid) -> ApiResult<Option<Reservation>>
 pub async fn fetch_for(state: &AppState, user: &AuthUser, id: Uuid) -> ApiResult<Reservation> {
     match fetch(state, id).await? {
         Some(r) if r.user_id == user.id || user.is_admin() => Ok(r),
-        _ => Err(ApiError::not_found("RESERVATION_NOT_FOUND", "No such reservation")),
+        _ => Err(ApiError::not_found(
+            "RESERVATION_NOT_FOUND",
+            "No such reservation",
+        )),
     }
 }
 
@@ -823,7 +892,11 @@ pub struct Closed {
 /// Inside a transaction that has just moved reservations `ids` out of a live state:
 /// clears their items' `live` flag, returns standing stock and the users' ticket counts.
 /// Runs exactly once per reservation because the caller's status change is conditional.
-pub async fn release_inventory(conn: &mut PgConnection, ids: &[Uuid], now: DateTime<Utc>) -> sqlx::Result<Vec<Closed>> {
+pub async fn release_inventory(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+    now: DateTime<Utc>,
+) -> sqlx::Result<Vec<Closed>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }

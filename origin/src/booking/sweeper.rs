@@ -37,7 +37,8 @@ pub async fn expire_due(state: &AppState) -> anyhow::Result<usize> {
     tx.commit().await?;
     service::release_redis(state, &closed).await;
     if !ids.is_empty() {
-        metrics::counter!("booking_closed_total", "reason" => "hold_expired").increment(ids.len() as u64);
+        metrics::counter!("booking_closed_total", "reason" => "hold_expired")
+            .increment(ids.len() as u64);
         tracing::info!(expired = ids.len(), "expired unpaid holds");
     }
     Ok(ids.len())

@@ -2,6 +2,8 @@
 //! Postgres database (cloned from a migrated template) and its own Redis key prefix,
 //! and talks to it over HTTP. One test binary so the crate links once.
 
+mod fixtures;
 mod helpers;
 
+mod booking;
 mod platform;

@@ -1,0 +1,187 @@
+//! Data fixtures written straight to the database: events with seats and ticket types,
+//! and many users at once. Faster than the API for the 4,900-seat races, and
+//! independent of the catalog API's shape.
+#![allow(dead_code)]
+
+use crate::helpers::{TestApp, TestUser};
+use chrono::{DateTime, Duration, Utc};
+use shared_wasm::token::Role;
+use uuid::Uuid;
+
+pub struct EventFixture {
+    pub id: Uuid,
+    /// Seat ids in seat-map order.
+    pub seats: Vec<Uuid>,
+    pub ticket_types: Vec<Uuid>,
+    pub seat_price: i64,
+}
+
+pub struct EventSpec {
+    pub seats: usize,
+    pub seat_price: i64,
+    /// `(name, price, quantity)`.
+    pub ticket_types: Vec<(String, i64, i32)>,
+    pub max_tickets_per_user: i32,
+    pub sale_opens_at: DateTime<Utc>,
+    pub sale_closes_at: DateTime<Utc>,
+}
+
+impl EventSpec {
+    /// On sale now (opened an hour ago, closes in a day), no seats, no ticket types.
+    pub fn on_sale(app: &TestApp) -> EventSpec {
+        let now = app.state.clock.now();
+        EventSpec {
+            seats: 0,
+            seat_price: 50_000,
+            ticket_types: Vec::new(),
+            max_tickets_per_user: 4,
+            sale_opens_at: now - Duration::hours(1),
+            sale_closes_at: now + Duration::days(1),
+        }
+    }
+
+    pub fn seats(mut self, n: usize) -> Self {
+        self.seats = n;
+        self
+    }
+
+    pub fn standing(mut self, name: &str, price: i64, quantity: i32) -> Self {
+        self.ticket_types.push((name.to_owned(), price, quantity));
+        self
+    }
+
+    pub fn limit(mut self, n: i32) -> Self {
+        self.max_tickets_per_user = n;
+        self
+    }
+}
+
+/// Inserts a venue, a one-section layout (if seated), the event, its seats and types.
+pub async fn create_event(app: &TestApp, spec: EventSpec) -> EventFixture {
+    let db = app.db();
+    let now = app.state.clock.now();
+    let promoter = app.create_user(Role::Promoter).await;
+    let venue = Uuid::new_v4();
+    sqlx::query("INSERT INTO venues (id, name, address, city, created_at, updated_at) VALUES ($1, $2, 'addr', 'Seoul', $3, $3)")
+        .bind(venue)
+        .bind(format!("Venue {venue}"))
+        .bind(now)
+        .execute(db)
+        .await
+        .expect("venue");
+    let layout = if spec.seats > 0 {
+        let id = Uuid::new_v4();
+        let rows = spec.seats.div_ceil(50);
+        let config = serde_json::json!({"sections": [{"name": "A", "grade": "R", "rows": rows,
+            "seats_per_row": 50, "price": spec.seat_price, "start_row": 1}]});
+        sqlx::query("INSERT INTO seat_layouts (id, name, description, total_seats, config, created_at) VALUES ($1, $2, 'test', $3, $4, $5)")
+            .bind(id)
+            .bind(format!("layout-{id}"))
+            .bind(spec.seats as i32)
+            .bind(config)
+            .bind(now)
+            .execute(db)
+            .await
+            .expect("layout");
+        Some(id)
+    } else {
+        None
+    };
+    let event = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO events (id, promoter_id, venue_id, seat_layout_id, title, description, starts_at,
+                             sale_opens_at, sale_closes_at, max_tickets_per_user, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, 'Test concert', 'test', $5, $6, $7, $8, $9, $9)",
+    )
+    .bind(event)
+    .bind(promoter.id)
+    .bind(venue)
+    .bind(layout)
+    .bind(spec.sale_closes_at + Duration::days(1))
+    .bind(spec.sale_opens_at)
+    .bind(spec.sale_closes_at)
+    .bind(spec.max_tickets_per_user)
+    .bind(now)
+    .execute(db)
+    .await
+    .expect("event");
+    let seats: Vec<Uuid> = (0..spec.seats).map(|_| Uuid::new_v4()).collect();
+    if !seats.is_empty() {
+        let rows: Vec<String> = (0..spec.seats).map(|i| format!("{}", i / 50 + 1)).collect();
+        let numbers: Vec<i32> = (0..spec.seats).map(|i| (i % 50 + 1) as i32).collect();
+        let labels: Vec<String> = (0..spec.seats)
+            .map(|i| format!("A-{}-{}", i / 50 + 1, i % 50 + 1))
+            .collect();
+        let positions: Vec<i32> = (0..spec.seats as i32).collect();
+        sqlx::query(
+            "INSERT INTO seats (id, event_id, section, grade, row_label, number, label, price, position)
+             SELECT s, $2, 'A', 'R', r, n, l, $3, p
+             FROM UNNEST($1::uuid[], $4::text[], $5::int[], $6::text[], $7::int[]) AS x(s, r, n, l, p)",
+        )
+        .bind(&seats)
+        .bind(event)
+        .bind(spec.seat_price as i32)
+        .bind(&rows)
+        .bind(&numbers)
+        .bind(&labels)
+        .bind(&positions)
+        .execute(db)
+        .await
+        .expect("seats");
+    }
+    let mut ticket_types = Vec::new();
+    for (i, (name, price, qty)) in spec.ticket_types.iter().enumerate() {
+        let id = Uuid::new_v4();
+        sqlx::query(
+            "INSERT INTO ticket_types (id, event_id, name, description, price, total_quantity,
+                                       available_quantity, sort_order, created_at, updated_at)
+             VALUES ($1, $2, $3, '', $4, $5, $5, $6, $7, $7)",
+        )
+        .bind(id)
+        .bind(event)
+        .bind(name)
+        .bind(*price as i32)
+        .bind(*qty)
+        .bind(i as i32)
+        .bind(now)
+        .execute(db)
+        .await
+        .expect("ticket type");
+        ticket_types.push(id);
+    }
+    EventFixture {
+        id: event,
+        seats,
+        ticket_types,
+        seat_price: spec.seat_price,
+    }
+}
+
+/// `n` fans in one insert, each with an access token.
+pub async fn create_fans(app: &TestApp, n: usize) -> Vec<TestUser> {
+    let ids: Vec<Uuid> = (0..n).map(|_| Uuid::new_v4()).collect();
+    let emails: Vec<String> = ids
+        .iter()
+        .map(|id| format!("fan-{}@test.urr", id.simple()))
+        .collect();
+    let now = app.state.clock.now();
+    sqlx::query(
+        "INSERT INTO users (id, email, password_hash, display_name, role, created_at, updated_at)
+         SELECT i, e, NULL, 'Fan', 'fan', $3, $3 FROM UNNEST($1::uuid[], $2::text[]) AS x(i, e)",
+    )
+    .bind(&ids)
+    .bind(&emails)
+    .bind(now)
+    .execute(app.db())
+    .await
+    .expect("fans");
+    ids.into_iter()
+        .zip(emails)
+        .map(|(id, email)| TestUser {
+            id,
+            email,
+            role: Role::Fan,
+            token: urr_origin::auth::issue_access_token(&app.state, id, Role::Fan).0,
+        })
+        .collect()
+}
