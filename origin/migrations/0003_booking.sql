@@ -61,3 +61,17 @@ CREATE TABLE user_event_tickets (
     tickets  int NOT NULL CHECK (tickets >= 0),
     PRIMARY KEY (user_id, event_id)
 );
+
+-- A user never has two identical pending reservations: a double submit (two clicks,
+-- a retry without an Idempotency-Key) lands on this index and gets the first one back.
+CREATE UNIQUE INDEX reservations_pending_identical ON reservations (user_id, event_id, request_hash)
+    WHERE status = 'pending';
+
+-- Aborts the statement it runs in with SQLSTATE UR001 and `reason` as the message. The
+-- booking statement uses it to roll back its earlier data-modifying steps when a later
+-- condition fails, so a whole reservation is one atomic statement (one round trip).
+CREATE FUNCTION urr_refuse(reason text) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = 'UR001', MESSAGE = reason;
+END
+$$;

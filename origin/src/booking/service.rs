@@ -20,7 +20,7 @@ use crate::http::{ApiError, ApiResult};
 use crate::state::AppState;
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
-use sqlx::{PgConnection, Postgres, Row, Transaction};
+use sqlx::{PgConnection, Row};
 use std::collections::{BTreeMap, HashSet};
 use uuid::Uuid;
 
@@ -192,87 +192,104 @@ struct Line {
     available: i64,
 }
 
-/// Prices every line from Postgres and checks it belongs to the event.
-async fn price_lines(
+/// Loads the event and prices every line in one query, checking each line belongs to
+/// the event. Errors: 404 for an unknown event, 422 naming unknown seats/types.
+async fn load_request(
     db: &sqlx::PgPool,
-    event: &BookableEvent,
+    event_id: Uuid,
     want: &Want,
-) -> ApiResult<Vec<Line>> {
-    match want {
-        Want::Seats(seats) => {
-            if event.seat_layout_id.is_none() {
-                return Err(ApiError::validation(
-                    "seat_ids",
-                    "this event has no seat map; book standing `items` instead",
-                ));
-            }
-            let rows = sqlx::query(
-                "SELECT id, label, price::bigint AS price FROM seats
-                 WHERE event_id = $1 AND id = ANY($2) ORDER BY id",
-            )
-            .bind(event.id)
-            .bind(seats)
-            .fetch_all(db)
-            .await?;
-            if rows.len() != seats.len() {
-                let found: HashSet<Uuid> = rows.iter().map(|r| r.get::<Uuid, _>("id")).collect();
-                let unknown: Vec<Uuid> = seats
-                    .iter()
-                    .filter(|s| !found.contains(s))
-                    .copied()
-                    .collect();
-                return Err(ApiError::validation(
-                    "seat_ids",
-                    "some seats do not belong to this event",
-                )
-                .with("unknown_seats", unknown));
-            }
-            Ok(rows
-                .iter()
-                .map(|r| Line {
-                    seat_id: Some(r.get("id")),
-                    ticket_type_id: None,
-                    label: r.get("label"),
-                    quantity: 1,
-                    unit_price: r.get("price"),
-                    available: 0,
-                })
-                .collect())
-        }
-        Want::Standing(items) => {
-            let ids: Vec<Uuid> = items.iter().map(|(t, _)| *t).collect();
-            let rows = sqlx::query(
-                "SELECT id, name, price::bigint AS price, available_quantity::bigint AS available
-                 FROM ticket_types WHERE event_id = $1 AND id = ANY($2) ORDER BY id",
-            )
-            .bind(event.id)
-            .bind(&ids)
-            .fetch_all(db)
-            .await?;
-            if rows.len() != ids.len() {
-                let found: HashSet<Uuid> = rows.iter().map(|r| r.get::<Uuid, _>("id")).collect();
-                let unknown: Vec<Uuid> =
-                    ids.iter().filter(|s| !found.contains(s)).copied().collect();
-                return Err(ApiError::validation(
-                    "items",
-                    "some ticket types do not belong to this event",
-                )
-                .with("unknown_ticket_types", unknown));
-            }
-            Ok(rows
-                .iter()
-                .zip(items)
-                .map(|(r, (_, q))| Line {
-                    seat_id: None,
-                    ticket_type_id: Some(r.get("id")),
-                    label: r.get("name"),
-                    quantity: *q,
-                    unit_price: r.get("price"),
-                    available: r.get("available"),
-                })
-                .collect())
-        }
+) -> ApiResult<(BookableEvent, Vec<Line>)> {
+    let (ids, seated): (Vec<Uuid>, bool) = match want {
+        Want::Seats(s) => (s.clone(), true),
+        Want::Standing(items) => (items.iter().map(|(t, _)| *t).collect(), false),
+    };
+    let sql = if seated {
+        "SELECT e.id, e.title, e.seat_layout_id, e.starts_at, e.sale_opens_at, e.sale_closes_at,
+                e.cancelled_at, e.max_tickets_per_user,
+                s.id AS line_id, s.label AS line_label, s.price::bigint AS line_price, 0::bigint AS line_available
+         FROM events e LEFT JOIN seats s ON s.event_id = e.id AND s.id = ANY($2)
+         WHERE e.id = $1 ORDER BY s.id"
+    } else {
+        "SELECT e.id, e.title, e.seat_layout_id, e.starts_at, e.sale_opens_at, e.sale_closes_at,
+                e.cancelled_at, e.max_tickets_per_user,
+                t.id AS line_id, t.name AS line_label, t.price::bigint AS line_price,
+                t.available_quantity::bigint AS line_available
+         FROM events e LEFT JOIN ticket_types t ON t.event_id = e.id AND t.id = ANY($2)
+         WHERE e.id = $1 ORDER BY t.id"
+    };
+    let rows = sqlx::query(sql)
+        .bind(event_id)
+        .bind(&ids)
+        .fetch_all(db)
+        .await?;
+    let first = rows
+        .first()
+        .ok_or_else(|| ApiError::not_found("EVENT_NOT_FOUND", "No such event"))?;
+    let event = BookableEvent {
+        id: first.get("id"),
+        title: first.get("title"),
+        seat_layout_id: first.get("seat_layout_id"),
+        starts_at: first.get("starts_at"),
+        sale_opens_at: first.get("sale_opens_at"),
+        sale_closes_at: first.get("sale_closes_at"),
+        cancelled_at: first.get("cancelled_at"),
+        max_tickets_per_user: first.get("max_tickets_per_user"),
+    };
+    if seated && event.seat_layout_id.is_none() {
+        return Err(ApiError::validation(
+            "seat_ids",
+            "this event has no seat map; book standing `items` instead",
+        ));
     }
+    let found: Vec<(Uuid, String, i64, i64)> = rows
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r.get::<Option<Uuid>, _>("line_id")?,
+                r.get("line_label"),
+                r.get("line_price"),
+                r.get("line_available"),
+            ))
+        })
+        .collect();
+    if found.len() != ids.len() {
+        let known: HashSet<Uuid> = found.iter().map(|f| f.0).collect();
+        let unknown: Vec<Uuid> = ids.iter().filter(|s| !known.contains(s)).copied().collect();
+        return Err(if seated {
+            ApiError::validation("seat_ids", "some seats do not belong to this event")
+                .with("unknown_seats", unknown)
+        } else {
+            ApiError::validation("items", "some ticket types do not belong to this event")
+                .with("unknown_ticket_types", unknown)
+        });
+    }
+    let lines = match want {
+        Want::Seats(_) => found
+            .into_iter()
+            .map(|(id, label, price, _)| Line {
+                seat_id: Some(id),
+                ticket_type_id: None,
+                label,
+                quantity: 1,
+                unit_price: price,
+                available: 0,
+            })
+            .collect(),
+        // Both lists are sorted by ticket type id, so they zip.
+        Want::Standing(items) => found
+            .into_iter()
+            .zip(items)
+            .map(|((id, label, price, available), (_, q))| Line {
+                seat_id: None,
+                ticket_type_id: Some(id),
+                label,
+                quantity: *q,
+                unit_price: price,
+                available,
+            })
+            .collect(),
+    };
+    Ok((event, lines))
 }
 
 /// How a create call ended.
@@ -295,27 +312,12 @@ pub async fn create(
 ) -> ApiResult<Created> {
     let cfg = &state.config.booking;
     let digest = want.digest();
-
-    if let Some(key) = &idempotency_key
-        && let Some(existing) = find_by_key(state, user.id, key).await?
-    {
-        return replay(state, existing, &digest).await;
-    }
-
-    let event = load_event(&state.db, event_id).await?;
+    let (event, lines) = load_request(&state.db, event_id, &want).await?;
     let now = state.clock.now();
     check_sale_window(&event, user, now)?;
-
-    let count = want.ticket_count();
     let limit = i64::from(event.max_tickets_per_user);
-    if count > limit {
+    if want.ticket_count() > limit {
         return Err(limit_exceeded(limit, None));
-    }
-    let lines = price_lines(&state.db, &event, &want).await?;
-
-    // Double submit without a key: the caller already holds exactly this request.
-    if let Some(existing) = extend_identical_hold(state, user.id, event_id, &digest).await? {
-        return Ok(Created::Existing(existing));
     }
 
     let reservation_id = Uuid::now_v7();
@@ -380,7 +382,7 @@ pub async fn create(
         }
     }
 
-    // Gate 3: Postgres decides.
+    // Gate 3: Postgres decides, in one atomic statement.
     let insert = NewReservation {
         id: reservation_id,
         user_id: user.id,
@@ -393,48 +395,76 @@ pub async fn create(
         idempotency_key: idempotency_key.as_deref(),
         digest: &digest,
     };
-    match insert_with_retry(state, &insert).await {
-        Ok(()) => {
-            metrics::counter!("booking_reservations_total", "outcome" => "created").increment(1);
-            let r = fetch(state, reservation_id).await?.ok_or_else(|| {
-                ApiError::internal(anyhow::anyhow!("reservation vanished after commit"))
-            })?;
-            Ok(Created::New(r))
-        }
-        Err(refusal) => {
-            undo.run(state, event_id).await;
-            match refusal {
-                Refusal::SameKey => {
-                    // A concurrent request with the same key won the race: replay it.
-                    let key = idempotency_key.unwrap_or_default();
-                    let existing = find_by_key(state, user.id, &key).await?.ok_or_else(|| {
-                        ApiError::conflict(
-                            "IDEMPOTENCY_CONFLICT",
-                            "Retry with the same Idempotency-Key",
-                        )
-                    })?;
-                    replay(state, existing, &digest).await
-                }
-                Refusal::SeatTaken => {
-                    let Want::Seats(seats) = &want else {
-                        return Err(ApiError::internal(anyhow::anyhow!(
-                            "seat refusal for standing request"
-                        )));
-                    };
-                    let taken = live_seats_of(state, event_id, seats).await?;
-                    metrics::counter!("booking_rejections_total", "reason" => "pg_seat_taken")
-                        .increment(1);
-                    Err(seat_unavailable(taken))
-                }
-                Refusal::SoldOut(tt) => {
-                    metrics::counter!("booking_rejections_total", "reason" => "pg_sold_out")
-                        .increment(1);
-                    Err(sold_out(Some(tt)))
-                }
-                Refusal::Limit(held) => Err(limit_exceeded(limit, Some(held))),
-                Refusal::Error(e) => Err(e),
+    let mut swept = false;
+    loop {
+        let refusal = match insert_with_retry(state, &insert).await {
+            Ok(()) => {
+                metrics::counter!("booking_reservations_total", "outcome" => "created")
+                    .increment(1);
+                return Ok(Created::New(new_reservation(&insert)));
             }
-        }
+            Err(refusal) => refusal,
+        };
+        undo.run(state, event_id).await;
+        undo = Undo::default();
+        return match refusal {
+            Refusal::SameKey => {
+                // This key was used before (maybe by a concurrent request): replay it.
+                let key = idempotency_key.unwrap_or_default();
+                let existing = find_by_key(state, user.id, &key).await?.ok_or_else(|| {
+                    ApiError::conflict(
+                        "IDEMPOTENCY_CONFLICT",
+                        "Retry with the same Idempotency-Key",
+                    )
+                })?;
+                replay(state, existing, &digest).await
+            }
+            Refusal::Duplicate => {
+                match extend_identical_hold(state, user.id, event_id, &digest).await? {
+                    Some(existing) => Ok(Created::Existing(existing)),
+                    // The identical hold has lapsed but is not swept yet: sweep, then retry once.
+                    None if !swept => {
+                        swept = true;
+                        super::sweeper::sweep(state)
+                            .await
+                            .map_err(ApiError::internal)?;
+                        continue;
+                    }
+                    None => Err(ApiError::conflict(
+                        "DUPLICATE_REQUEST",
+                        "An identical request is being processed",
+                    )),
+                }
+            }
+            Refusal::SeatTaken => {
+                let Want::Seats(seats) = &want else {
+                    return Err(ApiError::internal(anyhow::anyhow!(
+                        "seat refusal for standing request"
+                    )));
+                };
+                let taken = live_seats_of(state, event_id, seats).await?;
+                metrics::counter!("booking_rejections_total", "reason" => "pg_seat_taken")
+                    .increment(1);
+                Err(seat_unavailable(taken))
+            }
+            Refusal::SoldOut => {
+                metrics::counter!("booking_rejections_total", "reason" => "pg_sold_out")
+                    .increment(1);
+                let short = first_short_type(state, &lines).await?;
+                Err(sold_out(short))
+            }
+            Refusal::Limit => {
+                let held: Option<i64> = sqlx::query_scalar(
+                    "SELECT tickets::bigint FROM user_event_tickets WHERE user_id = $1 AND event_id = $2",
+                )
+                .bind(user.id)
+                .bind(event_id)
+                .fetch_optional(&state.db)
+                .await?;
+                Err(limit_exceeded(limit, held))
+            }
+            Refusal::Error(e) => Err(e),
+        };
     }
 }
 
@@ -475,171 +505,189 @@ struct NewReservation<'a> {
     digest: &'a [u8],
 }
 
-/// Why Postgres refused a reservation.
-enum Refusal {
-    SameKey,
-    SeatTaken,
-    SoldOut(Uuid),
-    /// Tickets the user already holds for the event.
-    Limit(i64),
-    Error(ApiError),
-}
-
-impl From<sqlx::Error> for Refusal {
-    fn from(e: sqlx::Error) -> Self {
-        if let sqlx::Error::Database(db) = &e {
-            match db.constraint() {
-                Some("reservation_items_live_seat") => return Refusal::SeatTaken,
-                Some("reservations_idempotency") => return Refusal::SameKey,
-                _ => {}
-            }
-        }
-        Refusal::Error(e.into())
+/// The reservation just inserted, built from what was written (no read-back).
+fn new_reservation(r: &NewReservation<'_>) -> Reservation {
+    let items: Vec<ReservationItem> = r
+        .lines
+        .iter()
+        .map(|l| ReservationItem {
+            kind: if l.seat_id.is_some() {
+                ItemKind::Seat
+            } else {
+                ItemKind::Standing
+            },
+            seat_id: l.seat_id,
+            ticket_type_id: l.ticket_type_id,
+            label: l.label.clone(),
+            quantity: l.quantity as i32,
+            unit_price: l.unit_price,
+            subtotal: l.unit_price * l.quantity,
+        })
+        .collect();
+    Reservation {
+        id: r.id,
+        event_id: r.event_id,
+        user_id: r.user_id,
+        status: ReservationStatus::Pending,
+        amount: items.iter().map(|i| i.subtotal).sum(),
+        ticket_count: items.iter().map(|i| i.quantity).sum(),
+        items,
+        expires_at: r.expires_at,
+        created_at: r.now,
+        confirmed_at: None,
+        closed_at: None,
+        close_reason: None,
     }
 }
 
-fn is_retryable(e: &Refusal) -> bool {
-    // Serialization failures and deadlocks: another transaction won a race on the same
-    // rows; running again sees its result.
-    matches!(e, Refusal::Error(err) if matches!(err.code.as_ref(), "DEADLOCK" | "SERIALIZATION"))
+/// Why Postgres refused a reservation.
+enum Refusal {
+    /// The Idempotency-Key was used before.
+    SameKey,
+    /// The user has an identical pending reservation.
+    Duplicate,
+    SeatTaken,
+    SoldOut,
+    Limit,
+    Error(ApiError),
+}
+
+fn refusal(e: sqlx::Error) -> Refusal {
+    if let sqlx::Error::Database(db) = &e {
+        match (db.code().as_deref(), db.constraint()) {
+            (_, Some("reservation_items_live_seat")) => return Refusal::SeatTaken,
+            (_, Some("reservations_idempotency")) => return Refusal::SameKey,
+            (_, Some("reservations_pending_identical")) => return Refusal::Duplicate,
+            (Some("UR001"), _) if db.message() == "LIMIT" => return Refusal::Limit,
+            (Some("UR001"), _) if db.message() == "SOLD_OUT" => return Refusal::SoldOut,
+            // Deadlock or serialization failure: another transaction won a race on the
+            // same rows; running again sees its result.
+            (Some("40P01" | "40001"), _) => {
+                return Refusal::Error(ApiError::conflict("RETRYABLE", "concurrent booking"));
+            }
+            _ => {}
+        }
+    }
+    Refusal::Error(e.into())
 }
 
 async fn insert_with_retry(state: &AppState, r: &NewReservation<'_>) -> Result<(), Refusal> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let result = async {
-            let mut tx = state.db.begin().await?;
-            insert(&mut tx, r).await?;
-            tx.commit().await?;
-            Ok::<(), Refusal>(())
-        }
-        .await;
-        match result {
-            Err(e) if attempt < 3 && is_retryable(&e) => continue,
+        match insert(state, r).await {
+            Err(Refusal::Error(e)) if attempt < 3 && e.code == "RETRYABLE" => continue,
+            Err(Refusal::Error(e)) if e.code == "RETRYABLE" => {
+                return Err(Refusal::Error(
+                    ApiError::unavailable("BUSY", "Too much contention right now; retry")
+                        .with_retry_after(1),
+                ));
+            }
             other => return other,
         }
     }
 }
 
-async fn insert(tx: &mut Transaction<'_, Postgres>, r: &NewReservation<'_>) -> Result<(), Refusal> {
+/// The whole reservation as ONE statement (one round trip, atomic by itself):
+///
+/// 1. `quota`: the per-user limit, a conditional upsert on the user's row, so
+///    concurrent requests of one user serialise there and cannot both slip under;
+/// 2. `stock`: standing stock, conditional decrements that can never go below zero;
+/// 3. `res`, `items`: the reservation and its live items; the partial unique index on
+///    live seats refuses a seat that is already live elsewhere.
+///
+/// If the limit or the stock refuses, `urr_refuse` raises SQLSTATE UR001 and the whole
+/// statement, including the steps that did succeed, rolls back.
+async fn insert(state: &AppState, r: &NewReservation<'_>) -> Result<(), Refusal> {
     let count: i64 = r.lines.iter().map(|l| l.quantity).sum();
     let amount: i64 = r.lines.iter().map(|l| l.quantity * l.unit_price).sum();
-
-    // The per-user limit: one conditional upsert, so concurrent requests of one user
-    // serialise on the same row and cannot both slip under the limit.
-    let held: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO user_event_tickets (user_id, event_id, tickets) VALUES ($1, $2, $3)
-         ON CONFLICT (user_id, event_id) DO UPDATE
-             SET tickets = user_event_tickets.tickets + EXCLUDED.tickets
-             WHERE user_event_tickets.tickets + EXCLUDED.tickets <= $4
-         RETURNING tickets::bigint",
-    )
-    .bind(r.user_id)
-    .bind(r.event_id)
-    .bind(count as i32)
-    .bind(r.limit as i32)
-    .fetch_optional(&mut **tx)
-    .await
-    .map_err(map_pg)?;
-    if held.is_none() {
-        let current: i64 = sqlx::query_scalar(
-            "SELECT tickets::bigint FROM user_event_tickets WHERE user_id = $1 AND event_id = $2",
-        )
-        .bind(r.user_id)
-        .bind(r.event_id)
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(map_pg)?;
-        return Err(Refusal::Limit(current));
-    }
-
-    // Standing stock: a conditional decrement can never take a counter below zero.
-    for l in r.lines {
-        if let Some(tt) = l.ticket_type_id {
-            let done = sqlx::query(
-                "UPDATE ticket_types
-                 SET available_quantity = available_quantity - $3, version = version + 1, updated_at = $4
-                 WHERE id = $1 AND event_id = $2 AND available_quantity >= $3",
-            )
-            .bind(tt)
-            .bind(r.event_id)
-            .bind(l.quantity as i32)
-            .bind(r.now)
-            .execute(&mut **tx)
-            .await
-            .map_err(map_pg)?;
-            if done.rows_affected() == 0 {
-                return Err(Refusal::SoldOut(tt));
-            }
-        }
-    }
-
-    sqlx::query(
-        "INSERT INTO reservations (id, user_id, event_id, status, amount, ticket_count, fence,
-                                   expires_at, idempotency_key, request_hash, created_at, updated_at)
-         VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $10, $10)",
-    )
-    .bind(r.id)
-    .bind(r.user_id)
-    .bind(r.event_id)
-    .bind(amount)
-    .bind(count as i32)
-    .bind(r.fence)
-    .bind(r.expires_at)
-    .bind(r.idempotency_key)
-    .bind(r.digest)
-    .bind(r.now)
-    .execute(&mut **tx)
-    .await
-    .map_err(map_pg)?;
-
-    let ids: Vec<Uuid> = r.lines.iter().map(|_| Uuid::now_v7()).collect();
+    let stock_ids: Vec<Uuid> = r.lines.iter().filter_map(|l| l.ticket_type_id).collect();
+    let stock_qty: Vec<i32> = r
+        .lines
+        .iter()
+        .filter(|l| l.ticket_type_id.is_some())
+        .map(|l| l.quantity as i32)
+        .collect();
+    let item_ids: Vec<Uuid> = r.lines.iter().map(|_| Uuid::now_v7()).collect();
     let seats: Vec<Option<Uuid>> = r.lines.iter().map(|l| l.seat_id).collect();
     let types: Vec<Option<Uuid>> = r.lines.iter().map(|l| l.ticket_type_id).collect();
     let labels: Vec<String> = r.lines.iter().map(|l| l.label.clone()).collect();
     let qty: Vec<i32> = r.lines.iter().map(|l| l.quantity as i32).collect();
     let prices: Vec<i64> = r.lines.iter().map(|l| l.unit_price).collect();
     sqlx::query(
-        "INSERT INTO reservation_items (id, reservation_id, event_id, seat_id, ticket_type_id,
-                                        label, quantity, unit_price)
-         SELECT i, $2, $3, s, t, l, q, p
-         FROM UNNEST($1::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::int[], $8::bigint[])
-              AS x(i, s, t, l, q, p)",
+        "WITH quota AS (
+             INSERT INTO user_event_tickets AS u (user_id, event_id, tickets) VALUES ($1, $2, $3)
+             ON CONFLICT (user_id, event_id) DO UPDATE SET tickets = u.tickets + EXCLUDED.tickets
+                 WHERE u.tickets + EXCLUDED.tickets <= $4
+             RETURNING u.tickets
+         ), stock AS (
+             UPDATE ticket_types t
+             SET available_quantity = t.available_quantity - x.q, version = t.version + 1, updated_at = $10
+             FROM UNNEST($5::uuid[], $6::int[]) AS x(id, q)
+             WHERE t.id = x.id AND t.event_id = $2 AND t.available_quantity >= x.q
+               AND EXISTS (SELECT 1 FROM quota)
+             RETURNING t.id
+         ), res AS (
+             INSERT INTO reservations (id, user_id, event_id, status, amount, ticket_count, fence,
+                                       expires_at, idempotency_key, request_hash, created_at, updated_at)
+             SELECT $7, $1, $2, 'pending', $8, $3, $9, $11, $12, $13, $10, $10
+             WHERE EXISTS (SELECT 1 FROM quota)
+               AND (SELECT count(*) FROM stock) = cardinality($5::uuid[])
+             RETURNING id
+         ), items AS (
+             INSERT INTO reservation_items (id, reservation_id, event_id, seat_id, ticket_type_id,
+                                            label, quantity, unit_price)
+             SELECT x.i, res.id, $2, x.s, x.t, x.l, x.q, x.p
+             FROM res, UNNEST($14::uuid[], $15::uuid[], $16::uuid[], $17::text[], $18::int[], $19::bigint[])
+                  AS x(i, s, t, l, q, p)
+             RETURNING 1
+         )
+         SELECT CASE
+             WHEN NOT EXISTS (SELECT 1 FROM quota) THEN urr_refuse('LIMIT')
+             WHEN (SELECT count(*) FROM stock) <> cardinality($5::uuid[]) THEN urr_refuse('SOLD_OUT')
+             ELSE (SELECT count(*) FROM items)::int
+         END",
     )
-    .bind(&ids)
-    .bind(r.id)
+    .bind(r.user_id)
     .bind(r.event_id)
+    .bind(count as i32)
+    .bind(r.limit as i32)
+    .bind(&stock_ids)
+    .bind(&stock_qty)
+    .bind(r.id)
+    .bind(amount)
+    .bind(r.fence)
+    .bind(r.now)
+    .bind(r.expires_at)
+    .bind(r.idempotency_key)
+    .bind(r.digest)
+    .bind(&item_ids)
     .bind(&seats)
     .bind(&types)
     .bind(&labels)
     .bind(&qty)
     .bind(&prices)
-    .execute(&mut **tx)
+    .execute(&state.db)
     .await
-    .map_err(map_pg)?;
+    .map_err(refusal)?;
     Ok(())
 }
 
-fn map_pg(e: sqlx::Error) -> Refusal {
-    if let sqlx::Error::Database(db) = &e {
-        match db.code().as_deref() {
-            Some("40P01") => {
-                return Refusal::Error(ApiError::conflict(
-                    "DEADLOCK",
-                    "concurrent booking, retried",
-                ));
+/// After a SOLD_OUT refusal: the first requested type that has too little left.
+async fn first_short_type(state: &AppState, lines: &[Line]) -> ApiResult<Option<Uuid>> {
+    for l in lines {
+        if let Some(tt) = l.ticket_type_id {
+            let left: i32 =
+                sqlx::query_scalar("SELECT available_quantity FROM ticket_types WHERE id = $1")
+                    .bind(tt)
+                    .fetch_one(&state.db)
+                    .await?;
+            if i64::from(left) < l.quantity {
+                return Ok(Some(tt));
             }
-            Some("40001") => {
-                return Refusal::Error(ApiError::conflict(
-                    "SERIALIZATION",
-                    "concurrent booking, retried",
-                ));
-            }
-            _ => {}
         }
     }
-    Refusal::from(e)
+    Ok(None)
 }
 
 /// Seats among `seats` that are in a live reservation item right now.
