@@ -36,7 +36,7 @@ pub(crate) fn authenticate(
     unknown_key_status: StatusCode,
 ) -> Result<String, TossError> {
     let user = basic_user(headers).ok_or_else(TossError::incorrect_basic_auth_format)?;
-    if accepted.iter().any(|k| *k == user) {
+    if accepted.contains(&user) {
         Ok(user)
     } else {
         Err(TossError::unauthorized_key(unknown_key_status))
@@ -82,7 +82,8 @@ mod tests {
     use axum::http::HeaderValue;
     use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 
-    const KEY: &str = "test_gsk_docs_OaPz8L5KdmQXkzRz3y47BMw6";
+    /// `"<KEY>:"` is 37 bytes, so its padded and unpadded base64 differ.
+    const KEY: &str = "test_sk_zXLkKEypNArWmo50nX3lmeaxYG5R";
 
     fn headers(value: &str) -> HeaderMap {
         let mut h = HeaderMap::new();

@@ -349,6 +349,19 @@ impl TossFake {
         webhook::deliver_due(&self.shared).await
     }
 
+    /// Webhook attempts recorded so far, over all deliveries.
+    pub fn webhook_attempt_count(&self) -> usize {
+        *self.shared.webhook_attempts.borrow()
+    }
+
+    /// Waits until at least `n` webhook attempts have been made *and recorded* (the
+    /// receiver may see a POST before the fake has noted its answer; advance the clock
+    /// only after this, or the retry is scheduled from the later time).
+    pub async fn wait_webhook_attempts(&self, n: usize) {
+        let mut rx = self.shared.webhook_attempts.subscribe();
+        let _ = rx.wait_for(|made| *made >= n).await;
+    }
+
     /// Confirm and cancel executions running right now (delayed ones included).
     pub fn in_flight(&self) -> usize {
         *self.shared.in_flight.borrow()

@@ -560,6 +560,8 @@ pub(crate) struct Shared {
     pub webhook_run: tokio::sync::Mutex<()>,
     /// Confirm and cancel executions currently running.
     pub in_flight: watch::Sender<usize>,
+    /// Webhook attempts recorded so far (a test can await "the attempt is recorded").
+    pub webhook_attempts: watch::Sender<usize>,
 }
 
 impl Shared {
@@ -577,6 +579,7 @@ impl Shared {
             webhook_wake: Notify::new(),
             webhook_run: tokio::sync::Mutex::new(()),
             in_flight: watch::channel(0).0,
+            webhook_attempts: watch::channel(0).0,
         }))
     }
 

@@ -209,6 +209,7 @@ pub(crate) async fn deliver_due(shared: &Shared) -> Vec<WebhookAttempt> {
                 "webhook attempt"
             );
             attempts.push(attempt);
+            shared.webhook_attempts.send_modify(|n| *n += 1);
         }
     }
     attempts
