@@ -42,7 +42,6 @@ impl KillSwitch {
 /// What a handler learns about its connection.
 #[derive(Debug, Clone)]
 pub(crate) struct ConnHandle {
-    #[allow(dead_code)] // kept for logging and debugging
     pub remote: SocketAddr,
     pub kill: KillSwitch,
 }

@@ -36,8 +36,18 @@
 //!   keys 15 days, webhook retries 1 min … 4096 min.
 //! - Faults ([`Fault`], [`FaultKind`]) make calls slow, fail, decline, or **take effect
 //!   and lose the response** (the connection is cut after the commit). Arm them with
-//!   [`TossFake::set_fault`], `POST /v1/__test/faults`, or trigger substrings such as
-//!   `FAULT_DROP` in the orderId.
+//!   [`TossFake::set_fault`] or `POST /v1/__test/faults`, or put a trigger in the
+//!   request: in the `orderId`, `FAULT_<NAME>` hits every confirm of that order and
+//!   `CANCELFAULT_<NAME>` every cancel; in a `cancelReason`, `FAULT_<NAME>` hits that
+//!   cancel. `<NAME>` is `DELAY_<ms>`, `LATE_<ms>` (delay after commit), `500`, `DROP`,
+//!   `PROVIDER`, `REJECT`, `SESSION` or `NOTCANCELABLE`; e.g. `ord_FAULT_DROP_42`.
+//!
+//! ## Test endpoints
+//!
+//! Under `/v1/__test/` (no auth): `authorize`, the `widget` page and its
+//! `widget/{paymentKey}/pay` form, `clock` and `clock/advance`, `faults`
+//! (GET/POST/DELETE), `payments`, `orders/{orderId}` (ledger), `webhooks` and
+//! `webhooks/deliver`, `reset`. Shapes are in the `admin` module and the crate README.
 //!
 //! ## Looking inside
 //!
@@ -146,7 +156,8 @@ pub struct FakeConfig {
     /// Accepted secret keys: `test_sk_…` (API) and `test_gsk_…` (widget) keys only;
     /// [`TossFake::start`] refuses anything else, `live_` keys in particular.
     pub secret_keys: Vec<String>,
-    /// Where `PAYMENT_STATUS_CHANGED` webhooks go; `None`: no webhooks.
+    /// Where `PAYMENT_STATUS_CHANGED` webhooks go; `None`: no webhooks. (Real Toss sends
+    /// none for `_docs_` keys; the fake sends them for every key.)
     pub webhook_url: Option<String>,
     /// Deliver webhooks from a background worker (default `true`). Turn off to drive
     /// every attempt with [`TossFake::deliver_due_webhooks`].
@@ -362,20 +373,21 @@ impl TossFake {
         let _ = rx.wait_for(|made| *made >= n).await;
     }
 
-    /// Confirm and cancel executions running right now (delayed ones included).
+    /// API calls executing right now (all four calls; delayed ones included; replays
+    /// and refused calls never count).
     pub fn in_flight(&self) -> usize {
         *self.shared.in_flight.borrow()
     }
 
-    /// Waits until at least `n` confirm/cancel executions are running: "the first
-    /// request has arrived", without sleeping.
+    /// Waits until at least `n` API calls are executing: "the first request has
+    /// arrived", without sleeping.
     pub async fn wait_in_flight(&self, n: usize) {
         let mut rx = self.shared.in_flight.subscribe();
         let _ = rx.wait_for(|running| *running >= n).await;
     }
 
-    /// Waits until no confirm/cancel execution is running (e.g. a delayed call the
-    /// client gave up on has finished).
+    /// Waits until no API call is executing (e.g. a delayed call the client gave up on
+    /// has finished its work).
     pub async fn wait_idle(&self) {
         let mut rx = self.shared.in_flight.subscribe();
         let _ = rx.wait_for(|running| *running == 0).await;

@@ -235,6 +235,7 @@ async fn handle(
     };
     tracing::info!(?op, status = outcome.status.as_u16(), code = ?outcome.code, dropped = outcome.drop_connection, "toss call");
     if outcome.drop_connection {
+        tracing::info!(remote = %conn.remote, "fault: dropping the connection after the commit");
         conn.kill.kill();
     }
     json_response(outcome.status, outcome.body)

@@ -558,7 +558,7 @@ pub(crate) struct Shared {
     pub webhook_wake: Notify,
     /// One delivery run at a time (worker and `deliver_due_webhooks` may race).
     pub webhook_run: tokio::sync::Mutex<()>,
-    /// Confirm and cancel executions currently running.
+    /// API calls currently executing (after auth and the idempotency claim).
     pub in_flight: watch::Sender<usize>,
     /// Webhook attempts recorded so far (a test can await "the attempt is recorded").
     pub webhook_attempts: watch::Sender<usize>,
