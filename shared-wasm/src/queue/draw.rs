@@ -84,15 +84,37 @@ const fn mask(bits: u32) -> u64 {
     }
 }
 
+/// SHA-256's initial hash value (FIPS 180-4 §5.3.3).
+const SHA256_H0: [u32; 8] = [
+    0x6a09_e667,
+    0xbb67_ae85,
+    0x3c6e_f372,
+    0xa54f_f53a,
+    0x510e_527f,
+    0x9b05_688c,
+    0x1f83_d9ab,
+    0x5be0_cd19,
+];
+
+/// Bytes hashed per round: seed (32) ‖ round (1) ‖ value (8).
+const ROUND_INPUT_LEN: usize = 41;
+
+/// `F(i, R)`: the first 8 bytes (big-endian) of `SHA-256(seed ‖ round ‖ value_be)`.
+///
+/// The 41-byte message fits in one padded 64-byte block, so this is one call of the
+/// SHA-256 compression function on a hand-padded block: the same digest as
+/// `Sha256::digest` (a unit test checks it), without the generic streaming machinery
+/// that dominates the cost when it is compiled unoptimised.
 fn round_fn(seed: &Seed, round: u8, value: u64) -> u64 {
-    let digest = Sha256::new()
-        .chain_update(seed)
-        .chain_update([round])
-        .chain_update(value.to_be_bytes())
-        .finalize();
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    u64::from_be_bytes(first)
+    let mut block = [0u8; 64];
+    block[..32].copy_from_slice(seed);
+    block[32] = round;
+    block[33..ROUND_INPUT_LEN].copy_from_slice(&value.to_be_bytes());
+    block[ROUND_INPUT_LEN] = 0x80;
+    block[56..].copy_from_slice(&(ROUND_INPUT_LEN as u64 * 8).to_be_bytes());
+    let mut state = SHA256_H0;
+    sha2::compress256(&mut state, &[block.into()]);
+    (u64::from(state[0]) << 32) | u64::from(state[1])
 }
 
 /// One pass of the Feistel network over `bits` bits.
@@ -306,6 +328,20 @@ mod tests {
                 assert!(y <= mask(bits));
                 assert_eq!(feistel_inverse(&seed, bits, y), x, "bits {bits} x {x}");
             }
+        }
+    }
+
+    #[test]
+    fn round_function_is_sha256() {
+        for (seed, round, value) in [([0u8; 32], 0u8, 0u64), ([0xa5; 32], 7, u64::MAX)] {
+            let digest = Sha256::new()
+                .chain_update(seed)
+                .chain_update([round])
+                .chain_update(value.to_be_bytes())
+                .finalize();
+            let mut first = [0u8; 8];
+            first.copy_from_slice(&digest[..8]);
+            assert_eq!(round_fn(&seed, round, value), u64::from_be_bytes(first));
         }
     }
 
