@@ -249,7 +249,11 @@ impl EdgeRules {
     pub fn validate(&self) -> Result<(), Vec<RuleError>> {
         let mut e = Errors(Vec::new());
 
-        e.check(!self.event_id.is_nil(), "event_id", "must not be the nil UUID");
+        e.check(
+            !self.event_id.is_nil(),
+            "event_id",
+            "must not be the nil UUID",
+        );
         e.check(self.version >= 1, "version", "must be at least 1");
 
         let time_ok = |t: i64| (0..=MAX_UNIX_SECS).contains(&t);

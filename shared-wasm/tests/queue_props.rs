@@ -4,9 +4,8 @@
 
 use proptest::prelude::*;
 use shared_wasm::queue::{
-    self, ServingAnchor, anchor_on_join, anchor_on_rate_change, base_poll_ms, eta_seconds,
-    invert, permute, poll_after_ms, position_for, seed_commitment, served_at_ms, serving_at,
-    verify_seed,
+    self, ServingAnchor, anchor_on_join, anchor_on_rate_change, base_poll_ms, eta_seconds, invert,
+    permute, poll_after_ms, position_for, seed_commitment, served_at_ms, serving_at, verify_seed,
 };
 use shared_wasm::rules::Method;
 
@@ -113,7 +112,8 @@ fn simulate(start_rate: u32, n_pre: u64, start_offset: i64, ops: &[Op]) -> (Vec<
 /// `key = 60 000·s − r·t`: compare each key with the smallest key before it. Times
 /// before the opening count as the opening (nothing is served before it).
 fn check_rate_over_all_pairs(obs: &[Obs], rate: u32) -> Result<(), TestCaseError> {
-    let key = |o: &Obs| 60_000 * i128::from(o.serving) - i128::from(rate) * i128::from(o.t.max(OPEN_MS));
+    let key =
+        |o: &Obs| 60_000 * i128::from(o.serving) - i128::from(rate) * i128::from(o.t.max(OPEN_MS));
     let mut smallest: Option<(i128, Obs)> = None;
     for b in obs {
         let kb = key(b);
@@ -137,7 +137,12 @@ fn check_rate_over_all_pairs(obs: &[Obs], rate: u32) -> Result<(), TestCaseError
 
 #[test]
 fn the_pair_check_catches_a_burst() {
-    let at = |t: i64, serving: u64| Obs { t: OPEN_MS + t, serving, issued: 1_000, segment: 0 };
+    let at = |t: i64, serving: u64| Obs {
+        t: OPEN_MS + t,
+        serving,
+        issued: 1_000,
+        segment: 0,
+    };
     // 600/min is 10 per second: 11 in one second is allowed (the +1), 12 is not.
     assert!(check_rate_over_all_pairs(&[at(0, 0), at(500, 5), at(1_000, 11)], 600).is_ok());
     assert!(check_rate_over_all_pairs(&[at(0, 0), at(1_000, 12)], 600).is_err());
@@ -319,7 +324,9 @@ fn a_fixed_anchor_would_let_a_burst_through_at_once() {
 fn seed_from(byte: u8) -> [u8; 32] {
     let mut seed = [0u8; 32];
     for (i, b) in seed.iter_mut().enumerate() {
-        *b = byte.wrapping_mul(31).wrapping_add(u8::try_from(i).unwrap_or(0));
+        *b = byte
+            .wrapping_mul(31)
+            .wrapping_add(u8::try_from(i).unwrap_or(0));
     }
     seed
 }
@@ -340,7 +347,9 @@ fn assert_bijection(seed: &[u8; 32], n: u64) {
 fn permutation_is_a_bijection_for_many_sizes() {
     let seed = seed_from(1);
     let sizes: Vec<u64> = (1..=70)
-        .chain([97, 127, 128, 129, 255, 256, 257, 1_000, 1_021, 1_024, 4_093, 4_096, 65_536, 65_537])
+        .chain([
+            97, 127, 128, 129, 255, 256, 257, 1_000, 1_021, 1_024, 4_093, 4_096, 65_536, 65_537,
+        ])
         .collect();
     for n in sizes {
         assert_bijection(&seed, n);
@@ -488,7 +497,9 @@ fn random_positions_cover_the_pre_queue_then_continue_fifo() {
     // Later joiners keep their order after the pre-queue.
     assert_eq!(positions[1_000..], (1_001..=1_500).collect::<Vec<_>>()[..]);
     // The pre-queue is really shuffled, not the identity.
-    let fixed_points = (1..=n_pre).filter(|&s| positions[(s - 1) as usize] == s).count();
+    let fixed_points = (1..=n_pre)
+        .filter(|&s| positions[(s - 1) as usize] == s)
+        .count();
     assert!(fixed_points < 10, "{fixed_points} fixed points");
     positions.sort_unstable();
     assert_eq!(positions, (1..=1_500).collect::<Vec<_>>());

@@ -32,6 +32,6 @@ pub use draw::{
 };
 pub use poll::{base_poll_ms, eta_seconds, poll_after_ms};
 pub use serving::{
-    ServingAnchor, anchor_on_join, anchor_on_rate_change, is_served, people_ahead,
-    served_at_ms, serving_at,
+    ServingAnchor, anchor_on_join, anchor_on_rate_change, is_served, people_ahead, served_at_ms,
+    serving_at,
 };

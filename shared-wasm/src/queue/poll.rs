@@ -168,7 +168,11 @@ mod tests {
         let mut values: Vec<u32> = (0..10_000u64).map(|s| poll_after_ms(3_000, s)).collect();
         values.sort_unstable();
         values.dedup();
-        assert!(values.len() > 900, "only {} distinct intervals", values.len());
+        assert!(
+            values.len() > 900,
+            "only {} distinct intervals",
+            values.len()
+        );
     }
 
     #[test]

@@ -325,7 +325,13 @@ mod tests {
         let a = ServingAnchor::opening(OPEN_S);
         let now = a.at_ms + 3_600_000;
         let b = anchor_on_rate_change(a, 600, 60, 5, now);
-        assert_eq!(b, ServingAnchor { served: 5, at_ms: now });
+        assert_eq!(
+            b,
+            ServingAnchor {
+                served: 5,
+                at_ms: now
+            }
+        );
     }
 
     #[test]
