@@ -399,10 +399,10 @@ impl WaitingRoomTemplate {
                 "must look like #rrggbb",
             );
         }
-        if let Some(url) = &self.logo_url {
-            if let Err(msg) = check_logo_url(url) {
-                e.push("template.logo_url", msg);
-            }
+        if let Some(url) = &self.logo_url
+            && let Err(msg) = check_logo_url(url)
+        {
+            e.push("template.logo_url", msg);
         }
         if let Some(html) = &self.custom_html {
             if html.trim().is_empty() {
@@ -466,10 +466,8 @@ fn check_path_pattern(p: &str) -> Result<(), String> {
     if p.len() > MAX_PATH_LEN {
         return Err(format!("must be at most {MAX_PATH_LEN} characters"));
     }
-    if let Some(i) = p.find('*') {
-        if i != p.len() - 1 {
-            return Err("only a single trailing * wildcard is allowed".into());
-        }
+    if p.find('*').is_some_and(|i| i != p.len() - 1) {
+        return Err("only a single trailing * wildcard is allowed".into());
     }
     if p.chars()
         .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#' | '%'))

@@ -207,15 +207,15 @@ fn mutate(r: &mut EdgeRules, which: usize, pick: usize) -> String {
             "version".into()
         }
         2 => {
-            r.new_users_per_minute = if pick % 2 == 0 { 0 } else { 1_000_001 };
+            r.new_users_per_minute = if pick.is_multiple_of(2) { 0 } else { 1_000_001 };
             "new_users_per_minute".into()
         }
         3 => {
-            r.max_active = if pick % 2 == 0 { 0 } else { u32::MAX };
+            r.max_active = if pick.is_multiple_of(2) { 0 } else { u32::MAX };
             "max_active".into()
         }
         4 => {
-            r.active_slot_secs = if pick % 2 == 0 { 59 } else { 3_601 };
+            r.active_slot_secs = if pick.is_multiple_of(2) { 59 } else { 3_601 };
             "active_slot_secs".into()
         }
         5 => {
@@ -277,7 +277,7 @@ fn mutate(r: &mut EdgeRules, which: usize, pick: usize) -> String {
         }
         14 => {
             r.template.title_en = choose(&["x\u{7}", "two\nlines"]);
-            if pick % 2 == 0 {
+            if pick.is_multiple_of(2) {
                 r.template.title_en = "T".repeat(121);
             }
             "template.title_en".into()
@@ -308,7 +308,7 @@ fn mutate(r: &mut EdgeRules, which: usize, pick: usize) -> String {
             "template.logo_url".into()
         }
         19 => {
-            r.template.custom_html = Some(if pick % 2 == 0 {
+            r.template.custom_html = Some(if pick.is_multiple_of(2) {
                 "x".repeat(64 * 1024 + 1)
             } else {
                 "  ".into()
@@ -319,7 +319,11 @@ fn mutate(r: &mut EdgeRules, which: usize, pick: usize) -> String {
             r.method = Method::Fifo;
             r.prequeue_opens_at = None;
             r.sale_closes_at = None;
-            r.sale_opens_at = if pick % 2 == 0 { -1 } else { MAX_UNIX_SECS + 1 };
+            r.sale_opens_at = if pick.is_multiple_of(2) {
+                -1
+            } else {
+                MAX_UNIX_SECS + 1
+            };
             "sale_opens_at".into()
         }
         _ => unreachable!("mutation index out of range"),

@@ -135,7 +135,7 @@ fn feistel(seed: &Seed, bits: u32, x: u64) -> u64 {
 /// The inverse of [`feistel`]: the same rounds backwards.
 fn feistel_inverse(seed: &Seed, bits: u32, x: u64) -> u64 {
     // Widths after ROUNDS swaps.
-    let (mut hi_w, mut lo_w) = if ROUNDS % 2 == 0 {
+    let (mut hi_w, mut lo_w) = if ROUNDS.is_multiple_of(2) {
         (bits.div_ceil(2), bits / 2)
     } else {
         (bits / 2, bits.div_ceil(2))
