@@ -259,14 +259,15 @@ impl AuthConfig {
             google,
         };
         // Refuse at start-up what would otherwise fail on the first login.
-        argon2::Params::new(config.argon2_memory_kib, config.argon2_iterations, 1, None)
-            .map_err(|e| {
+        argon2::Params::new(config.argon2_memory_kib, config.argon2_iterations, 1, None).map_err(
+            |e| {
                 anyhow!(
                     "URR_ARGON2_MEMORY_KIB={} / URR_ARGON2_ITERATIONS={} are invalid: {e}",
                     config.argon2_memory_kib,
                     config.argon2_iterations
                 )
-            })?;
+            },
+        )?;
         for (key, d) in [
             ("URR_ACCESS_TOKEN_TTL_SECS", config.access_ttl),
             ("URR_REFRESH_TOKEN_TTL_SECS", config.refresh_ttl),
@@ -315,10 +316,16 @@ mod tests {
         let m = vars(&[("URR_ORIGIN_SIGNING_KEY", "k1:short")]);
         let e = Config::from_vars(&Vars::from_map(&m)).unwrap_err();
         assert!(e.to_string().contains("URR_ORIGIN_SIGNING_KEY"), "{e}");
-        let m = vars(&[("URR_ORIGIN_SIGNING_KEY", KEY), ("URR_ARGON2_ITERATIONS", "0")]);
+        let m = vars(&[
+            ("URR_ORIGIN_SIGNING_KEY", KEY),
+            ("URR_ARGON2_ITERATIONS", "0"),
+        ]);
         let e = Config::from_vars(&Vars::from_map(&m)).unwrap_err();
         assert!(e.to_string().contains("URR_ARGON2_ITERATIONS"), "{e}");
-        let m = vars(&[("URR_ORIGIN_SIGNING_KEY", KEY), ("URR_RATE_WINDOW_SECS", "0")]);
+        let m = vars(&[
+            ("URR_ORIGIN_SIGNING_KEY", KEY),
+            ("URR_RATE_WINDOW_SECS", "0"),
+        ]);
         let e = Config::from_vars(&Vars::from_map(&m)).unwrap_err();
         assert!(e.to_string().contains("URR_RATE_WINDOW_SECS"), "{e}");
         let m = vars(&[

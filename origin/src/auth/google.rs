@@ -206,15 +206,18 @@ impl GoogleVerifier {
         validation.validate_exp = false;
         validation.validate_nbf = false;
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        let data = jsonwebtoken::decode::<IdClaims>(credential, &key, &validation).map_err(
-            |e| match e.kind() {
+        let data =
+            jsonwebtoken::decode::<IdClaims>(credential, &key, &validation).map_err(|e| match e
+                .kind()
+            {
                 ErrorKind::InvalidSignature => GoogleError::BadSignature,
                 ErrorKind::InvalidAudience => GoogleError::Audience,
                 ErrorKind::InvalidIssuer => GoogleError::Issuer,
-                ErrorKind::InvalidAlgorithm | ErrorKind::InvalidRsaKey(_) => GoogleError::UnknownKey,
+                ErrorKind::InvalidAlgorithm | ErrorKind::InvalidRsaKey(_) => {
+                    GoogleError::UnknownKey
+                }
                 _ => GoogleError::Malformed,
-            },
-        )?;
+            })?;
         let claims = data.claims;
         let now = clock.unix();
         if claims.exp <= now - CLOCK_SKEW_SECS {
@@ -283,11 +286,7 @@ impl GoogleVerifier {
 
     /// `Some(answer)` when the cache settles the lookup, `None` when a fetch is due:
     /// the cache is empty or stale, or it lacks `kid` and may be refetched.
-    async fn from_cache(
-        &self,
-        kid: &str,
-        now: DateTime<Utc>,
-    ) -> Option<Result<Jwk, GoogleError>> {
+    async fn from_cache(&self, kid: &str, now: DateTime<Utc>) -> Option<Result<Jwk, GoogleError>> {
         let cache = self.cache.read().await;
         let c = cache.as_ref()?;
         let age = (now - c.fetched_at).num_seconds();
@@ -303,12 +302,7 @@ impl GoogleVerifier {
     }
 
     async fn fetch(&self, url: &str) -> Result<(JwkSet, i64), String> {
-        let res = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
+        let res = self.http.get(url).send().await.map_err(|e| e.to_string())?;
         if !res.status().is_success() {
             return Err(format!("JWKS answered {}", res.status()));
         }

@@ -27,9 +27,13 @@ pub mod session;
 pub mod users;
 
 pub use extract::{AuthUser, MaybeAuthUser};
-pub use password::{PasswordError, PasswordParams, hash_password, hash_password_blocking, verify_password};
+pub use password::{
+    PasswordError, PasswordParams, hash_password, hash_password_blocking, verify_password,
+};
 pub use routes::{GoogleRequest, LoginRequest, RefreshRequest, RegisterRequest, TokenResponse};
-pub use session::{REFRESH_COOKIE, REFRESH_COOKIE_PATH, purge_expired_refresh_tokens, revoke_all_sessions};
+pub use session::{
+    REFRESH_COOKIE, REFRESH_COOKIE_PATH, purge_expired_refresh_tokens, revoke_all_sessions,
+};
 pub use users::{CreateUserError, UserProfile, create_user};
 
 use crate::state::AppState;

@@ -296,7 +296,11 @@ async fn login(
             // Unknown email, Google-only account or absurd password: do the same work
             // as a real check so the time taken reveals nothing.
             if let Some(dummy) = shared.dummy_hash(params).await {
-                let pw: String = req.password.chars().take(users::PASSWORD_MAX_CHARS).collect();
+                let pw: String = req
+                    .password
+                    .chars()
+                    .take(users::PASSWORD_MAX_CHARS)
+                    .collect();
                 password::verify_password(dummy, pw).await;
             }
             false

@@ -66,7 +66,9 @@ fn well_formed(token: &str) -> bool {
 }
 
 fn expiry(now: DateTime<Utc>, config: &AuthConfig) -> DateTime<Utc> {
-    now + chrono::Duration::seconds(i64::try_from(config.refresh_ttl.as_secs()).unwrap_or(i64::MAX / 1000))
+    now + chrono::Duration::seconds(
+        i64::try_from(config.refresh_ttl.as_secs()).unwrap_or(i64::MAX / 1000),
+    )
 }
 
 async fn insert_token(
@@ -309,6 +311,8 @@ mod tests {
         assert_ne!(hash(&a), hash(&b));
         assert!(!well_formed("short"));
         assert!(!well_formed(&format!("{}=", &a[..42])));
-        assert!(!well_formed("eyJhbGciOiJFZERTQSJ9.eyJ0eXAiOiJhY2Nlc3MifQ.sig"));
+        assert!(!well_formed(
+            "eyJhbGciOiJFZERTQSJ9.eyJ0eXAiOiJhY2Nlc3MifQ.sig"
+        ));
     }
 }

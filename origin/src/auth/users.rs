@@ -247,9 +247,10 @@ pub fn normalize_phone(raw: Option<&str>) -> Result<Option<String>, &'static str
         return Ok(None);
     };
     let digits = phone.chars().filter(char::is_ascii_digit).count();
-    let chars_ok = phone.chars().enumerate().all(|(i, c)| {
-        c.is_ascii_digit() || " -.()".contains(c) || (c == '+' && i == 0)
-    });
+    let chars_ok = phone
+        .chars()
+        .enumerate()
+        .all(|(i, c)| c.is_ascii_digit() || " -.()".contains(c) || (c == '+' && i == 0));
     if phone.len() <= 32 && chars_ok && (6..=15).contains(&digits) {
         Ok(Some(phone.to_owned()))
     } else {
