@@ -252,12 +252,12 @@ impl GoogleVerifier {
         kid: &str,
     ) -> Result<Jwk, GoogleError> {
         let now = clock.now();
-        if let Some(decision) = self.from_cache(kid, now).await {
+        if let Some(decision) = self.cached(kid, now).await {
             return decision;
         }
         let _guard = self.fetching.lock().await;
         // Someone else may have fetched while we waited.
-        if let Some(decision) = self.from_cache(kid, now).await {
+        if let Some(decision) = self.cached(kid, now).await {
             return decision;
         }
         match self.fetch(&config.jwks_url).await {
@@ -286,7 +286,7 @@ impl GoogleVerifier {
 
     /// `Some(answer)` when the cache settles the lookup, `None` when a fetch is due:
     /// the cache is empty or stale, or it lacks `kid` and may be refetched.
-    async fn from_cache(&self, kid: &str, now: DateTime<Utc>) -> Option<Result<Jwk, GoogleError>> {
+    async fn cached(&self, kid: &str, now: DateTime<Utc>) -> Option<Result<Jwk, GoogleError>> {
         let cache = self.cache.read().await;
         let c = cache.as_ref()?;
         let age = (now - c.fetched_at).num_seconds();

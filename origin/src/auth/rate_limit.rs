@@ -109,7 +109,8 @@ pub(crate) fn account_subject(normalized_email: &str) -> String {
 /// The TCP peer, unless `URR_TRUST_FORWARDED_FOR=true`: then the first entry of
 /// `X-Forwarded-For`, which is what the edge or load balancer in front of the origin
 /// sets. Only turn that on behind a proxy that overwrites the header; otherwise every
-/// client picks its own IP and per-IP limits mean nothing.
+/// client picks its own IP and per-IP limits mean nothing. `None` when neither is known
+/// (a router served without connect info): those requests share one `unknown` bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ClientIp(pub Option<IpAddr>);
 

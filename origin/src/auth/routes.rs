@@ -283,6 +283,9 @@ async fn login(
         return Err(e);
     }
     let params = PasswordParams::from_config(&state.config.auth);
+    // Made on the first login of any kind, so that first login is not slower for
+    // unknown emails than for known ones.
+    let dummy = shared.dummy_hash(params).await;
     let user = if email.is_empty() {
         None
     } else {
@@ -295,7 +298,7 @@ async fn login(
         _ => {
             // Unknown email, Google-only account or absurd password: do the same work
             // as a real check so the time taken reveals nothing.
-            if let Some(dummy) = shared.dummy_hash(params).await {
+            if let Some(dummy) = dummy {
                 let pw: String = req
                     .password
                     .chars()
@@ -459,7 +462,8 @@ async fn logout(
             signature, audience, issuer, not_yet_valid), `GOOGLE_TOKEN_EXPIRED`, `GOOGLE_EMAIL_UNVERIFIED`",
             body = Problem, content_type = PROBLEM_JSON),
         (status = 404, description = "`GOOGLE_DISABLED`: Google sign-in is not configured", body = Problem, content_type = PROBLEM_JSON),
-        (status = 409, description = "`GOOGLE_ACCOUNT_CONFLICT`: the account with this email is linked to another Google account",
+        (status = 409, description = "`GOOGLE_ACCOUNT_CONFLICT`: the account with this email is linked to another Google account; \
+            `GOOGLE_SIGNIN_CONFLICT`: concurrent first sign-ins kept colliding, retry",
             body = Problem, content_type = PROBLEM_JSON),
         (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = Problem, content_type = PROBLEM_JSON),
         (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`", body = Problem, content_type = PROBLEM_JSON),

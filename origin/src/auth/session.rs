@@ -195,14 +195,26 @@ pub(crate) async fn rotate(
     Ok(Err(outcome))
 }
 
+/// The live tokens matching `condition`, locked in id order. Every statement that
+/// revokes several tokens locks them through this, in the same order, so concurrent
+/// revocations (many replays of one token at once, a logout during a reuse detection)
+/// queue up instead of deadlocking.
+fn locked_live(condition: &str) -> String {
+    format!(
+        "SELECT id FROM refresh_tokens WHERE {condition} AND revoked_at IS NULL \
+         ORDER BY id FOR UPDATE"
+    )
+}
+
 async fn revoke_family_in(
     conn: &mut PgConnection,
     family_id: Uuid,
     now: DateTime<Utc>,
 ) -> sqlx::Result<u64> {
-    Ok(sqlx::query(
-        "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
-    )
+    Ok(sqlx::query(&format!(
+        "UPDATE refresh_tokens SET revoked_at = $2 WHERE id IN ({})",
+        locked_live("family_id = $1")
+    ))
     .bind(family_id)
     .bind(now)
     .execute(conn)
@@ -220,11 +232,10 @@ pub(crate) async fn revoke_family_of(
     if !well_formed(presented) {
         return Ok(());
     }
-    sqlx::query(
-        "UPDATE refresh_tokens SET revoked_at = $2
-         WHERE revoked_at IS NULL
-           AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)",
-    )
+    sqlx::query(&format!(
+        "UPDATE refresh_tokens SET revoked_at = $2 WHERE id IN ({})",
+        locked_live("family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)")
+    ))
     .bind(hash(presented))
     .bind(now)
     .execute(db)
@@ -238,9 +249,10 @@ pub async fn revoke_all_sessions(
     user_id: Uuid,
     now: DateTime<Utc>,
 ) -> sqlx::Result<u64> {
-    Ok(sqlx::query(
-        "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
-    )
+    Ok(sqlx::query(&format!(
+        "UPDATE refresh_tokens SET revoked_at = $2 WHERE id IN ({})",
+        locked_live("user_id = $1")
+    ))
     .bind(user_id)
     .bind(now)
     .execute(db)
