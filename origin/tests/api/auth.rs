@@ -297,6 +297,11 @@ async fn login_failures_are_indistinguishable() {
         login(&app, "carol@example.com", PASSWORD).await.status(),
         StatusCode::OK
     );
+    let metrics = app.get("/metrics", None).await.text().await.expect("text");
+    for outcome in ["invalid_credentials", "success"] {
+        let series = format!(r#"auth_logins_total{{outcome="{outcome}"}}"#);
+        assert!(metrics.contains(&series), "{series} missing");
+    }
 }
 
 #[tokio::test]
@@ -496,6 +501,15 @@ async fn replaying_a_used_token_revokes_the_whole_family() {
     assert_eq!(
         refresh_with_cookie(&app, &other).await.status(),
         StatusCode::OK
+    );
+    let metrics = app.get("/metrics", None).await.text().await.expect("text");
+    assert!(
+        metrics.contains("auth_refresh_reuse_detected_total"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"auth_refreshes_total{outcome="reused"}"#),
+        "{metrics}"
     );
 }
 
