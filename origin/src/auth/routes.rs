@@ -541,7 +541,11 @@ async fn google_account(
             }
             Some(user) => {
                 let linked = sqlx::query_as::<_, UserRow>(
-                    "UPDATE users SET google_sub = $2, email_verified = true, updated_at = $3
+                    // An unproven email means whoever registered it may not own it
+                    // (account pre-hijacking): the Google owner takes the account over and
+                    // the unproven password stops working.
+                    "UPDATE users SET google_sub = $2, email_verified = true, updated_at = $3,
+                            password_hash = CASE WHEN email_verified THEN password_hash END
                      WHERE id = $1
                      RETURNING id, email, password_hash, display_name, phone, role, google_sub,
                                email_verified, created_at",

@@ -1202,18 +1202,22 @@ async fn google_links_an_existing_password_account_by_verified_email() {
     let body = json(res).await;
     assert_eq!(body["user"]["id"], id.to_string());
     assert_eq!(body["user"]["google_linked"], true);
-    assert_eq!(body["user"]["has_password"], true);
+    // The email was never proven for the password account: its password is dropped, so
+    // whoever registered the address first cannot keep a way in.
+    assert_eq!(body["user"]["has_password"], false);
     assert_eq!(app.count_rows("users").await, 1);
     // Sessions from before the link, when the email was unproven, are ended.
     assert_eq!(
         refresh_with_cookie(&app, &old_refresh).await.status(),
         StatusCode::UNAUTHORIZED
     );
-    // The password still works, and so does Google next time.
-    assert_eq!(
-        login(&app, "ivy@example.com", PASSWORD).await.status(),
-        StatusCode::OK
-    );
+    // The pre-link password no longer works; Google does.
+    assert_problem(
+        login(&app, "ivy@example.com", PASSWORD).await,
+        StatusCode::UNAUTHORIZED,
+        "INVALID_CREDENTIALS",
+    )
+    .await;
     let res = google_sign_in(&app, &issuer.sign(&verified)).await;
     assert_eq!(json(res).await["user"]["id"], id.to_string());
 
