@@ -1379,10 +1379,10 @@ mod tests {
         check_window(&mut c, t, Some(t - h), t, t - h);
         assert!(c.has("sale_closes_at") && c.has("ends_at"), "{c:?}");
         let mut c = Checks::new();
-        check_window(&mut c, t, None, t - 2 * h, t + h);
+        check_window(&mut c, t, None, t - h * 2, t + h);
         assert!(c.has("sale_closes_at"), "{c:?}");
         let mut c = Checks::new();
-        check_window(&mut c, t, Some(t + h), t - 2 * h, t);
+        check_window(&mut c, t, Some(t + h), t - h * 2, t);
         assert!(c.is_empty(), "{c:?}");
     }
 
