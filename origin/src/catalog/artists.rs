@@ -111,7 +111,10 @@ fn artist_not_found() -> ApiError {
 }
 
 fn name_taken() -> ApiError {
-    ApiError::conflict("ARTIST_NAME_TAKEN", "An artist with this name already exists")
+    ApiError::conflict(
+        "ARTIST_NAME_TAKEN",
+        "An artist with this name already exists",
+    )
 }
 
 /// List artists by name.

@@ -275,11 +275,10 @@ impl EventFilter {
             .as_deref()
             .map(|s| parse_bound("from", s, false))
             .transpose()?;
-        let to = q
-            .to
-            .as_deref()
-            .map(|s| parse_bound("to", s, true))
-            .transpose()?;
+        let to =
+            q.to.as_deref()
+                .map(|s| parse_bound("to", s, true))
+                .transpose()?;
         if let (Some(f), Some(t)) = (from, to)
             && f > t
         {
@@ -766,14 +765,12 @@ pub(crate) fn check_ticket_type(c: &mut Checks, prefix: &str, t: &NewTicketType)
 
 /// Does the referenced row exist? (`table` is a constant of this module.)
 async fn exists<'e>(db: impl PgExecutor<'e>, table: &str, id: Uuid) -> ApiResult<bool> {
-    Ok(
-        sqlx::query_scalar::<_, bool>(&format!(
-            "SELECT EXISTS (SELECT 1 FROM {table} WHERE id = $1)"
-        ))
-        .bind(id)
-        .fetch_one(db)
-        .await?,
-    )
+    Ok(sqlx::query_scalar::<_, bool>(&format!(
+        "SELECT EXISTS (SELECT 1 FROM {table} WHERE id = $1)"
+    ))
+    .bind(id)
+    .fetch_one(db)
+    .await?)
 }
 
 /// The config of layout `id`, or `None` if there is no such layout.
@@ -1025,7 +1022,11 @@ pub(crate) async fn create(
     State(state): State<AppState>,
     user: AuthUser,
     Json(body): Json<CreateEvent>,
-) -> ApiResult<(StatusCode, [(header::HeaderName, String); 1], Json<EventDetail>)> {
+) -> ApiResult<(
+    StatusCode,
+    [(header::HeaderName, String); 1],
+    Json<EventDetail>,
+)> {
     user.require(&[Role::Promoter, Role::Admin])?;
     let new = validate_create(&state, &user, body).await?;
     let now = state.clock.now();
@@ -1098,7 +1099,9 @@ pub(crate) fn check_version(expected: &[Option<i64>], current: i32) -> ApiResult
         if *e != i64::from(current) {
             return Err(ApiError::conflict(
                 "VERSION_CONFLICT",
-                format!("Changed meanwhile: you sent version {e}, it is now {current}; reload and retry"),
+                format!(
+                    "Changed meanwhile: you sent version {e}, it is now {current}; reload and retry"
+                ),
             )
             .with("current_version", current));
         }
@@ -1373,7 +1376,10 @@ mod tests {
 
     #[test]
     fn sale_window_rules_name_fields() {
-        let t = Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).single().expect("t");
+        let t = Utc
+            .with_ymd_and_hms(2030, 1, 1, 0, 0, 0)
+            .single()
+            .expect("t");
         let h = chrono::Duration::hours(1);
         let mut c = Checks::new();
         check_window(&mut c, t, Some(t - h), t, t - h);

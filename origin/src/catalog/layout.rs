@@ -356,7 +356,15 @@ mod tests {
         let s = generate_seats(&layout, &overrides);
         assert_eq!(
             s.label,
-            ["VIP-1-1", "VIP-1-2", "VIP-2-1", "VIP-2-2", "Balcony-A-1", "Balcony-B-1", "Side-7-1"]
+            [
+                "VIP-1-1",
+                "VIP-1-2",
+                "VIP-2-1",
+                "VIP-2-2",
+                "Balcony-A-1",
+                "Balcony-B-1",
+                "Side-7-1"
+            ]
         );
         assert_eq!(s.price, [100, 100, 100, 100, 60, 60, 70]);
         assert_eq!(s.grade[4], "R");

@@ -36,9 +36,9 @@ pub use layout::{
     builtin_layouts, ensure_builtin_layouts,
 };
 pub use model::{
-    EventRecord, EventStatus, SeatRecord, TicketTypeRecord, authorize_event_manager,
-    ensure_owner, event_not_found, event_status, find_event, find_event_for_share, find_seats,
-    find_ticket_type, list_seats, list_ticket_types, return_ticket_stock, take_ticket_stock,
+    EventRecord, EventStatus, SeatRecord, TicketTypeRecord, authorize_event_manager, ensure_owner,
+    event_not_found, event_status, find_event, find_event_for_share, find_seats, find_ticket_type,
+    list_seats, list_ticket_types, return_ticket_stock, take_ticket_stock,
 };
 pub use page::{Cursor, Page};
 pub use validate::MAX_PRICE;

@@ -169,10 +169,7 @@ mod tests {
         let id = Uuid::new_v4();
         let t = DateTime::from_timestamp_micros(1_700_000_000_123_456).expect("time");
         let c = Cursor::event(t, id).encode();
-        assert_eq!(
-            Cursor::decode_event(Some(&c)).expect("ok"),
-            Some((t, id))
-        );
+        assert_eq!(Cursor::decode_event(Some(&c)).expect("ok"), Some((t, id)));
         let n = Cursor::name("아이유", id).encode();
         assert_eq!(
             Cursor::decode_name(Some(&n)).expect("ok"),

@@ -47,9 +47,8 @@ struct LayoutRow {
 
 impl LayoutRow {
     fn into_api(self) -> ApiResult<SeatLayout> {
-        let config: LayoutConfig = serde_json::from_value(self.config).map_err(|e| {
-            ApiError::internal(anyhow::anyhow!("layout {} config: {e}", self.id))
-        })?;
+        let config: LayoutConfig = serde_json::from_value(self.config)
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("layout {} config: {e}", self.id)))?;
         let mut grades: Vec<GradeSummary> = Vec::new();
         for s in &config.sections {
             match grades.iter_mut().find(|g| g.grade == s.grade()) {

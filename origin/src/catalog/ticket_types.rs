@@ -249,9 +249,7 @@ pub(crate) async fn update(
     let taken = i64::from(now.total_quantity) - i64::from(now.available_quantity);
     Err(ApiError::conflict(
         "QUANTITY_BELOW_SOLD",
-        format!(
-            "{taken} tickets are already sold or held; total_quantity cannot go below that"
-        ),
+        format!("{taken} tickets are already sold or held; total_quantity cannot go below that"),
     )
     .with("sold_or_held", taken))
 }
