@@ -18,7 +18,7 @@ use crate::http::{ApiError, ApiResult, Json, Path, Problem, Query};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, Offset, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use shared_wasm::token::Role;
 use sqlx::{PgConnection, PgExecutor};
@@ -322,7 +322,7 @@ fn parse_statuses(s: Option<&str>) -> ApiResult<[bool; 4]> {
 
 /// Korea does not observe DST, so a fixed UTC+9 is exact.
 fn kst() -> FixedOffset {
-    FixedOffset::east_opt(9 * 3600).unwrap_or_else(|| FixedOffset::east_opt(0).expect("UTC"))
+    FixedOffset::east_opt(9 * 3600).unwrap_or(Utc.fix())
 }
 
 /// `YYYY-MM-DD` (a KST day; `end` = the start of the next day) or RFC 3339.
@@ -330,17 +330,20 @@ fn parse_bound(field: &str, s: &str, end: bool) -> ApiResult<DateTime<Utc>> {
     let s = s.trim();
     // An unencoded `+09:00` arrives as ` 09:00`.
     let plus = s.replace(' ', "+");
-    for cand in [s, plus.as_str()] {
-        if let Ok(t) = DateTime::parse_from_rfc3339(cand) {
-            return Ok(t.with_timezone(&Utc));
-        }
-    }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| if end { d.succ_opt() } else { Some(d) })
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .and_then(|d| kst().from_local_datetime(&d).single())
-        .map(|t| t.with_timezone(&Utc))
+    let rfc3339 = [s, plus.as_str()]
+        .into_iter()
+        .find_map(|cand| DateTime::parse_from_rfc3339(cand).ok())
+        .map(|t| t.with_timezone(&Utc));
+    rfc3339
+        .or_else(|| {
+            NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| if end { d.succ_opt() } else { Some(d) })
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .and_then(|d| kst().from_local_datetime(&d).single())
+                .map(|t| t.with_timezone(&Utc))
+        })
+        .filter(|t| page::in_sql_range(*t))
         .ok_or_else(|| {
             invalid_query(
                 field,
@@ -1372,6 +1375,7 @@ mod tests {
         let t = parse_bound("from", "2025-05-01T10:00:00 09:00", false).expect("ok");
         assert_eq!(t.to_rfc3339(), "2025-05-01T01:00:00+00:00");
         assert!(parse_bound("from", "yesterday", false).is_err());
+        assert!(parse_bound("from", "+200000-01-01", false).is_err());
     }
 
     #[test]

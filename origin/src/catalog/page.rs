@@ -14,7 +14,7 @@
 use crate::http::{ApiError, ApiResult, FieldError};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -81,6 +81,7 @@ impl Cursor {
         match s.filter(|s| !s.is_empty()).map(Self::decode).transpose()? {
             None => Ok(None),
             Some(Cursor::Event { t, i }) => DateTime::from_timestamp_micros(t)
+                .filter(|t| in_sql_range(*t))
                 .map(|t| Some((t, i)))
                 .ok_or_else(invalid_cursor),
             Some(_) => Err(invalid_cursor()),
@@ -91,10 +92,17 @@ impl Cursor {
     pub fn decode_name(s: Option<&str>) -> ApiResult<Option<(String, Uuid)>> {
         match s.filter(|s| !s.is_empty()).map(Self::decode).transpose()? {
             None => Ok(None),
-            Some(Cursor::Name { n, i }) => Ok(Some((n, i))),
+            // Postgres text cannot hold NUL: refuse it here rather than fail in SQL.
+            Some(Cursor::Name { n, i }) if !n.chars().any(char::is_control) => Ok(Some((n, i))),
             Some(_) => Err(invalid_cursor()),
         }
     }
+}
+
+/// Years 1..=9999: what every client and Postgres handle. A forged cursor or query with
+/// a year like 200000 would otherwise reach SQL and fail there as a 500.
+pub fn in_sql_range(t: DateTime<Utc>) -> bool {
+    (1..=9999).contains(&t.year())
 }
 
 fn invalid_cursor() -> ApiError {
@@ -134,6 +142,9 @@ pub fn search_text(q: Option<&str>) -> ApiResult<Option<String>> {
     };
     if q.chars().count() > 100 {
         return Err(invalid_query("q", "must be at most 100 characters"));
+    }
+    if q.chars().any(char::is_control) {
+        return Err(invalid_query("q", "must not contain control characters"));
     }
     Ok(Some(q.to_owned()))
 }
@@ -181,6 +192,12 @@ mod tests {
         assert!(Cursor::decode_name(Some(&URL_SAFE_NO_PAD.encode("{}"))).is_err());
         assert_eq!(Cursor::decode_name(Some("")).expect("ok"), None);
         assert!(Cursor::decode_event(Some(&"A".repeat(5000))).is_err());
+        // Decodable, but outside what Postgres stores, or text it cannot hold.
+        let far =
+            URL_SAFE_NO_PAD.encode(format!(r#"{{"k":"e","t":600000000000000000,"i":"{id}"}}"#));
+        assert!(Cursor::decode_event(Some(&far)).is_err());
+        let nul = URL_SAFE_NO_PAD.encode(format!(r#"{{"k":"n","n":"a\u0000","i":"{id}"}}"#));
+        assert!(Cursor::decode_name(Some(&nul)).is_err());
     }
 
     #[test]
@@ -190,5 +207,7 @@ mod tests {
         assert!(limit(Some(0)).is_err());
         assert!(limit(Some(101)).is_err());
         assert!(limit(Some(i64::MAX)).is_err());
+        assert!(search_text(Some("a\u{0}b")).is_err());
+        assert_eq!(search_text(Some("  ")).expect("ok"), None);
     }
 }

@@ -60,6 +60,12 @@ impl Checks {
         let v = value.trim();
         if v.chars().count() > max {
             self.add(field, format!("must be at most {max} characters"));
+        } else if v
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            // Postgres text cannot even store NUL; the rest is never meant as content.
+            self.add(field, "must not contain control characters");
         }
         v.to_owned()
     }
@@ -170,11 +176,13 @@ mod tests {
         c.price("price", -1);
         c.quantity("total_quantity", MAX_QUANTITY + 1);
         c.url("poster_url", "javascript:alert(1)");
+        c.free_text("description", "line\nbreaks\tare fine", 100);
+        c.free_text("bio", "nul \u{0} is not", 100);
         let err = c.finish().expect_err("invalid");
         let fields: Vec<_> = err.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
-            ["name", "price", "total_quantity", "poster_url"],
+            ["name", "price", "total_quantity", "poster_url", "bio"],
             "{err}"
         );
     }

@@ -1380,6 +1380,30 @@ async fn bad_input_on_every_catalog_route_is_a_4xx_problem_and_writes_nothing() 
         .expect("send");
     assert_problem(res, StatusCode::BAD_REQUEST, "INVALID_IF_MATCH").await;
 
+    // Text Postgres cannot store is a field error, not a 500.
+    let mut nul = event_body(&app, &w.venue, "nul", Duration::hours(1));
+    nul["description"] = json!("a\u{0}b");
+    nul["ticket_types"][0]["description"] = json!("\u{0}");
+    let p = assert_problem(
+        app.post("/api/v1/events", &nul, Some(admin)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "VALIDATION_FAILED",
+    )
+    .await;
+    assert_eq!(fields(&p), ["description", "ticket_types[0].description"]);
+    let p = assert_problem(
+        app.patch(
+            &format!("/api/v1/artists/{}", w.artist),
+            &json!({"bio": "\u{0}", "aliases": ["\u{0}"]}),
+            Some(admin),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "VALIDATION_FAILED",
+    )
+    .await;
+    assert_eq!(fields(&p), ["aliases[0]", "bio"]);
+
     // Non-UUID ids on every route with one.
     for (method, path) in [
         (Method::GET, "/api/v1/events/1"),
@@ -1470,7 +1494,7 @@ async fn bad_input_on_every_catalog_route_is_a_4xx_problem_and_writes_nothing() 
     }
 
     // Bad query strings on every list.
-    let bad_queries: [(&str, &str, &str); 14] = [
+    let bad_queries: [(&str, &str, &str); 16] = [
         ("limit", "100000000000000000000000", "INVALID_QUERY"),
         ("limit", "1000", "INVALID_QUERY"),
         ("limit", "0", "INVALID_QUERY"),
@@ -1485,6 +1509,8 @@ async fn bad_input_on_every_catalog_route_is_a_4xx_problem_and_writes_nothing() 
         ("artist_id", "iu", "INVALID_QUERY"),
         ("bogus", "1", "INVALID_QUERY"),
         ("venue_id", "", "INVALID_QUERY"),
+        ("from", "+200000-01-01", "INVALID_QUERY"),
+        ("q", "a\u{0}b", "INVALID_QUERY"),
     ];
     for (k, v, code) in bad_queries {
         assert_problem(
