@@ -1195,7 +1195,7 @@ pub(crate) async fn update(
     }
     c.finish()?;
 
-    sqlx::query(
+    let updated = sqlx::query(
         "UPDATE events SET
              title = COALESCE($2, title),
              description = COALESCE($3, description),
@@ -1225,7 +1225,19 @@ pub(crate) async fn update(
     )
     .bind(now)
     .execute(&mut *tx)
-    .await?;
+    .await;
+    match updated {
+        // The artist or venue was deleted between the check above and this write.
+        Err(e) if is_fk_violation(&e) => {
+            return Err(ApiError::validation(
+                "body",
+                "a referenced artist or venue no longer exists",
+            ));
+        }
+        other => {
+            other?;
+        }
+    }
     let detail = load_detail(&mut tx, cur.id, now)
         .await?
         .ok_or_else(event_not_found)?;
