@@ -361,7 +361,6 @@ impl Drop for TestApp {
             server.abort();
         }
         let db_name = self.db_name.clone();
-        let pool = self.state.db.clone();
         let redis = self.state.redis.clone();
         let cleanup = std::thread::spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread()
@@ -371,11 +370,10 @@ impl Drop for TestApp {
                 return;
             };
             rt.block_on(async move {
-                // Bounded: a connection dropped just before the app is returned to the
-                // pool by a task on the test's runtime, which is blocked in this `drop`;
-                // waiting for it would hang forever. DROP ... WITH (FORCE) below ends
-                // whatever is still open.
-                let _ = tokio::time::timeout(std::time::Duration::from_secs(1), pool.close()).await;
+                // Not `pool.close().await`: a connection used just before the drop is
+                // returned to the pool by a task on the test's runtime, which is blocked
+                // in this `drop`, so waiting for it can hang. DROP ... WITH (FORCE) ends
+                // whatever is still open, and the pool is dropped with the app state.
                 if let Ok(mut conn) = PgConnection::connect(&admin_url()).await {
                     let _ = conn
                         .execute(
