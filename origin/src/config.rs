@@ -187,6 +187,10 @@ pub struct AuthConfig {
     pub rate_login_per_account: u32,
     pub rate_register_per_ip: u32,
     pub rate_window: Duration,
+    /// `URR_TRUST_FORWARDED_FOR`, default false: take the client IP (for rate limits)
+    /// from the first `X-Forwarded-For` entry instead of the TCP peer. Turn it on only
+    /// behind a proxy that overwrites that header, or clients choose their own IP.
+    pub trust_forwarded_for: bool,
     /// Google sign-in; off unless `URR_GOOGLE_CLIENT_ID` is set.
     pub google: Option<GoogleConfig>,
 }
@@ -280,7 +284,7 @@ impl AuthConfig {
                 }
             },
         });
-        Ok(AuthConfig {
+        let config = AuthConfig {
             access_ttl: v.secs("URR_ACCESS_TOKEN_TTL_SECS", 1800)?,
             refresh_ttl: v.secs("URR_REFRESH_TOKEN_TTL_SECS", 604_800)?,
             cookie_secure: v.bool("URR_COOKIE_SECURE", true)?,
@@ -290,8 +294,29 @@ impl AuthConfig {
             rate_login_per_account: v.parse("URR_RATE_LOGIN_PER_ACCOUNT", 10)?,
             rate_register_per_ip: v.parse("URR_RATE_REGISTER_PER_IP", 10)?,
             rate_window: v.secs("URR_RATE_WINDOW_SECS", 60)?,
+            trust_forwarded_for: v.bool("URR_TRUST_FORWARDED_FOR", false)?,
             google,
-        })
+        };
+        // Refuse at start-up what would otherwise fail on the first login.
+        argon2::Params::new(config.argon2_memory_kib, config.argon2_iterations, 1, None).map_err(
+            |e| {
+                anyhow!(
+                    "URR_ARGON2_MEMORY_KIB={} / URR_ARGON2_ITERATIONS={} are invalid: {e}",
+                    config.argon2_memory_kib,
+                    config.argon2_iterations
+                )
+            },
+        )?;
+        for (key, d) in [
+            ("URR_ACCESS_TOKEN_TTL_SECS", config.access_ttl),
+            ("URR_REFRESH_TOKEN_TTL_SECS", config.refresh_ttl),
+            ("URR_RATE_WINDOW_SECS", config.rate_window),
+        ] {
+            if d.is_zero() {
+                bail!("{key}=0 is invalid: expected a positive number of seconds");
+            }
+        }
+        Ok(config)
     }
 }
 
@@ -315,6 +340,7 @@ mod tests {
         assert_eq!(c.http_addr.to_string(), "127.0.0.1:8080");
         assert_eq!(c.auth.access_ttl, Duration::from_secs(1800));
         assert!(c.auth.cookie_secure);
+        assert!(!c.auth.trust_forwarded_for);
         assert!(c.keys.edge_public.is_none());
     }
 
@@ -329,5 +355,23 @@ mod tests {
         let m = vars(&[("URR_ORIGIN_SIGNING_KEY", "k1:short")]);
         let e = Config::from_vars(&Vars::from_map(&m)).unwrap_err();
         assert!(e.to_string().contains("URR_ORIGIN_SIGNING_KEY"), "{e}");
+        let m = vars(&[
+            ("URR_ORIGIN_SIGNING_KEY", KEY),
+            ("URR_ARGON2_ITERATIONS", "0"),
+        ]);
+        let e = Config::from_vars(&Vars::from_map(&m)).unwrap_err();
+        assert!(e.to_string().contains("URR_ARGON2_ITERATIONS"), "{e}");
+        let m = vars(&[
+            ("URR_ORIGIN_SIGNING_KEY", KEY),
+            ("URR_RATE_WINDOW_SECS", "0"),
+        ]);
+        let e = Config::from_vars(&Vars::from_map(&m)).unwrap_err();
+        assert!(e.to_string().contains("URR_RATE_WINDOW_SECS"), "{e}");
+        let m = vars(&[
+            ("URR_ORIGIN_SIGNING_KEY", KEY),
+            ("URR_TRUST_FORWARDED_FOR", "maybe"),
+        ]);
+        let e = Config::from_vars(&Vars::from_map(&m)).unwrap_err();
+        assert!(e.to_string().contains("URR_TRUST_FORWARDED_FOR"), "{e}");
     }
 }

@@ -3,5 +3,13 @@
 //! Everything here is pure: no async runtime, no I/O, no clock. Callers pass the current
 //! time in, which keeps every function deterministic and testable on all three targets
 //! (native, `wasm32-unknown-unknown`, `wasm32-wasip2`).
+//!
+//! | module    | what                                                                   |
+//! |-----------|------------------------------------------------------------------------|
+//! | [`token`] | Ed25519 JWS tokens: tickets, passes, entry, access, QR                 |
+//! | [`queue`] | serving counter (anchors), random draw, poll interval and wait estimate |
+//! | [`rules`] | per-event waiting-room rules pushed from the origin to the edges       |
 
+pub mod queue;
+pub mod rules;
 pub mod token;

@@ -1,31 +1,61 @@
 //! Accounts, passwords and sessions.
 //!
-//! - Access tokens: EdDSA JWTs (`typ = access`, 30 min) from `shared_wasm::token`,
-//!   verified statelessly by [`AuthUser`].
+//! How a session works:
+//!
+//! - **Access token**: an EdDSA JWT (`typ = access`, 30 min) from `shared_wasm::token`,
+//!   verified statelessly by the [`AuthUser`] extractor on every request (no database
+//!   hit). Short-lived because it cannot be revoked.
+//! - **Refresh token**: an opaque random value in an HttpOnly cookie scoped to
+//!   `/api/v1/auth`, stored hashed, rotated on every use, with family reuse detection
+//!   ([`session`] explains the rules). It is the revocable part of a session.
+//! - **Passwords**: Argon2id on the blocking pool ([`password`]).
+//! - **Google sign-in**: ID tokens checked against Google's JWKS ([`google`]).
+//! - **Rate limits** for login and registration in Redis ([`rate_limit`]).
+//!
+//! Routes (see [`routes`]): `POST /api/v1/auth/{register,login,refresh,logout,google}`
+//! and `GET /api/v1/me`.
+//!
+//! Other modules use [`AuthUser`] (who is calling) and [`issue_access_token`]; seeders
+//! use [`create_user`].
 
 mod extract;
+mod google;
+pub mod password;
+mod rate_limit;
+mod routes;
+pub mod session;
+pub mod users;
 
 pub use extract::{AuthUser, MaybeAuthUser};
+pub use password::{
+    PasswordError, PasswordParams, hash_password, hash_password_blocking, verify_password,
+};
+pub use routes::{GoogleRequest, LoginRequest, RefreshRequest, RegisterRequest, TokenResponse};
+pub use session::{
+    REFRESH_COOKIE, REFRESH_COOKIE_PATH, purge_expired_refresh_tokens, revoke_all_sessions,
+};
+pub use users::{CreateUserError, UserProfile, create_user};
 
 use crate::state::AppState;
 use shared_wasm::token::{self, AccessClaims, Role};
 use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
+/// The auth routes, documented (merged by `app::router`).
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+    routes::router()
 }
 
 /// Signs an access token for `user`; returns it with its lifetime in seconds.
 pub fn issue_access_token(state: &AppState, user: Uuid, role: Role) -> (String, i64) {
     let now = state.clock.unix();
-    let ttl = state.config.auth.access_ttl.as_secs() as i64;
+    let ttl = i64::try_from(state.config.auth.access_ttl.as_secs()).unwrap_or(i64::MAX / 2);
     let claims = AccessClaims {
         sub: user,
         role,
         jti: Uuid::new_v4().simple().to_string(),
         iat: now,
-        exp: now + ttl,
+        exp: now.saturating_add(ttl),
     };
     (token::sign(&state.config.keys.origin_signing, &claims), ttl)
 }

@@ -1,8 +1,67 @@
 //! Artists, venues, seat layouts, events, ticket types and sale windows.
+//!
+//! One source of truth for what is on sale (defect D01 of the original split it across
+//! two databases). Highlights:
+//!
+//! - **Status is derived, never stored** ([`event_status`]): `cancelled` if
+//!   `cancelled_at` is set, else `upcoming` / `on_sale` / `ended` from the sale window
+//!   and the show time against `state.clock`. It cannot go stale, and tests move the
+//!   clock instead of waiting for a job.
+//! - **Seats are generated once** from a seat layout when the event is created (one
+//!   `UNNEST` insert), with optional per-section/grade price overrides.
+//! - **Ticket types** are quantity counters that booking decrements atomically
+//!   ([`take_ticket_stock`]); promoters move the total with one conditional UPDATE.
+//! - **Lists use keyset pagination** (`page`), stable while rows are inserted.
+//! - **Bilingual search**: artists have `name`, `name_en` and `aliases`; `q` matches
+//!   all of them (D46).
+//!
+//! Other modules use the `pub` functions re-exported here (status, lookups, stock,
+//! ownership), never the tables' internals.
+
+mod artists;
+pub mod demo;
+mod events;
+pub mod layout;
+mod model;
+mod page;
+mod seat_layouts;
+mod ticket_types;
+mod validate;
+mod venues;
+
+pub use demo::{DemoCatalog, seed_demo_catalog};
+pub use events::{EventDetail, EventListItem};
+pub use layout::{
+    BuiltinLayout, LARGE_THEATER, LayoutConfig, SMALL_THEATER, SPORTS_STADIUM, SectionConfig,
+    builtin_layouts, ensure_builtin_layouts,
+};
+pub use model::{
+    EventRecord, EventStatus, SeatRecord, TicketTypeRecord, authorize_event_manager, ensure_owner,
+    event_not_found, event_status, find_event, find_event_for_share, find_seats, find_ticket_type,
+    list_seats, list_ticket_types, return_ticket_stock, take_ticket_stock,
+};
+pub use page::{Cursor, Page};
+pub use validate::MAX_PRICE;
 
 use crate::state::AppState;
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
+/// The catalog routes (public reads, promoter/admin writes), all under `/api/v1`.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(events::list, events::create))
+        .routes(routes!(events::get, events::update, events::delete))
+        .routes(routes!(events::cancel))
+        .routes(routes!(ticket_types::list, ticket_types::create))
+        .routes(routes!(
+            ticket_types::get,
+            ticket_types::update,
+            ticket_types::delete
+        ))
+        .routes(routes!(artists::list, artists::create))
+        .routes(routes!(artists::get, artists::update, artists::delete))
+        .routes(routes!(venues::list, venues::create))
+        .routes(routes!(venues::get, venues::update, venues::delete))
+        .routes(routes!(seat_layouts::list, seat_layouts::create))
+        .routes(routes!(seat_layouts::get))
 }

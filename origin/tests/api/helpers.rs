@@ -361,7 +361,6 @@ impl Drop for TestApp {
             server.abort();
         }
         let db_name = self.db_name.clone();
-        let pool = self.state.db.clone();
         let redis = self.state.redis.clone();
         let cleanup = std::thread::spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread()
@@ -371,7 +370,10 @@ impl Drop for TestApp {
                 return;
             };
             rt.block_on(async move {
-                pool.close().await;
+                // Not `pool.close().await`: a connection used just before the drop is
+                // returned to the pool by a task on the test's runtime, which is blocked
+                // in this `drop`, so waiting for it can hang. DROP ... WITH (FORCE) ends
+                // whatever is still open, and the pool is dropped with the app state.
                 if let Ok(mut conn) = PgConnection::connect(&admin_url()).await {
                     let _ = conn
                         .execute(
@@ -429,4 +431,37 @@ pub async fn assert_problem(res: Response, status: StatusCode, code: &str) -> Va
         "status member; body: {body}"
     );
     body
+}
+
+impl TestApp {
+    /// How many rows `table` holds (to check that refused requests wrote nothing).
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+            .fetch_one(self.db())
+            .await
+            .expect("count rows")
+    }
+
+    /// A raw request: `body` sent as is, with `content_type` when given.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> Response {
+        let mut r = self.request(Method::POST, path, None).body(body);
+        if let Some(ct) = content_type {
+            r = r.header("content-type", ct);
+        }
+        r.send().await.expect("POST")
+    }
+}
+
+/// Every `Set-Cookie` header of `res`, as text.
+pub fn set_cookies(res: &Response) -> Vec<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_owned))
+        .collect()
 }

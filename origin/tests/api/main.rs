@@ -5,5 +5,7 @@
 mod fixtures;
 mod helpers;
 
+mod auth;
 mod booking;
+mod catalog;
 mod platform;

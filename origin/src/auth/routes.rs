@@ -1,0 +1,615 @@
+//! The HTTP face of auth: register, login, refresh, logout, Google sign-in, `me`.
+//!
+//! Every answer that starts or continues a session has the same shape
+//! ([`TokenResponse`] plus the refresh cookie) whichever way the user got in, so the
+//! client has one code path. The refresh token travels only in the HttpOnly cookie,
+//! never in a body, so page scripts (and XSS) cannot read it; non-browser clients read
+//! it from `Set-Cookie` and may send it back as JSON instead of a cookie.
+
+use super::google::GoogleVerifier;
+use super::password::{self, PasswordParams};
+use super::rate_limit::{self, ClientIp, Scope};
+use super::session::{self, RefreshError};
+use super::users::{self, AccountInput, InsertError, NewUser, UserProfile, UserRow};
+use super::{AuthUser, issue_access_token};
+use crate::http::problem::PROBLEM_JSON;
+use crate::http::{ApiError, ApiResult, Json, Problem};
+use crate::state::AppState;
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, RequestExt};
+use axum_extra::extract::cookie::CookieJar;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use shared_wasm::token::Role;
+use std::sync::Arc;
+use tokio::sync::OnceCell;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Per-app state of the auth routes that is not in [`AppState`]: the Google key cache
+/// and the dummy password hash. Lives in an `Extension` on the auth router, so every
+/// app (and every test) has its own.
+#[derive(Default)]
+pub(crate) struct AuthShared {
+    google: GoogleVerifier,
+    dummy_hash: OnceCell<Option<String>>,
+}
+
+impl AuthShared {
+    /// The hash unknown-email logins verify against (see `password::dummy_hash`).
+    async fn dummy_hash(&self, params: PasswordParams) -> Option<String> {
+        self.dummy_hash
+            .get_or_init(|| async move {
+                match tokio::task::spawn_blocking(move || password::dummy_hash(params)).await {
+                    Ok(Ok(h)) => Some(h),
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "cannot make the dummy password hash");
+                        None
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "dummy password hash task failed");
+                        None
+                    }
+                }
+            })
+            .await
+            .clone()
+    }
+}
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(google))
+        .routes(routes!(me))
+        .layer(Extension(Arc::new(AuthShared::default())))
+}
+
+/// `POST /api/v1/auth/register` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// Normalised to lowercase; must look like `name@example.com`.
+    #[schema(example = "ann@example.com")]
+    pub email: String,
+    /// 8 to 128 characters.
+    #[schema(format = Password, min_length = 8, max_length = 128)]
+    pub password: String,
+    /// 1 to 100 characters after trimming.
+    #[schema(min_length = 1, max_length = 100, example = "Ann")]
+    pub display_name: String,
+    /// Optional; 6 to 15 digits with `+`, spaces, `-`, `.` or parentheses.
+    #[serde(default)]
+    #[schema(example = "+82 10-1234-5678")]
+    pub phone: Option<String>,
+}
+
+/// `POST /api/v1/auth/login` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    #[schema(example = "ann@example.com")]
+    pub email: String,
+    #[schema(format = Password)]
+    pub password: String,
+}
+
+/// Body of `POST /api/v1/auth/refresh` and `/logout` for clients without cookies.
+/// Browsers send nothing: the `urr_refresh` cookie carries the token.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// `POST /api/v1/auth/google` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GoogleRequest {
+    /// The ID token (JWT) from Google Identity Services.
+    pub credential: String,
+}
+
+/// A started or renewed session. The refresh token is in the `urr_refresh` cookie.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// EdDSA JWT for `Authorization: Bearer …`.
+    pub access_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    #[schema(example = 1800)]
+    pub expires_in: i64,
+    pub user: UserProfile,
+}
+
+/// A JSON body that may be absent: an empty body is `None`, anything else must be a
+/// valid JSON `T` (with the usual problem answers when it is not).
+pub(crate) struct OptionalJson<T>(pub Option<T>);
+
+impl<T, S> FromRequest<S> for OptionalJson<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        // Buffers under the router's body limit; over it, 413.
+        let bytes = Request::from_parts(parts.clone(), body)
+            .extract::<Bytes, _>()
+            .await
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    crate::http::extract::payload_too_large()
+                } else {
+                    ApiError::bad_request("BAD_BODY", e.body_text())
+                }
+            })?;
+        if bytes.is_empty() {
+            return Ok(OptionalJson(None));
+        }
+        let req = Request::from_parts(parts, Body::from(bytes));
+        let Json(value) = Json::<T>::from_request(req, state).await?;
+        Ok(OptionalJson(Some(value)))
+    }
+}
+
+/// The answer to every successful sign-in or refresh: access token in the body, the new
+/// refresh token in the cookie, never cached.
+fn session_response(
+    state: &AppState,
+    status: StatusCode,
+    user: &UserRow,
+    refresh_token: String,
+) -> ApiResult<Response> {
+    let role = user.role()?;
+    let (access_token, expires_in) = issue_access_token(state, user.id, role);
+    let body = TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in,
+        user: user.profile()?,
+    };
+    let jar = CookieJar::new().add(session::cookie(refresh_token, &state.config.auth));
+    let mut res = (status, jar, Json(body)).into_response();
+    no_store(&mut res);
+    Ok(res)
+}
+
+/// Token answers must not be stored by caches (RFC 6749 §5.1).
+fn no_store(res: &mut Response) {
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+/// `err`, plus the cookie that clears the refresh cookie: a token that failed once will
+/// always fail, so the browser should stop sending it.
+fn clearing(state: &AppState, err: ApiError) -> Response {
+    let jar = CookieJar::new().add(session::clearing_cookie(&state.config.auth));
+    (jar, err).into_response()
+}
+
+fn count_login(outcome: &'static str) {
+    metrics::counter!("auth_logins_total", "outcome" => outcome).increment(1);
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::unauthorized("INVALID_CREDENTIALS", "Email or password is wrong")
+}
+
+/// Create a fan account with a password and start a session.
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Account created; session started. Sets the `urr_refresh` cookie.",
+            body = TokenResponse, headers(("set-cookie" = String, description = "urr_refresh=…; HttpOnly; SameSite=Strict; Path=/api/v1/auth"))),
+        (status = 400, description = "`MALFORMED_JSON`", body = Problem, content_type = PROBLEM_JSON),
+        (status = 409, description = "`EMAIL_TAKEN`: an account with this email exists", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = Problem, content_type = PROBLEM_JSON),
+        (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "`INVALID_BODY` (types, missing or unknown fields) or `VALIDATION_FAILED` (email, password, display_name, phone)", body = Problem, content_type = PROBLEM_JSON),
+        (status = 429, description = "`RATE_LIMITED`: too many registrations from this IP; see `Retry-After`", body = Problem, content_type = PROBLEM_JSON,
+            headers(("retry-after" = u64, description = "Seconds until the window frees"))),
+    ))]
+async fn register(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    Json(req): Json<RegisterRequest>,
+) -> ApiResult<Response> {
+    rate_limit::check(&state, Scope::RegisterIp, &ip.subject()).await?;
+    let now = state.clock.now();
+    let user = users::create_account(
+        &state.db,
+        now,
+        PasswordParams::from_config(&state.config.auth),
+        AccountInput {
+            email: &req.email,
+            password: &req.password,
+            display_name: &req.display_name,
+            phone: req.phone.as_deref(),
+            role: Role::Fan,
+        },
+    )
+    .await?;
+    metrics::counter!("auth_registrations_total").increment(1);
+    let refresh = session::start_family(&state.db, user.id, now, &state.config.auth).await?;
+    session_response(&state, StatusCode::CREATED, &user, refresh)
+}
+
+/// Log in with email and password.
+///
+/// Wrong password, unknown email and Google-only accounts all answer the same
+/// `INVALID_CREDENTIALS`, after the same amount of Argon2 work.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Session started. Sets the `urr_refresh` cookie.", body = TokenResponse,
+            headers(("set-cookie" = String, description = "urr_refresh=…; HttpOnly; SameSite=Strict; Path=/api/v1/auth"))),
+        (status = 400, description = "`MALFORMED_JSON`", body = Problem, content_type = PROBLEM_JSON),
+        (status = 401, description = "`INVALID_CREDENTIALS`", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = Problem, content_type = PROBLEM_JSON),
+        (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "`INVALID_BODY`", body = Problem, content_type = PROBLEM_JSON),
+        (status = 429, description = "`RATE_LIMITED`: too many attempts from this IP or for this account", body = Problem, content_type = PROBLEM_JSON,
+            headers(("retry-after" = u64, description = "Seconds until the window frees"))),
+    ))]
+async fn login(
+    State(state): State<AppState>,
+    Extension(shared): Extension<Arc<AuthShared>>,
+    ip: ClientIp,
+    Json(req): Json<LoginRequest>,
+) -> ApiResult<Response> {
+    let email = req.email.trim().to_lowercase();
+    let limited = async {
+        rate_limit::check(&state, Scope::LoginIp, &ip.subject()).await?;
+        rate_limit::check(
+            &state,
+            Scope::LoginAccount,
+            &rate_limit::account_subject(&email),
+        )
+        .await
+    };
+    if let Err(e) = limited.await {
+        count_login("rate_limited");
+        return Err(e);
+    }
+    let params = PasswordParams::from_config(&state.config.auth);
+    // Made on the first login of any kind, so that first login is not slower for
+    // unknown emails than for known ones.
+    let dummy = shared.dummy_hash(params).await;
+    let user = if email.is_empty() {
+        None
+    } else {
+        users::find_by_email(&state.db, &email).await?
+    };
+    let password_ok = match user.as_ref().and_then(|u| u.password_hash.clone()) {
+        Some(hash) if req.password.chars().count() <= users::PASSWORD_MAX_CHARS => {
+            password::verify_password(hash, req.password.clone()).await
+        }
+        _ => {
+            // Unknown email, Google-only account or absurd password: do the same work
+            // as a real check so the time taken reveals nothing.
+            if let Some(dummy) = dummy {
+                let pw: String = req
+                    .password
+                    .chars()
+                    .take(users::PASSWORD_MAX_CHARS)
+                    .collect();
+                password::verify_password(dummy, pw).await;
+            }
+            false
+        }
+    };
+    let Some(user) = user.filter(|_| password_ok) else {
+        count_login("invalid_credentials");
+        return Err(invalid_credentials());
+    };
+    if let Some(hash) = &user.password_hash
+        && password::needs_rehash(hash, params)
+    {
+        rehash(&state, user.id, params, req.password).await;
+    }
+    count_login("success");
+    let refresh =
+        session::start_family(&state.db, user.id, state.clock.now(), &state.config.auth).await?;
+    session_response(&state, StatusCode::OK, &user, refresh)
+}
+
+/// Stores a hash with the current parameters. Best effort: a failure only means the
+/// upgrade happens at a later login.
+async fn rehash(state: &AppState, user_id: uuid::Uuid, params: PasswordParams, password: String) {
+    let result = async {
+        let hash = password::hash_password(params, password).await?;
+        sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+            .bind(user_id)
+            .bind(hash)
+            .bind(state.clock.now())
+            .execute(&state.db)
+            .await?;
+        anyhow::Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::warn!(error = ?e, %user_id, "password rehash failed");
+    }
+}
+
+/// Exchange the refresh token (cookie, or JSON body) for a new access token and a new
+/// refresh token. The presented token is used up; presenting it again revokes the whole
+/// session family.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth",
+    request_body(content = Option<RefreshRequest>,
+        description = "Only for clients without cookies; browsers send no body"),
+    responses(
+        (status = 200, description = "Session renewed. Sets the new `urr_refresh` cookie.", body = TokenResponse,
+            headers(("set-cookie" = String, description = "urr_refresh=…; HttpOnly; SameSite=Strict; Path=/api/v1/auth"))),
+        (status = 400, description = "`MALFORMED_JSON`", body = Problem, content_type = PROBLEM_JSON),
+        (status = 401, description = "`REFRESH_MISSING` (no token sent), `REFRESH_INVALID` (unknown token), \
+            `REFRESH_EXPIRED`, `REFRESH_REUSED` (already used or revoked: the session family is now revoked). \
+            Clears the cookie.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = Problem, content_type = PROBLEM_JSON),
+        (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "`INVALID_BODY`", body = Problem, content_type = PROBLEM_JSON),
+    ))]
+async fn refresh(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    OptionalJson(body): OptionalJson<RefreshRequest>,
+) -> Response {
+    match refresh_inner(&state, &headers, body).await {
+        Ok(res) => res,
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => clearing(&state, e),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn refresh_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Option<RefreshRequest>,
+) -> ApiResult<Response> {
+    let count = |outcome: &'static str| {
+        metrics::counter!("auth_refreshes_total", "outcome" => outcome).increment(1);
+    };
+    let Some(token) = session::presented(headers, body.map(|b| b.refresh_token)) else {
+        count("missing");
+        return Err(ApiError::unauthorized(
+            "REFRESH_MISSING",
+            "No refresh token: send the urr_refresh cookie or {\"refresh_token\": …}",
+        ));
+    };
+    let now = state.clock.now();
+    match session::rotate(&state.db, &token, now, &state.config.auth).await? {
+        Ok(rotated) => {
+            count("success");
+            session_response(state, StatusCode::OK, &rotated.user, rotated.token)
+        }
+        Err(RefreshError::Invalid) => {
+            count("invalid");
+            Err(ApiError::unauthorized(
+                "REFRESH_INVALID",
+                "The refresh token is not valid; log in again",
+            ))
+        }
+        Err(RefreshError::Expired) => {
+            count("expired");
+            Err(ApiError::unauthorized(
+                "REFRESH_EXPIRED",
+                "The session has expired; log in again",
+            ))
+        }
+        Err(RefreshError::Reused) => {
+            count("reused");
+            metrics::counter!("auth_refresh_reuse_detected_total").increment(1);
+            Err(ApiError::unauthorized(
+                "REFRESH_REUSED",
+                "This refresh token was already used; for safety the session has been ended \
+                 everywhere it was in use. Log in again.",
+            ))
+        }
+    }
+}
+
+/// End the session: revokes the refresh token's family and clears the cookie.
+/// Idempotent: 204 even without a token or with an unknown one.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+    request_body(content = Option<RefreshRequest>,
+        description = "Only for clients without cookies; browsers send no body"),
+    responses(
+        (status = 204, description = "Logged out; the `urr_refresh` cookie is cleared (Max-Age=0)",
+            headers(("set-cookie" = String, description = "urr_refresh=; Max-Age=0; Path=/api/v1/auth"))),
+        (status = 400, description = "`MALFORMED_JSON`", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = Problem, content_type = PROBLEM_JSON),
+        (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "`INVALID_BODY`", body = Problem, content_type = PROBLEM_JSON),
+    ))]
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    OptionalJson(body): OptionalJson<RefreshRequest>,
+) -> ApiResult<Response> {
+    if let Some(token) = session::presented(&headers, body.map(|b| b.refresh_token)) {
+        session::revoke_family_of(&state.db, &token, state.clock.now()).await?;
+    }
+    metrics::counter!("auth_logouts_total").increment(1);
+    let jar = CookieJar::new().add(session::clearing_cookie(&state.config.auth));
+    Ok((StatusCode::NO_CONTENT, jar).into_response())
+}
+
+/// Sign in with a Google ID token.
+///
+/// The Google account is found by its subject id; failing that, an account with the
+/// same email is linked to it (Google must have verified the email); failing that, a fan
+/// account without password is created. Off unless `URR_GOOGLE_CLIENT_ID` is set: then
+/// 404 `GOOGLE_DISABLED` (the feature does not exist on this deployment, retrying will
+/// not help, so not a 503).
+#[utoipa::path(post, path = "/api/v1/auth/google", tag = "auth",
+    request_body = GoogleRequest,
+    responses(
+        (status = 200, description = "Session started. Sets the `urr_refresh` cookie.", body = TokenResponse,
+            headers(("set-cookie" = String, description = "urr_refresh=…; HttpOnly; SameSite=Strict; Path=/api/v1/auth"))),
+        (status = 400, description = "`MALFORMED_JSON`", body = Problem, content_type = PROBLEM_JSON),
+        (status = 401, description = "`GOOGLE_TOKEN_INVALID` (member `reason`: malformed, algorithm, unknown_key, \
+            signature, audience, issuer, not_yet_valid), `GOOGLE_TOKEN_EXPIRED`, `GOOGLE_EMAIL_UNVERIFIED`",
+            body = Problem, content_type = PROBLEM_JSON),
+        (status = 404, description = "`GOOGLE_DISABLED`: Google sign-in is not configured", body = Problem, content_type = PROBLEM_JSON),
+        (status = 409, description = "`GOOGLE_ACCOUNT_CONFLICT`: the account with this email is linked to another Google account; \
+            `GOOGLE_SIGNIN_CONFLICT`: concurrent first sign-ins kept colliding, retry",
+            body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = Problem, content_type = PROBLEM_JSON),
+        (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "`INVALID_BODY`", body = Problem, content_type = PROBLEM_JSON),
+        (status = 503, description = "`GOOGLE_UNAVAILABLE`: Google's keys cannot be fetched", body = Problem, content_type = PROBLEM_JSON),
+    ))]
+async fn google(
+    State(state): State<AppState>,
+    Extension(shared): Extension<Arc<AuthShared>>,
+    Json(req): Json<GoogleRequest>,
+) -> ApiResult<Response> {
+    let Some(config) = state.config.auth.google.as_ref() else {
+        return Err(ApiError::not_found(
+            "GOOGLE_DISABLED",
+            "Google sign-in is not enabled on this server",
+        ));
+    };
+    let identity = match shared
+        .google
+        .verify(config, &state.clock, &req.credential)
+        .await
+    {
+        Ok(id) => id,
+        Err(e) => {
+            metrics::counter!("auth_google_signins_total", "outcome" => "refused").increment(1);
+            return Err(e.into());
+        }
+    };
+    let (user, how) = google_account(&state, &identity).await?;
+    metrics::counter!("auth_google_signins_total", "outcome" => how).increment(1);
+    count_login("success");
+    let refresh =
+        session::start_family(&state.db, user.id, state.clock.now(), &state.config.auth).await?;
+    session_response(&state, StatusCode::OK, &user, refresh)
+}
+
+/// Finds, links or creates the account of a verified Google identity. Returns it with
+/// what happened (`existing`, `linked`, `created`).
+///
+/// Linking (D37): only when Google says the email is verified (checked by the
+/// verifier) and the account is not linked to another Google subject yet. Our own
+/// password accounts never proved their email, so someone may have registered the
+/// victim's address first, hoping the victim later signs in with Google into an account
+/// whose password the attacker knows ("pre-account takeover"). Linking therefore ends
+/// every existing session of such an account; the password itself stays (removing it
+/// would lock out the honest owner who registered first). See the report for the open
+/// decision on email verification.
+async fn google_account(
+    state: &AppState,
+    identity: &super::google::GoogleIdentity,
+) -> ApiResult<(UserRow, &'static str)> {
+    // Two first sign-ins of one Google account can race to insert; the loser retries
+    // and finds the winner's row.
+    for _ in 0..2 {
+        let now = state.clock.now();
+        let mut tx = state.db.begin().await?;
+        if let Some(user) = users::find_by_google_sub(&mut *tx, &identity.sub).await? {
+            tx.commit().await?;
+            return Ok((user, "existing"));
+        }
+        let by_email = sqlx::query_as::<_, UserRow>(
+            "SELECT id, email, password_hash, display_name, phone, role, google_sub,
+                    email_verified, created_at
+             FROM users WHERE lower(email) = $1 FOR UPDATE",
+        )
+        .bind(&identity.email)
+        .fetch_optional(&mut *tx)
+        .await?;
+        match by_email {
+            Some(user) if user.google_sub.is_some() => {
+                return Err(ApiError::conflict(
+                    "GOOGLE_ACCOUNT_CONFLICT",
+                    "The account with this email is linked to another Google account",
+                ));
+            }
+            Some(user) => {
+                let linked = sqlx::query_as::<_, UserRow>(
+                    // An unproven email means whoever registered it may not own it
+                    // (account pre-hijacking): the Google owner takes the account over and
+                    // the unproven password stops working.
+                    "UPDATE users SET google_sub = $2, email_verified = true, updated_at = $3,
+                            password_hash = CASE WHEN email_verified THEN password_hash END
+                     WHERE id = $1
+                     RETURNING id, email, password_hash, display_name, phone, role, google_sub,
+                               email_verified, created_at",
+                )
+                .bind(user.id)
+                .bind(&identity.sub)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await;
+                let linked = match linked {
+                    Ok(u) => u,
+                    Err(sqlx::Error::Database(e)) if e.is_unique_violation() => continue,
+                    Err(e) => return Err(e.into()),
+                };
+                if !user.email_verified {
+                    session::revoke_all_sessions(&mut *tx, user.id, now).await?;
+                }
+                tx.commit().await?;
+                tracing::info!(user = %user.id, "linked Google account by verified email");
+                return Ok((linked, "linked"));
+            }
+            None => {
+                let new = NewUser {
+                    email: identity.email.clone(),
+                    password_hash: None,
+                    display_name: users::display_name_from(
+                        identity.name.as_deref(),
+                        &identity.email,
+                    ),
+                    phone: None,
+                    role: Role::Fan,
+                    google_sub: Some(identity.sub.clone()),
+                    email_verified: true,
+                };
+                match users::insert(&mut *tx, now, new).await {
+                    Ok(user) => {
+                        tx.commit().await?;
+                        return Ok((user, "created"));
+                    }
+                    Err(InsertError::EmailTaken | InsertError::GoogleTaken) => continue,
+                    Err(InsertError::Db(e)) => return Err(e.into()),
+                }
+            }
+        }
+    }
+    Err(ApiError::conflict(
+        "GOOGLE_SIGNIN_CONFLICT",
+        "Another sign-in for this account is in progress; retry",
+    ))
+}
+
+/// The caller's own profile.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's profile", body = UserProfile),
+        (status = 401, description = "`AUTH_REQUIRED`, `TOKEN_MALFORMED`, `TOKEN_ALGORITHM`, `TOKEN_UNKNOWN_KEY`, \
+            `TOKEN_BAD_SIGNATURE`, `TOKEN_WRONG_TYPE`, `TOKEN_EXPIRED`, `TOKEN_NOT_YET_VALID`",
+            body = Problem, content_type = PROBLEM_JSON),
+        (status = 404, description = "`USER_NOT_FOUND`: the account was deleted", body = Problem, content_type = PROBLEM_JSON),
+    ))]
+async fn me(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<UserProfile>> {
+    let row = users::find_by_id(&state.db, user.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("USER_NOT_FOUND", "This account no longer exists"))?;
+    Ok(Json(row.profile()?))
+}
