@@ -1051,7 +1051,7 @@ pub async fn cancel_pending(state: &AppState, user: &AuthUser, id: Uuid) -> ApiR
             "RESERVATION_NOT_PENDING",
             "Only a pending reservation can be cancelled this way",
         )
-        .with("status", current.status));
+        .with("reservation_status", current.status));
     }
     let closed = release_inventory(&mut tx, &[id], now).await?;
     tx.commit().await?;

@@ -14,6 +14,8 @@ use utoipa::ToSchema;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+const RESERVED_MEMBERS: [&str; 6] = ["type", "title", "status", "code", "detail", "errors"];
+
 /// One invalid field of a request.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FieldError {
@@ -156,8 +158,16 @@ impl ApiError {
         e
     }
 
-    /// Adds an extension member to the problem body.
+    /// Adds an extension member to the problem body. The RFC 9457 members and ours
+    /// (`type`, `title`, `status`, `code`, `detail`, `errors`) cannot be overridden.
     pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
+        debug_assert!(
+            !RESERVED_MEMBERS.contains(&key),
+            "`{key}` is a reserved problem member"
+        );
+        if RESERVED_MEMBERS.contains(&key) {
+            return self;
+        }
         self.extra.insert(
             key.to_owned(),
             serde_json::to_value(value).unwrap_or(Value::Null),

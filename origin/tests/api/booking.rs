@@ -780,6 +780,7 @@ async fn sale_window_is_enforced() {
     )
     .await;
     app.state.clock.advance(Duration::hours(2));
+    let fan = app.refresh_token(fan);
     assert_eq!(
         reserve_seats(&app, &fan, event.id, &event.seats[..1])
             .await
@@ -787,6 +788,7 @@ async fn sale_window_is_enforced() {
         StatusCode::CREATED
     );
     app.state.clock.advance(Duration::days(2));
+    let fan = app.refresh_token(fan);
     assert_problem(
         reserve_seats(&app, &fan, event.id, &event.seats[1..2]).await,
         StatusCode::CONFLICT,

@@ -88,6 +88,14 @@ async fn template() -> &'static str {
                 .await
                 .expect("migrate template");
             pool.close().await;
+            // A closed pool's backends may still be exiting; the rename needs them gone.
+            sqlx::query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            )
+            .bind(&building)
+            .execute(&mut conn)
+            .await
+            .expect("terminate template sessions");
             conn.execute(format!(r#"ALTER DATABASE "{building}" RENAME TO "{name}""#).as_str())
                 .await
                 .expect("rename template");
@@ -325,6 +333,13 @@ impl TestApp {
             role,
             token,
         }
+    }
+
+    /// The same user with an access token valid at the app's current (maybe advanced)
+    /// clock.
+    pub fn refresh_token(&self, user: TestUser) -> TestUser {
+        let (token, _) = urr_origin::auth::issue_access_token(&self.state, user.id, user.role);
+        TestUser { token, ..user }
     }
 
     /// Every Redis key under this app's prefix.
