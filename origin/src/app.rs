@@ -55,6 +55,14 @@ pub fn router(state: AppState) -> Router {
 fn start_workers(state: &AppState) -> Workers {
     let mut workers = Workers::new();
     booking::start_workers(state, &mut workers);
+    let s = state.clone();
+    workers.every("auth_refresh_purge", Duration::from_secs(3600), move || {
+        let s = s.clone();
+        async move {
+            auth::purge_expired_refresh_tokens(&s.db, s.clock.now()).await?;
+            Ok(())
+        }
+    });
     workers
 }
 

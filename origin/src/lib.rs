@@ -17,6 +17,7 @@ pub mod booking;
 pub mod catalog;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod health;
 pub mod http;
 pub mod openapi;

@@ -1,8 +1,8 @@
-//! `urr-origin [serve | migrate]`: the origin binary. Configuration comes from `URR_*`
+//! `urr-origin [serve | migrate | seed-demo]`: the origin binary. Configuration comes from `URR_*`
 //! environment variables (and a `.env` file in the working directory, if present).
 
 use std::process::ExitCode;
-use urr_origin::{Application, Config, app, telemetry};
+use urr_origin::{Application, Config, app, demo, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -33,6 +33,31 @@ async fn run() -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        other => anyhow::bail!("unknown command `{other}`; expected `serve` or `migrate`"),
+        "seed-demo" => {
+            let db = app::connect_db(&config)?;
+            app::MIGRATOR.run(&db).await?;
+            let password = std::env::var("URR_DEMO_PASSWORD")
+                .ok()
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| demo::DEFAULT_PASSWORD.to_owned());
+            let summary =
+                demo::seed(&db, &urr_origin::clock::Clock::system(), &config, &password).await?;
+            println!(
+                "demo data ready: {} accounts (password: {password})",
+                summary.accounts.len()
+            );
+            for (email, role) in &summary.accounts {
+                println!("  {email:<22} {}", role.as_str());
+            }
+            let c = &summary.catalog;
+            println!(
+                "  events: on sale {}, presale {}, standing {}",
+                c.event_on_sale_seated, c.event_upcoming_presale, c.event_standing
+            );
+            Ok(())
+        }
+        other => {
+            anyhow::bail!("unknown command `{other}`; expected `serve`, `migrate` or `seed-demo`")
+        }
     }
 }

@@ -70,10 +70,62 @@ pub struct ReservationItem {
     pub subtotal: i64,
 }
 
+/// What the browser hands to the Toss payment widget. The amount is the server's,
+/// never the client's; the order id is derived from the reservation id, so it is stable
+/// across retries and unique per reservation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Order {
+    /// `ord_<reservation id, 32 hex>`: 36 characters of `[A-Za-z0-9_]`, as Toss requires.
+    pub order_id: String,
+    /// Shown in the payment window, at most 100 characters.
+    pub order_name: String,
+    /// Integer KRW.
+    pub amount: i64,
+}
+
+impl Order {
+    pub fn id_for(reservation: Uuid) -> String {
+        format!("ord_{}", reservation.simple())
+    }
+
+    /// The reservation id an order id names, if it is one of ours.
+    pub fn reservation_of(order_id: &str) -> Option<Uuid> {
+        let hex = order_id.strip_prefix("ord_")?;
+        (hex.len() == 32)
+            .then(|| Uuid::try_parse(hex).ok())
+            .flatten()
+    }
+
+    /// The order of a pending or confirmed reservation; none once it is closed.
+    pub fn for_reservation(
+        reservation: Uuid,
+        status: ReservationStatus,
+        event_title: &str,
+        tickets: i32,
+        amount: i64,
+    ) -> Option<Order> {
+        if !matches!(
+            status,
+            ReservationStatus::Pending | ReservationStatus::Confirmed
+        ) {
+            return None;
+        }
+        let suffix = format!(" · {tickets}매");
+        let room = 100 - suffix.chars().count();
+        let title: String = event_title.chars().take(room).collect();
+        Some(Order {
+            order_id: Order::id_for(reservation),
+            order_name: format!("{title}{suffix}"),
+            amount,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Reservation {
     pub id: Uuid,
     pub event_id: Uuid,
+    pub event_title: String,
     pub user_id: Uuid,
     pub status: ReservationStatus,
     pub items: Vec<ReservationItem>,
@@ -90,6 +142,9 @@ pub struct Reservation {
     /// Why it ended: `hold_expired`, `cancelled_by_user`, ...
     #[serde(skip_serializing_if = "Option::is_none")]
     pub close_reason: Option<String>,
+    /// The payment order, while the reservation is pending or confirmed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order: Option<Order>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -140,4 +195,32 @@ pub struct SeatAvailability {
     pub counts: SeatCounts,
     pub seats: Vec<SeatStatus>,
     pub ticket_types: Vec<TicketTypeStock>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_ids_round_trip_and_fit_toss_rules() {
+        let r = Uuid::new_v4();
+        let id = Order::id_for(r);
+        assert_eq!(id.len(), 36);
+        assert!(id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+        assert_eq!(Order::reservation_of(&id), Some(r));
+        assert_eq!(Order::reservation_of("ord_xyz"), None);
+        assert_eq!(Order::reservation_of(&r.to_string()), None);
+    }
+
+    #[test]
+    fn order_names_are_capped_at_100_characters() {
+        let long = "가".repeat(300);
+        let o = Order::for_reservation(Uuid::nil(), ReservationStatus::Pending, &long, 2, 1000)
+            .expect("pending has an order");
+        assert_eq!(o.order_name.chars().count(), 100);
+        assert!(o.order_name.ends_with(" · 2매"));
+        assert!(
+            Order::for_reservation(Uuid::nil(), ReservationStatus::Expired, "x", 1, 1).is_none()
+        );
+    }
 }

@@ -385,6 +385,7 @@ pub async fn create(
     // Gate 3: Postgres decides, in one atomic statement.
     let insert = NewReservation {
         id: reservation_id,
+        event_title: &event.title,
         user_id: user.id,
         event_id,
         lines: &lines,
@@ -494,6 +495,7 @@ impl Undo {
 
 struct NewReservation<'a> {
     id: Uuid,
+    event_title: &'a str,
     user_id: Uuid,
     event_id: Uuid,
     lines: &'a [Line],
@@ -524,13 +526,23 @@ fn new_reservation(r: &NewReservation<'_>) -> Reservation {
             subtotal: l.unit_price * l.quantity,
         })
         .collect();
+    let amount = items.iter().map(|i| i.subtotal).sum();
+    let ticket_count = items.iter().map(|i| i.quantity).sum();
     Reservation {
+        order: Order::for_reservation(
+            r.id,
+            ReservationStatus::Pending,
+            r.event_title,
+            ticket_count,
+            amount,
+        ),
         id: r.id,
         event_id: r.event_id,
+        event_title: r.event_title.to_owned(),
         user_id: r.user_id,
         status: ReservationStatus::Pending,
-        amount: items.iter().map(|i| i.subtotal).sum(),
-        ticket_count: items.iter().map(|i| i.quantity).sum(),
+        amount,
+        ticket_count,
         items,
         expires_at: r.expires_at,
         created_at: r.now,
@@ -728,6 +740,7 @@ fn limit_exceeded(limit: i64, held: Option<i64>) -> ApiError {
 struct ReservationRow {
     id: Uuid,
     event_id: Uuid,
+    event_title: String,
     user_id: Uuid,
     status: String,
     amount: i64,
@@ -741,7 +754,8 @@ struct ReservationRow {
 }
 
 const RESERVATION_COLUMNS: &str = "id, event_id, user_id, status, amount, ticket_count, expires_at,
-     created_at, confirmed_at, closed_at, close_reason, request_hash";
+     created_at, confirmed_at, closed_at, close_reason, request_hash,
+     (SELECT title FROM events e WHERE e.id = reservations.event_id) AS event_title";
 
 async fn find_by_key(state: &AppState, user: Uuid, key: &str) -> ApiResult<Option<ReservationRow>> {
     Ok(sqlx::query_as::<_, ReservationRow>(&format!(
@@ -812,11 +826,20 @@ async fn hydrate(state: &AppState, row: ReservationRow) -> ApiResult<Reservation
 }
 
 fn to_reservation(row: ReservationRow, items: Vec<ReservationItem>) -> Reservation {
+    let status = ReservationStatus::parse(&row.status).unwrap_or(ReservationStatus::Pending);
     Reservation {
+        order: Order::for_reservation(
+            row.id,
+            status,
+            &row.event_title,
+            row.ticket_count,
+            row.amount,
+        ),
         id: row.id,
         event_id: row.event_id,
+        event_title: row.event_title,
         user_id: row.user_id,
-        status: ReservationStatus::parse(&row.status).unwrap_or(ReservationStatus::Pending),
+        status,
         items,
         amount: row.amount,
         ticket_count: row.ticket_count,

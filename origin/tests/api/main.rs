@@ -8,4 +8,5 @@ mod helpers;
 mod auth;
 mod booking;
 mod catalog;
+mod demo;
 mod platform;
