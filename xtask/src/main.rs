@@ -8,6 +8,7 @@
 //! and otherwise stops with a message naming the missing piece and the command that
 //! installs it.
 
+mod bench;
 mod dev;
 mod keys;
 mod services;
@@ -23,6 +24,8 @@ commands:
   dev     run the platform locally (Postgres, Redis, origin, demo data)
   test    run formatting checks, clippy, every test and the wasm builds (what CI runs)
   keys    print fresh origin and edge signing keys as URR_* environment lines
+  bench booking   reservations/s and p50/p99 over HTTP vs pgbench and redis-benchmark
+                  (writes target/bench/booking.json)
 ";
 
 fn main() -> ExitCode {
@@ -31,6 +34,12 @@ fn main() -> ExitCode {
         Some("dev") => dev::run(&args[1..]),
         Some("test") => test::run(&args[1..]),
         Some("keys") => keys::run(),
+        Some("bench") => match args.get(1).map(String::as_str) {
+            Some("booking") => bench::booking(&args[2..]),
+            _ => Err(anyhow::anyhow!(
+                "usage: cargo xtask bench booking [--clients N] [--hot-requests N]"
+            )),
+        },
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
