@@ -8,10 +8,12 @@
 //! | `pass`   | edge, when served   | edge key    | event, visitor, pos | 10 min, used once    |
 //! | `entry`  | origin tier 2       | origin key  | event, user         | 10 min, renewed      |
 //! | `access` | origin auth         | origin key  | user, role          | 30 min               |
+//! | `rules`  | origin, on change   | origin key  | event               | minutes (push only)  |
 //!
 //! Rules every verifier applies, in this order, so that the error names the first thing
 //! that is wrong:
-//! 1. the token is at most [`MAX_TOKEN_LEN`] bytes and is a well-formed JWS;
+//! 1. the token is at most [`Kind::max_len`] bytes ([`MAX_TOKEN_LEN`], or
+//!    [`MAX_RULES_TOKEN_LEN`] for rules documents) and is a well-formed JWS;
 //! 2. the header says `alg = EdDSA` (so `none`, `HS256` and friends never reach a key);
 //! 3. the header's `kid` names a key of the verifier's [`KeySet`]: a set, so keys rotate
 //!    without downtime (sign with the new key, keep the old public key until its tokens
@@ -39,6 +41,10 @@ pub const CLOCK_SKEW_SECS: i64 = 30;
 /// attacker can make us do with a huge header.
 pub const MAX_TOKEN_LEN: usize = 2048;
 
+/// Longest rules token: a rules document may carry up to 64 KiB of custom HTML, which
+/// base64url inflates by a third, plus the rest of the document.
+pub const MAX_RULES_TOKEN_LEN: usize = 128 * 1024;
+
 /// What a token is for. Serialised as the `typ` claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -53,6 +59,8 @@ pub enum Kind {
     Access,
     /// Payload of an issued ticket's QR code.
     Qr,
+    /// A per-event rules document pushed from the origin to the edges.
+    Rules,
 }
 
 impl Kind {
@@ -63,6 +71,15 @@ impl Kind {
             Kind::Entry => "entry",
             Kind::Access => "access",
             Kind::Qr => "qr",
+            Kind::Rules => "rules",
+        }
+    }
+
+    /// Longest token of this kind a verifier looks at.
+    pub const fn max_len(self) -> usize {
+        match self {
+            Kind::Rules => MAX_RULES_TOKEN_LEN,
+            _ => MAX_TOKEN_LEN,
         }
     }
 }
@@ -175,6 +192,27 @@ pub struct QrClaims {
     pub exp: i64,
 }
 
+/// A rules document signed by the origin for the edges (`PUT /__urr/rules/{event}`).
+///
+/// The edge verifies it with the **origin** public key set, then checks that `evt`
+/// equals both the event in the path and `rules.event_id`, validates the rules and
+/// keeps them only if they are newer than what it has (see [`crate::edge`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RulesClaims {
+    pub evt: Uuid,
+    pub rules: crate::rules::EdgeRules,
+    /// The event's display name for the waiting page (at most 200 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_name: Option<String>,
+    /// The random draw's seed (64 hex digits), revealed to the edge with a push at or
+    /// before the opening; it must match `rules.draw_seed_commitment`. The edge
+    /// publishes it only once the sale is open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draw_seed: Option<String>,
+    pub iat: i64,
+    pub exp: i64,
+}
+
 macro_rules! impl_claims {
     ($ty:ty, $kind:expr) => {
         impl Claims for $ty {
@@ -194,6 +232,7 @@ impl_claims!(PassClaims, Kind::Pass);
 impl_claims!(EntryClaims, Kind::Entry);
 impl_claims!(AccessClaims, Kind::Access);
 impl_claims!(QrClaims, Kind::Qr);
+impl_claims!(RulesClaims, Kind::Rules);
 
 macro_rules! impl_event_bound {
     ($($ty:ty),*) => {$(
@@ -205,7 +244,7 @@ macro_rules! impl_event_bound {
     )*};
 }
 
-impl_event_bound!(TicketClaims, PassClaims, EntryClaims, QrClaims);
+impl_event_bound!(TicketClaims, PassClaims, EntryClaims, QrClaims, RulesClaims);
 
 /// Why a token was refused. [`TokenError::code`] is stable and ends up in problem+json.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -456,7 +495,7 @@ struct Envelope {
 
 /// Verifies `token` as a `C` (see the module docs for the checks, in order).
 pub fn verify<C: Claims>(keys: &KeySet, token: &str, now: i64) -> Result<C, TokenError> {
-    if token.len() > MAX_TOKEN_LEN || token.bytes().filter(|b| *b == b'.').count() != 2 {
+    if token.len() > C::KIND.max_len() || token.bytes().filter(|b| *b == b'.').count() != 2 {
         return Err(TokenError::Malformed);
     }
     let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;

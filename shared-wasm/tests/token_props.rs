@@ -3,8 +3,8 @@
 
 use proptest::prelude::*;
 use shared_wasm::token::{
-    self, AccessClaims, CLOCK_SKEW_SECS, EntryClaims, KeySet, Kind, PassClaims, Role, SigningKey,
-    TicketClaims, TokenError,
+    self, AccessClaims, CLOCK_SKEW_SECS, EntryClaims, KeySet, Kind, MAX_RULES_TOKEN_LEN,
+    MAX_TOKEN_LEN, PassClaims, Role, RulesClaims, SigningKey, TicketClaims, TokenError,
 };
 use uuid::Uuid;
 
@@ -262,6 +262,71 @@ fn oversized_tokens_are_rejected_unparsed() {
     let huge = format!("{}.{}.{}", "a".repeat(2000), "b".repeat(2000), "c");
     assert_eq!(
         token::verify::<EntryClaims>(&keys, &huge, NOW).unwrap_err(),
+        TokenError::Malformed
+    );
+}
+
+fn rules_token(key: &SigningKey, c: &Common) -> String {
+    let mut rules = shared_wasm::rules::EdgeRules::default_for(c.evt, c.iat + 3_600);
+    rules.version = c.n;
+    token::sign(
+        key,
+        &RulesClaims {
+            evt: c.evt,
+            rules,
+            event_name: Some(format!("event {}", c.visitor)),
+            draw_seed: None,
+            iat: c.iat,
+            exp: c.iat + c.ttl,
+        },
+    )
+}
+
+proptest! {
+    /// A rules token (signed with the origin key, like entry and access tokens) is only
+    /// ever a rules token, and no other kind ever passes as one.
+    #[test]
+    fn a_rules_token_verifies_as_rules_only_and_vice_versa(c in common()) {
+        let key = signing("origin", 1);
+        let keys = KeySet::new([key.public_key()]).expect("set");
+        let rules = rules_token(&key, &c);
+        prop_assert!(accepted_as(&keys, &rules, NOW).is_empty());
+        prop_assert_eq!(
+            token::verify::<EntryClaims>(&keys, &rules, NOW).unwrap_err(),
+            TokenError::WrongKind { expected: Kind::Entry, found: Kind::Rules }
+        );
+        let claims = token::verify_for_event::<RulesClaims>(&keys, &rules, c.evt, NOW).expect("rules verify");
+        prop_assert_eq!(claims.rules.version, c.n);
+        for (kind, t) in all_kinds(&key, &c) {
+            prop_assert_eq!(
+                token::verify::<RulesClaims>(&keys, &t, NOW).unwrap_err(),
+                TokenError::WrongKind { expected: Kind::Rules, found: kind }
+            );
+        }
+    }
+}
+
+#[test]
+fn rules_tokens_may_be_large_but_not_unbounded() {
+    let key = signing("origin", 1);
+    let keys = KeySet::new([key.public_key()]).expect("set");
+    let evt = Uuid::from_u128(7);
+    let mut rules = shared_wasm::rules::EdgeRules::default_for(evt, NOW);
+    rules.template.custom_html = Some("<p>x</p>".repeat(8_000));
+    let claims = RulesClaims {
+        evt,
+        rules,
+        event_name: None,
+        draw_seed: None,
+        iat: NOW,
+        exp: NOW + 300,
+    };
+    let t = token::sign(&key, &claims);
+    assert!(t.len() > MAX_TOKEN_LEN);
+    assert_eq!(token::verify::<RulesClaims>(&keys, &t, NOW), Ok(claims));
+    let huge = format!("{}.{}.c", "a".repeat(MAX_RULES_TOKEN_LEN), "b");
+    assert_eq!(
+        token::verify::<RulesClaims>(&keys, &huge, NOW).unwrap_err(),
         TokenError::Malformed
     );
 }
