@@ -182,11 +182,16 @@ async fn proxy(
     }
     let upstream = Request::new_with_init(&url, &init)?;
     match Fetch::Request(upstream).send().await {
-        Ok(mut resp) => {
-            if let Some((_, id)) = extra.iter().find(|(k, _)| k == "x-request-id") {
-                let _ = resp.headers_mut().set("x-request-id", id);
+        Ok(resp) => {
+            // The origin's headers are immutable: copy them to add the request id.
+            let headers = Headers::new();
+            for (k, v) in resp.headers().entries() {
+                headers.append(&k, &v)?;
             }
-            Ok(resp)
+            if let Some((_, id)) = extra.iter().find(|(k, _)| k == "x-request-id") {
+                headers.set("x-request-id", id)?;
+            }
+            Ok(resp.with_headers(headers))
         }
         Err(e) => {
             worker::console_error!("origin fetch failed: {e}");
