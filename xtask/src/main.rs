@@ -2,6 +2,8 @@
 //!
 //! - `dev`   runs the whole platform locally with demo data;
 //! - `test`  runs everything CI runs (formatting, lints, all tests, wasm builds);
+//! - `bench` measures (`bench edge`: status polls through `wrangler dev` against a no-op
+//!   worker in the same run, and the workers' compressed sizes);
 //! - `keys`  prints a fresh set of signing keys as `URR_*` lines.
 //!
 //! Each command installs what it can (rustup targets, pinned cargo tools, npm packages)
@@ -9,6 +11,7 @@
 //! installs it.
 
 mod dev;
+mod edge;
 mod keys;
 mod services;
 mod test;
@@ -22,6 +25,8 @@ usage: cargo xtask <command>
 commands:
   dev     run the platform locally (Postgres, Redis, origin, demo data)
   test    run formatting checks, clippy, every test and the wasm builds (what CI runs)
+  bench edge   edge status polls/s and p50/p99 vs a no-op worker; wasm sizes
+               (writes target/bench/edge.json)
   keys    print fresh origin and edge signing keys as URR_* environment lines
 ";
 
@@ -31,6 +36,12 @@ fn main() -> ExitCode {
         Some("dev") => dev::run(&args[1..]),
         Some("test") => test::run(&args[1..]),
         Some("keys") => keys::run(),
+        Some("bench") => match args.get(1).map(String::as_str) {
+            Some("edge") => edge::bench(&args[2..]),
+            _ => Err(anyhow::anyhow!(
+                "usage: cargo xtask bench edge [--duration-secs N] [--clients N]"
+            )),
+        },
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
