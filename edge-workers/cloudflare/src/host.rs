@@ -11,7 +11,8 @@
 //! logic asks for a fresh `observe` when a snapshot predates the opening's freeze.
 //! A rules change reaches every isolate within a second.
 
-use shared_wasm::edge::state::{EventState, PushRejected, RulesPush};
+use crate::queue::{ShardInfo, shard_name};
+use shared_wasm::edge::state::{self, EventState, PushRejected, RulesPush};
 use shared_wasm::edge::{Host, HostError, JoinResult};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -43,11 +44,19 @@ fn remember(event: Uuid, state: Option<EventState>) {
 
 pub struct CfHost<'a> {
     env: &'a Env,
+    /// Join counters per event (`QUEUE_SHARDS`, 1 = the event object counts itself).
+    shards: u64,
 }
 
+/// Most join counters per event.
+pub const MAX_SHARDS: u64 = 64;
+
 impl<'a> CfHost<'a> {
-    pub fn new(env: &'a Env) -> Self {
-        CfHost { env }
+    pub fn new(env: &'a Env, shards: u64) -> Self {
+        CfHost {
+            env,
+            shards: shards.clamp(1, MAX_SHARDS),
+        }
     }
 
     async fn call<T: serde::de::DeserializeOwned>(
@@ -57,10 +66,21 @@ impl<'a> CfHost<'a> {
         path: &str,
         body: Option<String>,
     ) -> Result<T, HostError> {
+        self.call_object(&event.to_string(), method, path, body)
+            .await
+    }
+
+    async fn call_object<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<T, HostError> {
         let err = |e: worker::Error| HostError(e.to_string());
         let ns = self.env.durable_object("EVENT_QUEUE").map_err(err)?;
         let stub = ns
-            .id_from_name(&event.to_string())
+            .id_from_name(name)
             .and_then(|id| id.get_stub())
             .map_err(err)?;
         let mut init = RequestInit::new();
@@ -105,6 +125,37 @@ impl Host for CfHost<'_> {
     }
 
     async fn join(&self, event: Uuid) -> Result<Option<JoinResult>, HostError> {
+        if self.shards > 1 {
+            // Sharded: check the (cached) rules here, count in one of K counters.
+            let Some(state) = self.snapshot(event).await? else {
+                return Ok(None);
+            };
+            if state.shardable() {
+                if let Err(r) = state.may_join(now_ms()) {
+                    return Ok(Some(JoinResult { seq: Err(r), state }));
+                }
+                let r = self.random();
+                let shard = u64::from_le_bytes(r[..8].try_into().unwrap_or([0; 8])) % self.shards;
+                let info = ShardInfo {
+                    event,
+                    shard,
+                    shards: self.shards,
+                };
+                let body = serde_json::to_string(&info).map_err(|e| HostError(e.to_string()))?;
+                let n: u64 = self
+                    .call_object(
+                        &shard_name(event, shard),
+                        Method::Post,
+                        "/count",
+                        Some(body),
+                    )
+                    .await?;
+                return Ok(Some(JoinResult {
+                    seq: Ok(state::sharded_seq(n, shard, self.shards)),
+                    state,
+                }));
+            }
+        }
         let r: Option<JoinResult> = self.call(event, Method::Post, "/join", None).await?;
         remember(event, r.as_ref().map(|r| r.state.clone()));
         Ok(r)

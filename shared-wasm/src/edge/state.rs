@@ -168,6 +168,33 @@ impl EventState {
         Ok(self.counter.issued)
     }
 
+    /// Whether joins of this event may be spread over several counters (Cloudflare with
+    /// `QUEUE_SHARDS` > 1): FIFO only, because a random draw needs one contiguous
+    /// pre-queue `1..=n_pre`.
+    pub fn shardable(&self) -> bool {
+        self.rules.method == Method::Fifo
+    }
+
+    /// With sharded joins, the event learns its `issued` count after the fact: each
+    /// counter reports the highest sequence it handed out. Raising `issued` re-anchors
+    /// exactly as a join would (if the queue had caught up, the idle credit is dropped
+    /// and the newcomers are served from now on at the rate). Run atomically; returns
+    /// whether anything changed.
+    pub fn report_issued(&mut self, max_seq: u64, now_ms: i64) -> bool {
+        if max_seq <= self.counter.issued {
+            return false;
+        }
+        self.observe(now_ms);
+        self.counter.anchor = queue::anchor_on_join(
+            self.counter.anchor,
+            self.rules.new_users_per_minute,
+            self.counter.issued,
+            now_ms,
+        );
+        self.counter.issued = max_seq;
+        true
+    }
+
     /// The serving counter at `now_ms`: in passthrough everyone issued is served; before
     /// the opening nobody; then the anchored line.
     pub fn serving(&self, now_ms: i64) -> u64 {
@@ -213,6 +240,17 @@ impl EventState {
         let seed = self.seed()?;
         Some(queue::DrawPublication::new(&seed, self.counter.n_pre?))
     }
+}
+
+/// The join sequence of the `n`-th join (1-based) counted by shard `shard` of `shards`:
+/// `(n − 1)·shards + shard + 1`. Shards interleave, so no two shards ever hand out the
+/// same number and no coordination is needed; numbers a shard has not reached yet are
+/// gaps, which the serving line passes over (admission stays within the rate).
+pub fn sharded_seq(n: u64, shard: u64, shards: u64) -> u64 {
+    n.saturating_sub(1)
+        .saturating_mul(shards.max(1))
+        .saturating_add(shard.min(shards.max(1) - 1))
+        .saturating_add(1)
 }
 
 /// Applies a verified rules push to the stored state (`None`: first push). Run
@@ -304,7 +342,12 @@ impl Standing {
         let rules = &state.rules;
         let phase = state.phase(now_ms);
         let position = state.position(seq);
-        let serving = state.serving(now_ms);
+        // In passthrough everyone is served at once, also a joiner whose sequence the
+        // snapshot's `issued` does not cover yet (sharded counters report late).
+        let serving = match rules.mode {
+            Mode::Passthrough => state.serving(now_ms).max(seq),
+            _ => state.serving(now_ms),
+        };
         let open = phase == Phase::Open || rules.mode == Mode::Passthrough;
         let served = open
             && phase != Phase::Ended
@@ -509,6 +552,29 @@ mod tests {
         let s = apply_push(Some(s), faster, OPEN_MS + 10_000).expect("newer");
         assert_eq!(s.serving(OPEN_MS + 10_000), before);
         assert_eq!(s.serving(OPEN_MS + 11_000), 100);
+    }
+
+    #[test]
+    fn sharded_sequences_never_collide_and_reports_raise_issued() {
+        let mut seen = std::collections::HashSet::new();
+        for shards in 1..=5u64 {
+            seen.clear();
+            for shard in 0..shards {
+                for n in 1..=50 {
+                    assert!(seen.insert(sharded_seq(n, shard, shards)));
+                }
+            }
+            assert_eq!(seen.len() as u64, 50 * shards);
+            assert!(seen.iter().all(|&q| (1..=50 * shards).contains(&q)));
+        }
+        let mut s = apply_push(None, push(1), OPEN_MS).expect("first");
+        assert!(s.shardable());
+        assert!(s.report_issued(7, OPEN_MS + 1_000));
+        assert!(!s.report_issued(5, OPEN_MS + 2_000));
+        assert_eq!(s.counter.issued, 7);
+        // Caught up before the report: one slot of credit, then the rate (60/min).
+        assert_eq!(s.serving(OPEN_MS + 1_000), 1);
+        assert_eq!(s.serving(OPEN_MS + 2_000), 2);
     }
 
     #[test]

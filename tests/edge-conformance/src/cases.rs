@@ -36,6 +36,7 @@ cases!(
     join_and_status,
     pass_is_signed_for_the_position,
     positions_are_unique_under_concurrent_joins,
+    joins_are_unique_and_all_eventually_served,
     random_draw_prequeue_and_publication,
     guard_accepts_and_refuses_entry_tokens,
     guard_on_pages_redirects,
@@ -281,6 +282,34 @@ async fn positions_are_unique_under_concurrent_joins(c: &Ctx) -> Result<()> {
     seqs.sort_unstable();
     ensure!(seqs == (1..=50).collect::<Vec<_>>(), "sequences: {seqs:?}");
     Ok(())
+}
+
+/// Whatever the platform's counting scheme (one counter, or interleaved shards), 40
+/// concurrent joins get 40 distinct sequence numbers and positions, and with a high rate
+/// every one of them is served soon, the last joiner included.
+async fn joins_are_unique_and_all_eventually_served(c: &Ctx) -> Result<()> {
+    let event = fresh_event();
+    push(c, &rules(event, 1, 1_000_000)).await?;
+    let results = futures_join_all((0..40).map(|_| join(c, event))).await;
+    let mut joined = Vec::new();
+    for r in results {
+        let (v, t) = r?;
+        joined.push((v["seq"].as_u64().context("seq")?, t));
+    }
+    let mut seqs: Vec<u64> = joined.iter().map(|(s, _)| *s).collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    ensure!(seqs.len() == 40, "duplicate sequence numbers: {seqs:?}");
+    let (_, last) = joined.iter().max_by_key(|(s, _)| *s).context("joins")?;
+    eventually(
+        "the last joiner served",
+        Duration::from_secs(10),
+        || async {
+            let s = status_json(c, event, last).await?;
+            Ok((s["served"] == true).then_some(()))
+        },
+    )
+    .await
 }
 
 /// Runs futures concurrently on this task (no extra dependency).

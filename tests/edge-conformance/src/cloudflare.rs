@@ -190,9 +190,10 @@ impl Platform for Cloudflare {
             .build()?;
         let started = Instant::now();
         loop {
-            // Any answer from the worker (it 404s this edge-reserved path) means it is up.
+            // The worker answers this edge-reserved path with 404 (the no-op worker with
+            // 200); either means workerd runs our code.
             if let Ok(r) = http.get(format!("{base}/__urr/ready")).send().await
-                && r.status().as_u16() == 404
+                && matches!(r.status().as_u16(), 200 | 404)
             {
                 break;
             }

@@ -121,6 +121,16 @@ pub struct Ctx {
 /// Runs every case against `platform`; prints one line per case and fails if any case
 /// failed. `EDGE_CONFORMANCE_FILTER=substring` runs only matching cases.
 pub async fn run_suite(platform: &impl Platform) -> Result<()> {
+    run_cases(platform, &[], None).await
+}
+
+/// [`run_suite`] with extra platform variables (e.g. `QUEUE_SHARDS`) and, optionally,
+/// only the named cases.
+pub async fn run_cases(
+    platform: &impl Platform,
+    extra_vars: &[(&str, &str)],
+    only: Option<&[&str]>,
+) -> Result<()> {
     let mut edge_seed = [0u8; 32];
     rand::Rng::fill(&mut rand::thread_rng(), &mut edge_seed);
     let mut origin_seed = [0u8; 32];
@@ -141,6 +151,9 @@ pub async fn run_suite(platform: &impl Platform) -> Result<()> {
     );
     vars.0.insert("ORIGIN_URL".into(), stub.url());
     vars.0.insert("COOKIE_SECURE".into(), "false".into());
+    for (k, v) in extra_vars {
+        vars.0.insert((*k).to_owned(), (*v).to_owned());
+    }
 
     let started = Instant::now();
     let edge = platform
@@ -162,7 +175,7 @@ pub async fn run_suite(platform: &impl Platform) -> Result<()> {
     let filter = std::env::var("EDGE_CONFORMANCE_FILTER").unwrap_or_default();
     let (mut passed, mut failed) = (0, Vec::new());
     for (name, case) in cases::ALL {
-        if !name.contains(filter.as_str()) {
+        if !name.contains(filter.as_str()) || only.is_some_and(|o| !o.contains(name)) {
             continue;
         }
         let t = Instant::now();
@@ -177,9 +190,14 @@ pub async fn run_suite(platform: &impl Platform) -> Result<()> {
             }
         }
     }
+    let label = if extra_vars.is_empty() {
+        platform.name().to_owned()
+    } else {
+        let v: Vec<String> = extra_vars.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!("{} with {}", platform.name(), v.join(" "))
+    };
     println!(
-        "conformance ({}): {passed} passed, {} failed",
-        platform.name(),
+        "conformance ({label}): {passed} passed, {} failed",
         failed.len()
     );
     drop(edge);
