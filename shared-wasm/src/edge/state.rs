@@ -28,12 +28,34 @@
 //!
 //! # Redis mapping (for the Spin edge)
 //!
-//! Store the whole [`EventState`] as one JSON string under `{vwr:<event>}:state` and run
-//! every operation as a compare-and-set: read the value, compute in Rust, write it back
-//! only if it is unchanged (`WATCH`/`MULTI`/`EXEC`, or a Lua script `if GET == old then
-//! SET new`), retrying on conflict. Operations are tiny and conflict only on the same
-//! event. The join can be split to keep its hot path a single `INCR`: see the crate's
-//! ARCHITECTURE notes and the conformance suite, which only test the observable result.
+//! The contract is "each operation is atomic per event"; the simplest exact mapping is
+//! a compare-and-set over one key per event:
+//!
+//! * key `{vwr:<event>}:state` holds the JSON of [`EventState`] (serde, as is);
+//! * **snapshot**: `GET` (an instance may reuse the value for ~1 s);
+//! * **join / observe / push**: `GET` the value `old` (or nil), compute the new state in
+//!   Rust with [`EventState::join`] / [`EventState::observe`] / [`apply_push`] at the
+//!   component's `now`, then write it only if nobody else did in between, with
+//!   `EVAL "local c = redis.call('GET', KEYS[1]) if (c == false and ARGV[1] == '') or c
+//!   == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) return 1 end return 0" 1
+//!   {vwr:<event>}:state <old or ''> <new>`; on `0`, start again from `GET` (bounded
+//!   retries, then 503). Write nothing when the operation refuses (join refused, push
+//!   not newer) or, for observe, reports no change.
+//!
+//! Under a join burst every CAS conflicts with the others. The sharded scheme below
+//! removes the state from the join's hot path, and works on Redis with one counter:
+//! `seq = INCR {vwr:<event>}:count` (that is [`sharded_seq`]`(n, 0, 1)`), mode/phase checked
+//! with [`EventState::may_join`] on the snapshot, and [`EventState::report_issued`] applied
+//! by CAS when a status read finds the counter ahead of `issued` (at most once per
+//! snapshot refresh). Keep random-draw events on the CAS path: their `n_pre` must be
+//! frozen atomically with the counter.
+//!
+//! # Sharded joins (Cloudflare `QUEUE_SHARDS`)
+//!
+//! [`EventState::shardable`] events (FIFO) may count joins in K independent counters;
+//! counter `s` gives its `n`-th join the sequence [`sharded_seq`]`(n, s, K)`, unique by
+//! construction, and reports its highest sequence to the event's state, which
+//! [`EventState::report_issued`] folds in like a join.
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
