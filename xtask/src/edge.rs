@@ -288,7 +288,8 @@ pub fn bench(args: &[String]) -> Result<()> {
     build("build", &[])?;
     util::step("edge bench: load (status polls vs no-op, same run)");
     let mut c = cargo();
-    c.args(["run", "-p", "edge-conformance", "--bin", "edge-bench", "--"])
+    // Release: a debug load generator would spend the CPU the workers need.
+    c.args(["run", "--release", "-p", "edge-conformance", "--bin", "edge-bench", "--"])
         .arg("--out")
         .arg(util::root().join("target/bench/edge.json"))
         .args(args)
