@@ -289,11 +289,19 @@ pub fn bench(args: &[String]) -> Result<()> {
     util::step("edge bench: load (status polls vs no-op, same run)");
     let mut c = cargo();
     // Release: a debug load generator would spend the CPU the workers need.
-    c.args(["run", "--release", "-p", "edge-conformance", "--bin", "edge-bench", "--"])
-        .arg("--out")
-        .arg(util::root().join("target/bench/edge.json"))
-        .args(args)
-        .envs(wrangler_env());
+    c.args([
+        "run",
+        "--release",
+        "-p",
+        "edge-conformance",
+        "--bin",
+        "edge-bench",
+        "--",
+    ])
+    .arg("--out")
+    .arg(util::root().join("target/bench/edge.json"))
+    .args(args)
+    .envs(wrangler_env());
     sh(&mut c)?;
     println!("edge bench done in {:.0} s", t.elapsed().as_secs_f64());
     Ok(())

@@ -99,6 +99,7 @@ impl Lang {
 
 /// Fixed UI strings.
 struct Texts {
+    /// Label of the link to the other language, in that language.
     switch_label: &'static str,
     position: &'static str,
     ahead: &'static str,
@@ -377,7 +378,7 @@ pub fn render(p: &PageInput<'_>) -> String {
         other.code(),
         other.code(),
         other.code(),
-        texts(other).switch_label
+        t.switch_label
     ));
     if let Some(url) = template.and_then(|t| t.logo_url.as_deref()) {
         h.push_str(&format!(

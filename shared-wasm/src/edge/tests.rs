@@ -675,6 +675,10 @@ fn the_page_and_json_mode() {
         .call("GET", &format!("/e/{}?lang=en", w.event), &[], None)
         .text();
     assert!(en.contains("<html lang=\"en\">") && en.contains("Your place in line"));
+    assert!(
+        en.contains("hreflang=\"ko\">한국어</a>"),
+        "the switch names the other language"
+    );
 
     let j = w.call(
         "GET",
