@@ -184,7 +184,14 @@ pub fn clippy() -> Result<()> {
 /// The conformance suite against the built worker under `wrangler dev`.
 pub fn conformance() -> Result<()> {
     sh(cargo()
-        .args(["test", "-p", "edge-conformance", "--", "--nocapture"])
+        .args([
+            "test",
+            "-p",
+            "edge-conformance",
+            "--",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .envs(wrangler_env()))
 }
 

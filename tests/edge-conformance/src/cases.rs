@@ -59,7 +59,7 @@ fn fresh_event() -> Uuid {
 }
 
 /// Queue, FIFO, opened ten minutes ago, `rate` per minute.
-fn rules(event: Uuid, version: u64, rate: u32) -> EdgeRules {
+pub fn rules(event: Uuid, version: u64, rate: u32) -> EdgeRules {
     let mut r = EdgeRules::default_for(event, now_s() - 600);
     r.version = version;
     r.new_users_per_minute = rate;
@@ -92,7 +92,8 @@ async fn push_token(c: &Ctx, event: Uuid, token: &str) -> Result<Reply> {
         .await
 }
 
-async fn push(c: &Ctx, rules: &EdgeRules) -> Result<()> {
+/// Pushes `rules` signed by the origin key; expects 200.
+pub async fn push(c: &Ctx, rules: &EdgeRules) -> Result<()> {
     let r = push_token(c, rules.event_id, &rules_token(&c.keys.origin, rules, None)).await?;
     r.expect_status(200)
         .with_context(|| format!("pushing rules v{}", rules.version))?;
@@ -100,7 +101,7 @@ async fn push(c: &Ctx, rules: &EdgeRules) -> Result<()> {
 }
 
 /// Joins; returns the JSON and the ticket.
-async fn join(c: &Ctx, event: Uuid) -> Result<(Value, String)> {
+pub async fn join(c: &Ctx, event: Uuid) -> Result<(Value, String)> {
     let r = c
         .http
         .post(&format!("{}/vwr/{event}/join", c.base), &[])
@@ -313,7 +314,7 @@ async fn joins_are_unique_and_all_eventually_served(c: &Ctx) -> Result<()> {
 }
 
 /// Runs futures concurrently on this task (no extra dependency).
-async fn futures_join_all<F: Future>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+pub async fn futures_join_all<F: Future>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output> {
     let mut pinned: Vec<Pin<Box<F>>> = futs.into_iter().map(Box::pin).collect();
     let mut out: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
     std::future::poll_fn(|cx| {

@@ -118,19 +118,12 @@ pub struct Ctx {
     pub http: client::Client,
 }
 
-/// Runs every case against `platform`; prints one line per case and fails if any case
-/// failed. `EDGE_CONFORMANCE_FILTER=substring` runs only matching cases.
-pub async fn run_suite(platform: &impl Platform) -> Result<()> {
-    run_cases(platform, &[], None).await
-}
-
-/// [`run_suite`] with extra platform variables (e.g. `QUEUE_SHARDS`) and, optionally,
-/// only the named cases.
-pub async fn run_cases(
+/// Generates keys, starts the stub origin and the platform with the suite's variables
+/// plus `extra_vars`; returns the running edge and the context cases use.
+pub async fn start(
     platform: &impl Platform,
     extra_vars: &[(&str, &str)],
-    only: Option<&[&str]>,
-) -> Result<()> {
+) -> Result<(RunningEdge, Ctx)> {
     let mut edge_seed = [0u8; 32];
     rand::Rng::fill(&mut rand::thread_rng(), &mut edge_seed);
     let mut origin_seed = [0u8; 32];
@@ -172,6 +165,23 @@ pub async fn run_cases(
         stub,
         http: client::Client::new()?,
     };
+    Ok((edge, ctx))
+}
+
+/// Runs every case against `platform`; prints one line per case and fails if any case
+/// failed. `EDGE_CONFORMANCE_FILTER=substring` runs only matching cases.
+pub async fn run_suite(platform: &impl Platform) -> Result<()> {
+    run_cases(platform, &[], None).await
+}
+
+/// [`run_suite`] with extra platform variables (e.g. `QUEUE_SHARDS`) and, optionally,
+/// only the named cases.
+pub async fn run_cases(
+    platform: &impl Platform,
+    extra_vars: &[(&str, &str)],
+    only: Option<&[&str]>,
+) -> Result<()> {
+    let (edge, ctx) = start(platform, extra_vars).await?;
     let filter = std::env::var("EDGE_CONFORMANCE_FILTER").unwrap_or_default();
     let (mut passed, mut failed) = (0, Vec::new());
     for (name, case) in cases::ALL {
