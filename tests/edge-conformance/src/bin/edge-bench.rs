@@ -239,7 +239,7 @@ async fn main() -> Result<()> {
         .unwrap_or(1);
     let ratio = polls.rps / baseline.rps;
     let report = json!({
-        "machine": { "cores": cores },
+        "machine": { "cores": cores, "loadavg_1min_at_end": loadavg },
         "clients": clients,
         "duration_secs": duration.as_secs(),
         "noop": stats_json(&baseline),
