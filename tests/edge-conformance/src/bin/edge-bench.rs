@@ -237,6 +237,11 @@ async fn main() -> Result<()> {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
+    // Other work on the machine skews absolute numbers; the ratio is the comparable figure.
+    let loadavg = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_default();
     let ratio = polls.rps / baseline.rps;
     let report = json!({
         "machine": { "cores": cores, "loadavg_1min_at_end": loadavg },
@@ -270,7 +275,7 @@ async fn main() -> Result<()> {
         polls.rps, polls.p50_ms, polls.p99_ms, polls.errors, edge_raw, edge_gz
     );
     println!(
-        "\nstatus/no-op throughput ratio: {ratio:.3}; written to {}",
+        "\nstatus/no-op throughput ratio: {ratio:.3} (1-min load average {loadavg} on {cores} cores); written to {}",
         out.display()
     );
     if edge_gz > 1_000_000 {
