@@ -682,7 +682,11 @@ impl Edge {
         let mut set_ticket = None;
         let (claims, state) = match self.ticket(req, event, now_ms.div_euclid(1000)) {
             Some(Ok((claims, _))) => (claims, state),
-            _ if req.method == Method::Head => return page(200, Some(&state), PageKind::NotFound),
+            // HEAD (link checkers, prefetchers) must not take a place in the queue.
+            _ if req.method == Method::Head => {
+                return Response::html(200, String::new())
+                    .with_header("content-language", lang.code());
+            }
             _ => match host.join(event).await {
                 Err(e) => return storage_unavailable(&e),
                 Ok(None) if json => return no_room(event),

@@ -5,7 +5,7 @@
 //! writes a throw-away wrangler config into `target/edge-conformance/<run>/`: the
 //! worker's own `wrangler.toml` without its `[build]` section (so `wrangler dev` does not
 //! rebuild), `main` pointing at the built worker, and the suite's variables in `[vars]`
-//! (key specs contain `:`, which `--var KEY:VALUE` would split). Durable Object state
+//! (keys stay off the command line and the process list). Durable Object state
 //! goes to a fresh `--persist-to` directory, so every run starts empty. The process runs
 //! in its own process group, and dropping the [`RunningEdge`] kills the group (wrangler
 //! and workerd).
