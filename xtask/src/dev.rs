@@ -5,7 +5,11 @@
 //! data, runs the origin, prints where everything is and how to log in, and stops what
 //! it started on Ctrl-C.
 //!
-//! Options: `--release` builds optimised binaries (slower to build, faster to run).
+//! It also builds the Cloudflare edge worker and runs it with `wrangler dev` in front of
+//! the origin on `URR_EDGE_ADDR` (default `127.0.0.1:8787`), which is the URL to use.
+//!
+//! Options: `--release` builds optimised binaries (slower to build, faster to run);
+//! `--no-edge` skips the edge worker (no Node.js needed).
 
 use crate::keys;
 use crate::services::{self, Purpose};
@@ -91,7 +95,27 @@ pub fn run(args: &[String]) -> Result<()> {
         return Err(e);
     }
 
-    banner(&http_addr, &demo_password);
+    let edge_addr = std::env::var("URR_EDGE_ADDR").unwrap_or_else(|_| "127.0.0.1:8787".into());
+    let with_edge = !args.iter().any(|a| a == "--no-edge");
+    if with_edge {
+        util::step("starting the edge (Cloudflare worker under wrangler dev)");
+        let edge = crate::edge::start_dev(&http_addr, &edge_addr, &keys).and_then(|child| {
+            children.push(("edge", child));
+            util::wait_for("the edge", Duration::from_secs(120), || {
+                util::reachable(&edge_addr)
+            })
+        });
+        if let Err(e) = edge {
+            stop_all(&mut children);
+            return Err(e);
+        }
+    }
+
+    banner(
+        &http_addr,
+        with_edge.then_some(edge_addr.as_str()),
+        &demo_password,
+    );
 
     let outcome = supervise(&mut children, &stop);
     stop_all(&mut children);
@@ -100,7 +124,12 @@ pub fn run(args: &[String]) -> Result<()> {
     outcome
 }
 
-fn banner(http_addr: &str, password: &str) {
+fn banner(http_addr: &str, edge_addr: Option<&str>, password: &str) {
+    if let Some(edge) = edge_addr {
+        println!(
+            "\n  ► main URL (edge, in front of the origin): http://{edge}/\n    waiting rooms at http://{edge}/e/<event_id>; the API through the edge at http://{edge}/api/v1/events"
+        );
+    }
     println!(
         "\n\
          ┌──────────────────────────────────────────────────────────────────────\n\
