@@ -53,7 +53,7 @@ pub fn booking(args: &[String]) -> Result<()> {
             .arg("serve")
             .env("URR_HTTP_ADDR", &addr)
             .env("URR_DATABASE_URL", &db_url)
-            .env("URR_DATABASE_MAX_CONNECTIONS", "48")
+            .env("URR_DATABASE_MAX_CONNECTIONS", "32")
             .env("URR_REDIS_URL", &services.redis_url)
             .env("URR_REDIS_PREFIX", &prefix)
             .env("URR_ORIGIN_SIGNING_KEY", &keys["URR_ORIGIN_SIGNING_KEY"])

@@ -278,6 +278,13 @@ async fn main() -> Result<()> {
         .await
     };
     let sellout_outcome = tally(&statuses);
+    println!(
+        "  {:.0} req/s, p50 {:.1} ms, p99 {:.1} ms, {:?}",
+        sellout.per_second(),
+        sellout.percentile_ms(50.0),
+        sellout.percentile_ms(99.0),
+        sellout_outcome
+    );
     let sold = live_seats(&db, stadium).await?;
     let doubles_a = double_sold(&db, stadium).await?;
 
@@ -315,6 +322,13 @@ async fn main() -> Result<()> {
         .await
     };
     let hot_outcome = tally(&statuses);
+    println!(
+        "  {:.0} req/s, p50 {:.1} ms, p99 {:.1} ms, {:?}",
+        hotrun.per_second(),
+        hotrun.percentile_ms(50.0),
+        hotrun.percentile_ms(99.0),
+        hot_outcome
+    );
     let hot_held = live_seats(&db, hot_event).await?;
     let doubles_b = double_sold(&db, hot_event).await?;
 
@@ -334,7 +348,7 @@ async fn main() -> Result<()> {
                   UPDATE bench_counter SET n = n + 1 WHERE id = :id % 4900;\n\
                   END;\n";
     println!("baseline: pgbench for {} s", a.baseline_secs);
-    let pg_tps = pgbench(&a.db, script, a.clients.min(64), a.baseline_secs)?;
+    let pg_tps = pgbench(&a.db, script, a.clients, a.baseline_secs)?;
 
     let redis_client = redis::Client::open(a.redis.as_str())?;
     let mut conn = redis_client.get_multiplexed_async_connection().await?;
