@@ -135,6 +135,9 @@ pub struct BookingConfig {
     pub sweep_batch: u32,
     /// `URR_SEATMAP_TTL_MS`, default 1,000: the seat map snapshot's maximum age.
     pub seatmap_ttl: Duration,
+    /// `URR_EVENT_CACHE_TTL_MS`, default 1,000: how old the cached event row (sale
+    /// window, cancellation, limit) a seat request checks may be.
+    pub event_cache_ttl: Duration,
 }
 
 impl BookingConfig {
@@ -146,6 +149,7 @@ impl BookingConfig {
             sweep_interval: v.millis("URR_SWEEP_INTERVAL_MS", 1000)?,
             sweep_batch: v.parse("URR_SWEEP_BATCH", 500)?,
             seatmap_ttl: v.millis("URR_SEATMAP_TTL_MS", 1000)?,
+            event_cache_ttl: v.millis("URR_EVENT_CACHE_TTL_MS", 1000)?,
         };
         if c.hold_secs == 0 || c.max_hold_secs < c.hold_secs {
             bail!("URR_HOLD_SECS must be > 0 and URR_HOLD_MAX_SECS at least URR_HOLD_SECS");

@@ -14,6 +14,7 @@
 //! A repeated identical request extends the hold, up to `URR_HOLD_MAX_SECS` (900 s)
 //! after its creation.
 
+pub mod cache;
 pub mod holds;
 pub mod model;
 pub mod seatmap;
@@ -41,6 +42,7 @@ use uuid::Uuid;
 #[derive(Default)]
 pub struct Booking {
     pub seatmaps: seatmap::SeatMapCache,
+    pub events: cache::EventCache,
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -192,17 +192,57 @@ struct Line {
     available: i64,
 }
 
+/// Seat requests: the event and seat prices from the in-memory cache (`cache`).
+async fn price_seats(
+    state: &AppState,
+    event_id: Uuid,
+    seats: &[Uuid],
+) -> ApiResult<(BookableEvent, Vec<Line>)> {
+    use super::cache::SeatLookup;
+    let ttl = state.config.booking.event_cache_ttl;
+    let (event, map) = state.booking.events.get(&state.db, event_id, ttl).await?;
+    if event.seat_layout_id.is_none() {
+        return Err(ApiError::validation(
+            "seat_ids",
+            "this event has no seat map; book standing `items` instead",
+        ));
+    }
+    let mut lines = Vec::with_capacity(seats.len());
+    let mut unknown = Vec::new();
+    for id in seats {
+        match map.seat(id) {
+            Some(info) => lines.push(Line {
+                seat_id: Some(*id),
+                ticket_type_id: None,
+                label: info.label.clone(),
+                quantity: 1,
+                unit_price: info.price,
+                available: 0,
+            }),
+            None => unknown.push(*id),
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(
+            ApiError::validation("seat_ids", "some seats do not belong to this event")
+                .with("unknown_seats", unknown),
+        );
+    }
+    Ok((event, lines))
+}
+
 /// Loads the event and prices every line in one query, checking each line belongs to
 /// the event. Errors: 404 for an unknown event, 422 naming unknown seats/types.
 async fn load_request(
-    db: &sqlx::PgPool,
+    state: &AppState,
     event_id: Uuid,
     want: &Want,
 ) -> ApiResult<(BookableEvent, Vec<Line>)> {
     let (ids, seated): (Vec<Uuid>, bool) = match want {
-        Want::Seats(s) => (s.clone(), true),
+        Want::Seats(seats) => return price_seats(state, event_id, seats).await,
         Want::Standing(items) => (items.iter().map(|(t, _)| *t).collect(), false),
     };
+    let db = &state.db;
     let sql = if seated {
         "SELECT e.id, e.title, e.seat_layout_id, e.starts_at, e.sale_opens_at, e.sale_closes_at,
                 e.cancelled_at, e.max_tickets_per_user,
@@ -312,7 +352,7 @@ pub async fn create(
 ) -> ApiResult<Created> {
     let cfg = &state.config.booking;
     let digest = want.digest();
-    let (event, lines) = load_request(&state.db, event_id, &want).await?;
+    let (event, lines) = load_request(state, event_id, &want).await?;
     let now = state.clock.now();
     check_sale_window(&event, user, now)?;
     let limit = i64::from(event.max_tickets_per_user);

@@ -197,6 +197,8 @@ impl TestApp {
             ("URR_ARGON2_ITERATIONS", "1".to_owned()),
             ("URR_BACKGROUND_JOBS", "false".to_owned()),
             ("URR_LOG", "warn".to_owned()),
+            // Tests edit events and book at once; production keeps the row 1 s.
+            ("URR_EVENT_CACHE_TTL_MS", "0".to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
