@@ -1158,6 +1158,19 @@ pub async fn enqueue_closed(
     Ok(())
 }
 
+/// Payments, first statement of a transaction that will change both a reservation and
+/// its payment row: locks the reservation row and returns its status. Every
+/// transaction touching both locks the reservation first, then the payment, so two of
+/// them can never wait on each other.
+pub async fn lock(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<ReservationStatus>> {
+    let status: Option<String> =
+        sqlx::query_scalar("SELECT status FROM reservations WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(status.as_deref().and_then(ReservationStatus::parse))
+}
+
 /// A pending reservation that a payment is about to be confirmed for.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PayableHold {

@@ -110,7 +110,7 @@ pub async fn drive(
             .await;
         }
         Err(e) => {
-            store::note_refund_attempt(state, refund.id, Some(&e.summary())).await?;
+            store::note_refund_error(state, refund.id, &e.summary()).await?;
             return Ok(Driven::Pending(refund.clone()));
         }
     }
@@ -124,7 +124,7 @@ pub async fn drive(
         }
         // Counted before the call: from now on a call may have executed, so later
         // drives must send (and get the replay), not pre-check the balance.
-        store::note_refund_attempt(state, refund.id, None).await?;
+        store::note_refund_attempt(state, refund.id).await?;
         let result = toss
             .cancel(
                 &refund.idempotency_key,
@@ -139,7 +139,7 @@ pub async fn drive(
             Err(e) => e,
         };
         tracing::info!(order_id = %refund.order_id, refund_id = %refund.id, attempt, error = %err.summary(), "Toss cancel did not succeed");
-        store::note_refund_attempt(state, refund.id, Some(&err.summary())).await?;
+        store::note_refund_error(state, refund.id, &err.summary()).await?;
         let already = matches!(
             err.code(),
             Some("NOT_CANCELABLE_PAYMENT" | "ALREADY_CANCELED_PAYMENT" | "ALREADY_REFUND_PAYMENT")
@@ -177,7 +177,7 @@ async fn refuse(
     if refund.initiated_by == Initiator::Reconciler.as_str() {
         tracing::error!(order_id = %refund.order_id, refund_id = %refund.id, code, "Toss refuses to return money for an order without tickets; operator action needed");
         let later = state.clock.now() + Duration::hours(1);
-        store::note_refund_attempt(state, refund.id, Some(code)).await?;
+        store::note_refund_error(state, refund.id, code).await?;
         store::schedule(
             state,
             &refund.order_id,
@@ -206,6 +206,10 @@ pub async fn complete(
 ) -> anyhow::Result<Driven> {
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
+    // Lock order: reservation, then payment (as in the claim and the finalisation).
+    if let Some(reservation) = Order::reservation_of(&refund.order_id) {
+        crate::booking::service::lock(&mut tx, reservation).await?;
+    }
     let completed = sqlx::query(
         "UPDATE refunds SET status = 'completed', completed_at = $2 WHERE id = $1 AND status = 'requested'",
     )

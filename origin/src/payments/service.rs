@@ -471,6 +471,8 @@ async fn finalize(
     for _ in 0..3 {
         let now = state.clock.now();
         let mut tx = state.db.begin().await?;
+        // Lock order: reservation, then payment (as in the claim).
+        crate::booking::service::lock(&mut tx, row.reservation_id).await?;
         let paid = sqlx::query_as::<_, PaymentRow>(&format!(
             "UPDATE payments
              SET status = 'paid', payment_key = $2, toss_status = $3, method = $4,

@@ -387,20 +387,22 @@ pub async fn request_refund(
     Ok(Some(row))
 }
 
-/// Counts a cancel call of a refund and records its error, if any.
-pub async fn note_refund_attempt(
-    state: &AppState,
-    refund_id: Uuid,
-    error: Option<&str>,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE refunds SET attempts = attempts + 1, last_error = COALESCE($2, last_error)
-         WHERE id = $1",
-    )
-    .bind(refund_id)
-    .bind(error)
-    .execute(&state.db)
-    .await?;
+/// Counts a cancel call of a refund, before it is sent.
+pub async fn note_refund_attempt(state: &AppState, refund_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("UPDATE refunds SET attempts = attempts + 1 WHERE id = $1")
+        .bind(refund_id)
+        .execute(&state.db)
+        .await?;
+    Ok(())
+}
+
+/// Records why a refund's last call did not succeed.
+pub async fn note_refund_error(state: &AppState, refund_id: Uuid, error: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE refunds SET last_error = $2 WHERE id = $1")
+        .bind(refund_id)
+        .bind(error)
+        .execute(&state.db)
+        .await?;
     Ok(())
 }
 
