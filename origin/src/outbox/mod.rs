@@ -207,8 +207,8 @@ mod tests {
         assert_eq!(Topic::parse("payment.unknown"), None);
     }
 
-    #[test]
-    fn every_stream_shares_one_hash_tag() {
+    #[tokio::test]
+    async fn every_stream_shares_one_hash_tag() {
         let redis = Redis::connect("redis://127.0.0.1:1", "t:x:").expect("lazy client");
         for t in Topic::ALL {
             let key = stream_key(&redis, t);
