@@ -144,12 +144,11 @@ pub async fn drive(
             err.code(),
             Some("NOT_CANCELABLE_PAYMENT" | "ALREADY_CANCELED_PAYMENT" | "ALREADY_REFUND_PAYMENT")
         );
-        if already || err.outcome_unknown() {
-            if let Ok(p) = toss.get_by_key(payment_key).await
-                && p.status() == TossStatus::Canceled
-            {
-                return complete(state, refund, &p).await;
-            }
+        if (already || err.outcome_unknown())
+            && let Ok(p) = toss.get_by_key(payment_key).await
+            && p.status() == TossStatus::Canceled
+        {
+            return complete(state, refund, &p).await;
         }
         if !err.is_retryable() {
             let (code, message) = match &err {

@@ -102,7 +102,7 @@ pub fn backoff(attempt: u32, slow: bool) -> Duration {
 #[derive(Debug)]
 pub enum Settlement {
     /// Money taken, tickets issued (now or earlier).
-    Paid(PaymentRow),
+    Paid(Box<PaymentRow>),
     /// Toss refused it for good (declined card, session expired, bad paymentKey, ...):
     /// not charged, the order is `failed`, the hold stays until it expires.
     Declined { code: String, message: String },
@@ -145,7 +145,7 @@ pub async fn confirm(
     let row = match store::load(state, &req.order_id).await? {
         Some(row) => match existing(state, row, &req).await? {
             Next::Done(response) => return Ok(response),
-            Next::Resume(row) => Claimed::Row(row),
+            Next::Resume(row) => Claimed::Row(Box::new(row)),
             Next::Claim => claim(state, &req, reservation_id).await?,
         },
         None => claim(state, &req, reservation_id).await?,
@@ -183,7 +183,7 @@ enum Next {
 }
 
 enum Claimed {
-    Row(PaymentRow),
+    Row(Box<PaymentRow>),
     Done(Box<ConfirmResponse>),
 }
 
@@ -232,9 +232,7 @@ async fn claim(
     let claimed = store::claim(
         &mut tx,
         &req.order_id,
-        hold.id,
-        hold.user_id,
-        hold.amount,
+        &hold,
         &req.payment_key,
         now,
         now + min_age,
@@ -243,7 +241,7 @@ async fn claim(
     match claimed {
         Some(row) => {
             tx.commit().await?;
-            Ok(Claimed::Row(row))
+            Ok(Claimed::Row(Box::new(row)))
         }
         None => {
             // A concurrent request claimed it first (we waited on its row lock).
@@ -253,7 +251,7 @@ async fn claim(
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("claim lost its row")))?;
             match existing(state, row, req).await? {
                 Next::Done(r) => Ok(Claimed::Done(Box::new(r))),
-                Next::Resume(row) => Ok(Claimed::Row(row)),
+                Next::Resume(row) => Ok(Claimed::Row(Box::new(row))),
                 Next::Claim => Err(ApiError::conflict(
                     "PAYMENT_IN_PROGRESS",
                     "This order changed while you paid; retry",
@@ -430,9 +428,9 @@ pub async fn settle(
         });
     }
     match finalize(state, row, &p).await? {
-        Finalized::Paid(row) => Ok(Settlement::Paid(row)),
+        Finalized::Paid(row) => Ok(Settlement::Paid(Box::new(row))),
         Finalized::Elsewhere(current) => Ok(match current.status() {
-            PaymentStatus::Paid => Settlement::Paid(current),
+            PaymentStatus::Paid => Settlement::Paid(Box::new(current)),
             PaymentStatus::Refunded | PaymentStatus::PartiallyRefunded => {
                 Settlement::Reversed { completed: true }
             }

@@ -6,6 +6,7 @@
 
 use super::model::{PaymentStatus, PaymentView, RefundStatus, RefundView};
 use super::toss::TossPayment;
+use crate::booking::service::PayableHold;
 use crate::state::AppState;
 use chrono::{DateTime, Duration, Utc};
 use sqlx::PgConnection;
@@ -94,9 +95,7 @@ pub fn confirm_key(order_id: &str, attempt: i32) -> String {
 pub async fn claim(
     conn: &mut PgConnection,
     order_id: &str,
-    reservation_id: Uuid,
-    user_id: Uuid,
-    amount: i64,
+    hold: &PayableHold,
     payment_key: &str,
     now: DateTime<Utc>,
     reconcile_after: DateTime<Utc>,
@@ -117,9 +116,9 @@ pub async fn claim(
          RETURNING {PAYMENT_COLUMNS}"
     ))
     .bind(order_id)
-    .bind(reservation_id)
-    .bind(user_id)
-    .bind(amount)
+    .bind(hold.id)
+    .bind(hold.user_id)
+    .bind(hold.amount)
     .bind(payment_key)
     .bind(confirm_key(order_id, 1))
     .bind(now)

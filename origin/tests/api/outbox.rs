@@ -8,7 +8,6 @@ use chrono::Duration;
 use serde_json::json;
 use sqlx::PgConnection;
 use std::collections::HashSet;
-use std::future::Future;
 use urr_origin::booking::sweeper;
 use urr_origin::outbox::consumer::{Applied, Consumer, Event, Handler};
 use urr_origin::outbox::{Topic, relay, stream_key};
@@ -21,22 +20,16 @@ struct Recorder {
 }
 
 impl Handler for Recorder {
-    fn handle(
-        &self,
-        conn: &mut PgConnection,
-        event: &Event,
-    ) -> impl Future<Output = anyhow::Result<()>> + Send {
-        async move {
-            sqlx::query("INSERT INTO test_consumed (event_id, topic) VALUES ($1, $2)")
-                .bind(event.id)
-                .bind(event.topic.as_str())
-                .execute(&mut *conn)
-                .await?;
-            if self.crash_on == Some(event.id) {
-                anyhow::bail!("consumer crashed half-way");
-            }
-            Ok(())
+    async fn handle(&self, conn: &mut PgConnection, event: &Event) -> anyhow::Result<()> {
+        sqlx::query("INSERT INTO test_consumed (event_id, topic) VALUES ($1, $2)")
+            .bind(event.id)
+            .bind(event.topic.as_str())
+            .execute(&mut *conn)
+            .await?;
+        if self.crash_on == Some(event.id) {
+            anyhow::bail!("consumer crashed half-way");
         }
+        Ok(())
     }
 }
 
