@@ -558,6 +558,48 @@ mod tests {
     }
 
     #[test]
+    fn toss_keys_are_checked_and_never_printed() {
+        let c = Config::from_vars(&Vars::from_map(&vars(&[("URR_ORIGIN_SIGNING_KEY", KEY)])))
+            .expect("config");
+        assert_eq!(c.payments.toss_base_url, "https://api.tosspayments.com");
+        assert_eq!(c.payments.toss_secret_key.expose(), TOSS_DOCS_SECRET_KEY);
+        assert!(!format!("{c:?}").contains(TOSS_DOCS_SECRET_KEY));
+        assert_eq!(c.payments.refund_policy.full_days, 7);
+        assert_eq!(c.payments.refund_policy.partial_days, 1);
+        assert_eq!(c.payments.refund_policy.partial_percent, 90);
+
+        let live = |extra: &[(&str, &str)]| {
+            let mut pairs = vec![
+                ("URR_ORIGIN_SIGNING_KEY", KEY),
+                ("URR_TOSS_SECRET_KEY", "live_gsk_abc"),
+                ("URR_TOSS_CLIENT_KEY", "live_gck_abc"),
+            ];
+            pairs.extend_from_slice(extra);
+            Config::from_vars(&Vars::from_map(&vars(&pairs)))
+        };
+        let e = live(&[]).unwrap_err();
+        assert!(e.to_string().contains("URR_TOSS_ALLOW_LIVE"), "{e}");
+        assert!(live(&[("URR_TOSS_ALLOW_LIVE", "true")]).is_ok());
+        let e = live(&[
+            ("URR_TOSS_ALLOW_LIVE", "true"),
+            ("URR_TOSS_CLIENT_KEY", "test_gck_x"),
+        ])
+        .unwrap_err();
+        assert!(e.to_string().contains("URR_TOSS_CLIENT_KEY"), "{e}");
+        for (key, value) in [
+            ("URR_TOSS_SECRET_KEY", "sk_nope"),
+            ("URR_TOSS_BASE_URL", "ftp://toss"),
+            ("URR_TOSS_BUDGET_MS", "15000"),
+            ("URR_REFUND_PARTIAL_PERCENT", "120"),
+            ("URR_TOSS_MAX_ATTEMPTS", "0"),
+        ] {
+            let m = vars(&[("URR_ORIGIN_SIGNING_KEY", KEY), (key, value)]);
+            let e = Config::from_vars(&Vars::from_map(&m)).unwrap_err();
+            assert!(e.to_string().contains(key), "{key}: {e}");
+        }
+    }
+
+    #[test]
     fn errors_name_the_variable() {
         let m = vars(&[]);
         let e = Config::from_vars(&Vars::from_map(&m)).unwrap_err();

@@ -34,6 +34,7 @@ use crate::booking::model::Order;
 use crate::state::AppState;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
+use uuid::Uuid;
 
 /// What one run did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -149,7 +150,10 @@ async fn confirming(state: &AppState, row: &PaymentRow) -> anyhow::Result<Outcom
         }
         TossStatus::InProgress | TossStatus::Ready => {
             let ours = p.payment_key == row.payment_key;
-            if status == PaymentStatus::Confirming && ours && hold_valid(state, row).await? {
+            if status == PaymentStatus::Confirming
+                && ours
+                && hold_valid(state, row.reservation_id).await?
+            {
                 let settled = service::confirm_at_toss(state, row, &Budget::single(state)).await?;
                 return outcome_of(state, row, settled).await;
             }
@@ -229,12 +233,12 @@ async fn outcome_of(
     })
 }
 
-/// Whether the reservation of `row` is still pending and unexpired now.
-async fn hold_valid(state: &AppState, row: &PaymentRow) -> anyhow::Result<bool> {
+/// Whether the reservation is still pending and unexpired now.
+pub(super) async fn hold_valid(state: &AppState, reservation: Uuid) -> sqlx::Result<bool> {
     let valid: Option<bool> = sqlx::query_scalar(
         "SELECT status = 'pending' AND expires_at > $2 FROM reservations WHERE id = $1",
     )
-    .bind(row.reservation_id)
+    .bind(reservation)
     .bind(state.clock.now())
     .fetch_optional(&state.db)
     .await?;

@@ -145,7 +145,7 @@ pub async fn confirm(
     let row = match store::load(state, &req.order_id).await? {
         Some(row) => match existing(state, row, &req).await? {
             Next::Done(response) => return Ok(response),
-            Next::Resume(row) => Claimed::Row(Box::new(row)),
+            Next::Resume(row) => resume(state, row).await?,
             Next::Claim => claim(state, &req, reservation_id).await?,
         },
         None => claim(state, &req, reservation_id).await?,
@@ -251,13 +251,35 @@ async fn claim(
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("claim lost its row")))?;
             match existing(state, row, req).await? {
                 Next::Done(r) => Ok(Claimed::Done(Box::new(r))),
-                Next::Resume(row) => Ok(Claimed::Row(Box::new(row))),
+                Next::Resume(row) => resume(state, row).await,
                 Next::Claim => Err(ApiError::conflict(
                     "PAYMENT_IN_PROGRESS",
                     "This order changed while you paid; retry",
                 )),
             }
         }
+    }
+}
+
+/// A repeat of a confirm already in flight (a retry, a second tab, a lost answer). While
+/// the hold is valid, it confirms again with the same Idempotency-Key. Once the hold
+/// has lapsed it never sends a confirm: it asks Toss what happened, by the reconciler's
+/// rules (the money may already be taken; then the tickets are issued, since the
+/// sweeper kept the seats).
+async fn resume(state: &AppState, row: PaymentRow) -> ApiResult<Claimed> {
+    if super::reconcile::hold_valid(state, row.reservation_id).await? {
+        return Ok(Claimed::Row(Box::new(row)));
+    }
+    super::reconcile::reconcile_order(state, &row).await?;
+    match store::load(state, &row.order_id).await? {
+        Some(now) if now.status() == PaymentStatus::Paid => {
+            Ok(Claimed::Done(Box::new(paid_response(state, &now).await?)))
+        }
+        _ => Err(ApiError::conflict(
+            "HOLD_EXPIRED",
+            "The hold on these tickets has ended; the payment was not completed. If Toss \
+             charged you, the money is returned automatically.",
+        )),
     }
 }
 

@@ -544,6 +544,67 @@ async fn a_lost_response_after_toss_confirmed_is_settled_by_the_reconciler() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_retry_after_the_hold_lapsed_asks_toss_instead_of_confirming() {
+    let env = spawn_env(&[("URR_TOSS_MAX_ATTEMPTS", "1")]).await;
+    let app = &env.app;
+    let event = seated_and_standing(app).await;
+    let fan = create_fans(app, 1).await.remove(0);
+
+    // Charged, answer lost; the fan retries long after the hold's deadline: the
+    // money was taken and the seats were kept, so the retry gets the tickets.
+    let charged = hold_seats(app, &fan, event.id, &event.seats[..1]).await;
+    env.fake.set_fault(
+        Fault::new(FaultKind::CommitThenDrop)
+            .on(Op::Confirm)
+            .for_order(&charged.order_id),
+    );
+    let key = authorize(&env.fake, &charged).await;
+    assert_eq!(
+        confirm(app, &fan, &key, &charged.order_id, charged.amount)
+            .await
+            .status(),
+        StatusCode::BAD_GATEWAY
+    );
+    // Not charged, Toss down; the fan retries after the deadline: no confirm is
+    // sent any more, the hold is over.
+    let unpaid = hold_seats(app, &fan, event.id, &event.seats[1..2]).await;
+    env.fake.set_fault(
+        Fault::new(FaultKind::InternalError)
+            .on(Op::Confirm)
+            .always(),
+    );
+    let unpaid_key = authorize(&env.fake, &unpaid).await;
+    assert_eq!(
+        confirm(app, &fan, &unpaid_key, &unpaid.order_id, unpaid.amount)
+            .await
+            .status(),
+        StatusCode::BAD_GATEWAY
+    );
+    env.fake.clear_faults();
+
+    app.state.clock.advance(Duration::minutes(8));
+    let fan = app.refresh_token(fan);
+    let res = confirm(app, &fan, &key, &charged.order_id, charged.amount).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(json(res).await["tickets"].as_array().map(Vec::len), Some(1));
+    assert_eq!(env.fake.confirm_executions(&charged.order_id), 1);
+
+    assert_problem(
+        confirm(app, &fan, &unpaid_key, &unpaid.order_id, unpaid.amount).await,
+        StatusCode::CONFLICT,
+        "HOLD_EXPIRED",
+    )
+    .await;
+    assert_eq!(env.fake.confirm_executions(&unpaid.order_id), 0);
+    assert_eq!(
+        payment_status(app, &unpaid.order_id).await.as_deref(),
+        Some("failed")
+    );
+    assert_eq!(sweeper::sweep(&app.state).await.expect("sweep"), 1);
+    assert_eq!(reservation_status(app, unpaid.id).await, "expired");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_confirm_that_lands_after_the_seat_is_gone_is_refunded_in_full() {
     let env = spawn_env(&[
         ("URR_TOSS_TIMEOUT_MS", "200"),
