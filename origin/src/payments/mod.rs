@@ -34,7 +34,7 @@
 //!
 //! | route | answers |
 //! |---|---|
-//! | `POST /api/v1/payments/confirm` | 200 paid + tickets (also on repeats); 402 `PAYMENT_DECLINED`; 404 `ORDER_NOT_FOUND`; 409 `HOLD_EXPIRED`, `PAYMENT_IN_PROGRESS`, `ORDER_REFUNDED`, `RESERVATION_CLOSED`; 422 `PAYMENT_AMOUNT_MISMATCH`; 502 `PAYMENT_PROVIDER_UNAVAILABLE`, `PAYMENT_VERIFICATION_FAILED` |
+//! | `POST /api/v1/payments/confirm` | 200 paid + tickets (also on repeats); 402 `PAYMENT_DECLINED`; 404 `ORDER_NOT_FOUND`; 409 `HOLD_EXPIRED`, `PAYMENT_IN_PROGRESS`, `ORDER_REFUNDED`, `RESERVATION_CLOSED`; 422 `PAYMENT_AMOUNT_MISMATCH`, `AMOUNT_BELOW_MINIMUM`; 502 `PAYMENT_PROVIDER_UNAVAILABLE`, `PAYMENT_VERIFICATION_FAILED` |
 //! | `GET /api/v1/payments/{order_id}` | the order's payment state |
 //! | `GET /api/v1/payments/config` | the widget client key and the refund policy |
 //! | `POST /api/v1/payments/toss/webhook` | 200 always (400 for non-JSON) |
@@ -108,7 +108,7 @@ pub fn start_workers(state: &AppState, workers: &mut Workers) {
         (status = 404, description = "ORDER_NOT_FOUND", body = crate::http::Problem, content_type = "application/problem+json"),
         (status = 409, description = "HOLD_EXPIRED (nothing charged), PAYMENT_IN_PROGRESS, ORDER_REFUNDED, RESERVATION_CLOSED (money returned)",
          body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "PAYMENT_AMOUNT_MISMATCH (nothing sent to Toss), VALIDATION_FAILED, INVALID_BODY",
+        (status = 422, description = "PAYMENT_AMOUNT_MISMATCH (nothing sent to Toss), AMOUNT_BELOW_MINIMUM, VALIDATION_FAILED, INVALID_BODY",
          body = crate::http::Problem, content_type = "application/problem+json"),
         (status = 502, description = "PAYMENT_PROVIDER_UNAVAILABLE (hold kept; settled automatically), PAYMENT_VERIFICATION_FAILED",
          body = crate::http::Problem, content_type = "application/problem+json")))]

@@ -44,6 +44,9 @@ use rand::Rng;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
+/// Toss's card minimum (KRW): smaller orders are refused before any call.
+pub const MIN_CARD_AMOUNT: i64 = 100;
+
 /// How long and how often one confirm or cancel may try.
 #[derive(Debug, Clone, Copy)]
 pub struct Budget {
@@ -131,6 +134,16 @@ pub async fn confirm(
         .await?
         .filter(|r| r.user_id == user.id)
         .ok_or_else(order_not_found)?;
+    if reservation.amount < MIN_CARD_AMOUNT {
+        // Toss refuses card payments under 100 KRW (BELOW_MINIMUM_AMOUNT); say so
+        // before anything is sent.
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "AMOUNT_BELOW_MINIMUM",
+            "Orders under 100 KRW cannot be paid by card",
+        )
+        .with("order_id", &req.order_id));
+    }
     if req.amount != reservation.amount {
         metrics::counter!("payments_refused_total", "reason" => "amount_mismatch").increment(1);
         return Err(ApiError::new(

@@ -399,6 +399,17 @@ async fn amount_tampering_is_refused_and_nothing_is_confirmed() {
     let res = confirm(app, fan, &key, &held.order_id, held.amount).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(env.fake.ledger(&held.order_id).captured_amount, held.amount);
+
+    // Orders under Toss's card minimum are refused before any call.
+    let stickers = create_event(app, EventSpec::on_sale(app).standing("Sticker", 50, 10)).await;
+    let tiny = hold_standing(app, other, stickers.id, stickers.ticket_types[0], 1).await;
+    assert_problem(
+        confirm(app, other, "tgen_tiny", &tiny.order_id, tiny.amount).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "AMOUNT_BELOW_MINIMUM",
+    )
+    .await;
+    assert_eq!(payment_status(app, &tiny.order_id).await, None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
