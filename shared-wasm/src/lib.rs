@@ -9,7 +9,9 @@
 //! | [`token`] | Ed25519 JWS tokens: tickets, passes, entry, access, QR                 |
 //! | [`queue`] | serving counter (anchors), random draw, poll interval and wait estimate |
 //! | [`rules`] | per-event waiting-room rules pushed from the origin to the edges       |
+//! | [`edge`]  | all platform-independent edge behaviour: routes, guard, join/status, page |
 
+pub mod edge;
 pub mod queue;
 pub mod rules;
 pub mod token;

@@ -488,7 +488,7 @@ fn check_path_pattern(p: &str) -> Result<(), String> {
 /// Canonical form of a request path for matching (see
 /// [`EdgeRules::path_is_protected`]). Always starts with `/`; never ends with `/`
 /// unless it is the root.
-fn normalize_path(path: &str) -> String {
+pub(crate) fn normalize_path(path: &str) -> String {
     let path = path.split(['?', '#']).next().unwrap_or("");
     let decoded = decode_unreserved(path);
     let mut segments: Vec<&str> = Vec::new();

@@ -5,13 +5,17 @@
 //! data, runs the origin, prints where everything is and how to log in, and stops what
 //! it started on Ctrl-C.
 //!
+//! It also builds the Cloudflare edge worker and runs it with `wrangler dev` in front of
+//! the origin on `URR_EDGE_ADDR` (default `127.0.0.1:8787`), which is the URL to use.
+//!
 //! Payments: without `URR_TOSS_SECRET_KEY` in the environment, the Toss fake
 //! (`tests/toss-fake`) runs on `URR_TOSS_FAKE_ADDR` (default `127.0.0.1:8089`) and the
 //! origin talks to it with Toss's public docs keys; its widget test page pays demo
 //! reservations and its webhooks go to the origin. With a key set, the origin talks to
 //! `URR_TOSS_BASE_URL` (default the real Toss API) and no fake runs.
 //!
-//! Options: `--release` builds optimised binaries (slower to build, faster to run).
+//! Options: `--release` builds optimised binaries (slower to build, faster to run);
+//! `--no-edge` skips the edge worker (no Node.js needed).
 
 use crate::keys;
 use crate::services::{self, Purpose};
@@ -129,7 +133,27 @@ pub fn run(args: &[String]) -> Result<()> {
         return Err(e);
     }
 
-    banner(&http_addr, &demo_password);
+    let edge_addr = std::env::var("URR_EDGE_ADDR").unwrap_or_else(|_| "127.0.0.1:8787".into());
+    let with_edge = !args.iter().any(|a| a == "--no-edge");
+    if with_edge {
+        util::step("starting the edge (Cloudflare worker under wrangler dev)");
+        let edge = crate::edge::start_dev(&http_addr, &edge_addr, &keys).and_then(|child| {
+            children.push(("edge", child));
+            util::wait_for("the edge", Duration::from_secs(120), || {
+                util::reachable(&edge_addr)
+            })
+        });
+        if let Err(e) = edge {
+            stop_all(&mut children);
+            return Err(e);
+        }
+    }
+
+    banner(
+        &http_addr,
+        with_edge.then_some(edge_addr.as_str()),
+        &demo_password,
+    );
     if let Some(fake) = &toss_fake {
         toss_banner(&http_addr, fake);
     }
@@ -141,7 +165,12 @@ pub fn run(args: &[String]) -> Result<()> {
     outcome
 }
 
-fn banner(http_addr: &str, password: &str) {
+fn banner(http_addr: &str, edge_addr: Option<&str>, password: &str) {
+    if let Some(edge) = edge_addr {
+        println!(
+            "\n  ► main URL (edge, in front of the origin): http://{edge}/\n    waiting rooms at http://{edge}/e/<event_id>; the API through the edge at http://{edge}/api/v1/events"
+        );
+    }
     println!(
         "\n\
          ┌──────────────────────────────────────────────────────────────────────\n\

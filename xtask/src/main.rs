@@ -2,13 +2,18 @@
 //!
 //! - `dev`   runs the whole platform locally with demo data;
 //! - `test`  runs everything CI runs (formatting, lints, all tests, wasm builds);
+//! - `bench` measures against baselines run at the same time (`bench booking`:
+//!   reservations/s vs pgbench and redis-benchmark; `bench edge`: status polls through
+//!   `wrangler dev` vs a no-op worker, and the workers' compressed sizes);
 //! - `keys`  prints a fresh set of signing keys as `URR_*` lines.
 //!
 //! Each command installs what it can (rustup targets, pinned cargo tools, npm packages)
 //! and otherwise stops with a message naming the missing piece and the command that
 //! installs it.
 
+mod bench;
 mod dev;
+mod edge;
 mod keys;
 mod services;
 mod test;
@@ -20,9 +25,13 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  dev     run the platform locally (Postgres, Redis, origin, demo data)
-  test    run formatting checks, clippy, every test and the wasm builds (what CI runs)
-  keys    print fresh origin and edge signing keys as URR_* environment lines
+  dev             run the platform locally (Postgres, Redis, origin, edge, demo data)
+  test            run formatting checks, clippy, every test and the wasm builds (CI)
+  keys            print fresh origin and edge signing keys as URR_* environment lines
+  bench booking   reservations/s and p50/p99 over HTTP vs pgbench and redis-benchmark
+                  (writes target/bench/booking.json)
+  bench edge      edge status polls/s and p50/p99 vs a no-op worker; wasm sizes
+                  (writes target/bench/edge.json)
 ";
 
 fn main() -> ExitCode {
@@ -31,6 +40,14 @@ fn main() -> ExitCode {
         Some("dev") => dev::run(&args[1..]),
         Some("test") => test::run(&args[1..]),
         Some("keys") => keys::run(),
+        Some("bench") => match args.get(1).map(String::as_str) {
+            Some("booking") => bench::booking(&args[2..]),
+            Some("edge") => edge::bench(&args[2..]),
+            _ => Err(anyhow::anyhow!(
+                "usage: cargo xtask bench booking [--clients N] [--hot-requests N]\n       \
+                 cargo xtask bench edge [--duration-secs N] [--clients N]"
+            )),
+        },
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

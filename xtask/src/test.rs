@@ -7,7 +7,11 @@
 //! 4. `cargo clippy --all-targets -D warnings` for the native crates and for
 //!    `shared-wasm` on both wasm targets;
 //! 5. `cargo test` of the native crates (unit, property and integration tests);
-//! 6. `shared-wasm` built for `wasm32-unknown-unknown` and `wasm32-wasip2`.
+//! 6. `shared-wasm` built for `wasm32-unknown-unknown` and `wasm32-wasip2`;
+//! 7. the edge (see `edge`): pinned `worker-build`/`wasm-bindgen`, `npm ci`, the
+//!    Cloudflare worker built with `worker-build`, clippy for the worker (wasm32) and
+//!    the conformance crate, then the conformance suite against the worker under
+//!    `wrangler dev`.
 //!
 //! Extra arguments go to `cargo test` (e.g. `cargo xtask test -- auth`).
 
@@ -81,6 +85,22 @@ pub fn run(args: &[String]) -> Result<()> {
                 "wasm-release",
             ]))
         })
+    })?;
+    timed(
+        "edge: pinned tools (worker-build, wasm-bindgen)",
+        &mut || crate::edge::ensure_tools(),
+    )?;
+    timed("edge: npm ci (edge-workers/cloudflare)", &mut || {
+        crate::edge::npm_ci()
+    })?;
+    timed("edge: worker-build (cloudflare)", &mut || {
+        crate::edge::build("build", &[])
+    })?;
+    timed("edge: clippy (worker on wasm32, conformance)", &mut || {
+        crate::edge::clippy()
+    })?;
+    timed("edge: conformance suite (cloudflare)", &mut || {
+        crate::edge::conformance()
     })?;
     drop(services);
 

@@ -1,0 +1,456 @@
+//! `booking-bench`: reservations per second against a running origin, with baselines
+//! measured in the same run. Driven by `cargo xtask bench booking`, which starts the
+//! origin (release build) on a fresh database and passes the arguments.
+//!
+//! Scenarios:
+//! 1. **stadium sell-out**: the 4,900-seat stadium sold from empty, one distinct seat per
+//!    request, by `--clients` concurrent clients;
+//! 2. **hot seats**: everyone wants the same 10 seats (`--hot-requests` attempts);
+//!
+//! then a check that nothing was double-sold, and the baselines: `pgbench` running a
+//! one-row insert-and-update transaction like ours, and `redis-benchmark` running our
+//! seat-hold script with EVALSHA. Output: a markdown table and a JSON file.
+
+use anyhow::{Context, Result, bail};
+use chrono::{Duration, Utc};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use shared_wasm::token::{self, AccessClaims, Role, SigningKey};
+use sqlx::PgPool;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use urr_load::{Run, cores, load_average, pgbench, redis_benchmark, run_jobs};
+use uuid::Uuid;
+
+const STADIUM_LAYOUT: &str = "5ea7a000-0000-4000-8000-000000000003";
+const HOLD_SCRIPT: &str = include_str!("../../../../origin/src/booking/hold_seats.lua");
+
+struct Args {
+    origin: String,
+    db: String,
+    redis: String,
+    origin_key: String,
+    out: String,
+    clients: usize,
+    hot_requests: usize,
+    baseline_secs: u64,
+}
+
+fn args() -> Result<Args> {
+    let mut map: BTreeMap<String, String> = BTreeMap::new();
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        let k = k.trim_start_matches("--").to_owned();
+        let v = it.next().with_context(|| format!("--{k} needs a value"))?;
+        map.insert(k, v);
+    }
+    let get = |k: &str| {
+        map.get(k)
+            .cloned()
+            .with_context(|| format!("--{k} is required"))
+    };
+    Ok(Args {
+        origin: get("origin")?,
+        db: get("db")?,
+        redis: get("redis")?,
+        origin_key: get("origin-key")?,
+        out: map
+            .get("out")
+            .cloned()
+            .unwrap_or_else(|| "target/bench/booking.json".into()),
+        clients: map
+            .get("clients")
+            .map(|s| s.parse())
+            .transpose()?
+            .unwrap_or(64),
+        hot_requests: map
+            .get("hot-requests")
+            .map(|s| s.parse())
+            .transpose()?
+            .unwrap_or(20_000),
+        baseline_secs: map
+            .get("baseline-secs")
+            .map(|s| s.parse())
+            .transpose()?
+            .unwrap_or(10),
+    })
+}
+
+fn access_token(key: &SigningKey, user: Uuid, role: Role) -> String {
+    let now = Utc::now().timestamp();
+    token::sign(
+        key,
+        &AccessClaims {
+            sub: user,
+            role,
+            jti: Uuid::new_v4().simple().to_string(),
+            iat: now,
+            exp: now + 3600,
+        },
+    )
+}
+
+/// Inserts `n` users of `role` at once; returns their ids.
+async fn users(db: &PgPool, n: usize, role: Role) -> Result<Vec<Uuid>> {
+    let ids: Vec<Uuid> = (0..n).map(|_| Uuid::new_v4()).collect();
+    let emails: Vec<String> = ids
+        .iter()
+        .map(|i| format!("bench-{}@bench.urr", i.simple()))
+        .collect();
+    sqlx::query(
+        "INSERT INTO users (id, email, password_hash, display_name, role, created_at, updated_at)
+         SELECT i, e, NULL, 'Bench', $3, now(), now() FROM UNNEST($1::uuid[], $2::text[]) AS x(i, e)",
+    )
+    .bind(&ids)
+    .bind(&emails)
+    .bind(role.as_str())
+    .execute(db)
+    .await?;
+    Ok(ids)
+}
+
+struct Bench {
+    http: reqwest::Client,
+    origin: String,
+    admin: String,
+    venue: Uuid,
+}
+
+impl Bench {
+    /// A stadium event on sale now; returns its id and seat ids in map order.
+    async fn stadium_event(&self, title: &str) -> Result<(Uuid, Vec<Uuid>)> {
+        let now = Utc::now();
+        let res = self
+            .http
+            .post(format!("{}/api/v1/events", self.origin))
+            .bearer_auth(&self.admin)
+            .json(&json!({
+                "title": title,
+                "venue_id": self.venue,
+                "seat_layout_id": STADIUM_LAYOUT,
+                "starts_at": now + Duration::days(2),
+                "sale_opens_at": now - Duration::minutes(1),
+                "sale_closes_at": now + Duration::days(1),
+                "max_tickets_per_user": 4,
+            }))
+            .send()
+            .await?;
+        let status = res.status();
+        let body: Value = res.json().await?;
+        if status != StatusCode::CREATED {
+            bail!("creating the event failed: {status} {body}");
+        }
+        let id: Uuid = body["id"].as_str().context("event id")?.parse()?;
+        let seats: Value = self
+            .http
+            .get(format!("{}/api/v1/events/{id}/seats", self.origin))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let seats = seats["seats"]
+            .as_array()
+            .context("seats")?
+            .iter()
+            .filter_map(|s| s["id"].as_str()?.parse().ok())
+            .collect();
+        Ok((id, seats))
+    }
+}
+
+#[derive(Default, Debug)]
+struct Outcome {
+    created: usize,
+    conflict: usize,
+    other: BTreeMap<u16, usize>,
+}
+
+fn tally(statuses: &[u16]) -> Outcome {
+    let mut o = Outcome::default();
+    for s in statuses {
+        match *s {
+            201 => o.created += 1,
+            409 => o.conflict += 1,
+            other => *o.other.entry(other).or_default() += 1,
+        }
+    }
+    o
+}
+
+async fn double_sold(db: &PgPool, event: Uuid) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT seat_id FROM reservation_items
+         WHERE event_id = $1 AND live AND seat_id IS NOT NULL GROUP BY seat_id HAVING count(*) > 1) d",
+    )
+    .bind(event)
+    .fetch_one(db)
+    .await?)
+}
+
+async fn live_seats(db: &PgPool, event: Uuid) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT count(*) FROM reservation_items WHERE event_id = $1 AND live AND seat_id IS NOT NULL",
+    )
+    .bind(event)
+    .fetch_one(db)
+    .await?)
+}
+
+fn scenario_json(name: &str, run: &Run, o: &Outcome) -> Value {
+    json!({
+        "name": name,
+        "requests": run.latencies_us.len(),
+        "created": o.created,
+        "conflict": o.conflict,
+        "other": o.other,
+        "seconds": run.elapsed.as_secs_f64(),
+        "requests_per_second": run.per_second(),
+        "p50_ms": run.percentile_ms(50.0),
+        "p99_ms": run.percentile_ms(99.0),
+    })
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let a = args()?;
+    let key = SigningKey::parse(&a.origin_key).map_err(|e| anyhow::anyhow!("--origin-key: {e}"))?;
+    let db = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&a.db)
+        .await
+        .context("connecting to the bench database")?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(a.clients * 2)
+        .build()?;
+
+    let admin_id = users(&db, 1, Role::Admin).await?[0];
+    let admin = access_token(&key, admin_id, Role::Admin);
+    let venue: Value = http
+        .post(format!("{}/api/v1/venues", a.origin))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "잠실 벤치 스타디움", "address": "Seoul", "city": "서울"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let bench = Bench {
+        http: http.clone(),
+        origin: a.origin.clone(),
+        admin,
+        venue: venue["id"].as_str().context("venue id")?.parse()?,
+    };
+
+    // 1. The stadium sold out from empty, one distinct seat and one buyer per request.
+    let (stadium, seats) = bench.stadium_event("Bench: stadium sell-out").await?;
+    let buyers = users(&db, seats.len(), Role::Fan).await?;
+    let tokens: Arc<Vec<String>> = Arc::new(
+        buyers
+            .iter()
+            .map(|u| access_token(&key, *u, Role::Fan))
+            .collect(),
+    );
+    let seats = Arc::new(seats);
+    println!(
+        "stadium sell-out: {} seats, {} clients",
+        seats.len(),
+        a.clients
+    );
+    let (sellout, statuses) = {
+        let (http, origin, tokens, seats) = (
+            http.clone(),
+            a.origin.clone(),
+            tokens.clone(),
+            seats.clone(),
+        );
+        run_jobs(seats.len(), a.clients, move |i| {
+            let (http, origin, tokens, seats) =
+                (http.clone(), origin.clone(), tokens.clone(), seats.clone());
+            async move {
+                http.post(format!("{origin}/api/v1/events/{stadium}/reservations"))
+                    .bearer_auth(&tokens[i])
+                    .json(&json!({ "seat_ids": [seats[i]] }))
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0)
+            }
+        })
+        .await
+    };
+    let sellout_outcome = tally(&statuses);
+    println!(
+        "  {:.0} req/s, p50 {:.1} ms, p99 {:.1} ms, {:?}",
+        sellout.per_second(),
+        sellout.percentile_ms(50.0),
+        sellout.percentile_ms(99.0),
+        sellout_outcome
+    );
+    let sold = live_seats(&db, stadium).await?;
+    let doubles_a = double_sold(&db, stadium).await?;
+
+    // 2. Hot seats: everybody wants the same 10.
+    let (hot_event, hot_seats) = bench.stadium_event("Bench: hot seats").await?;
+    let hot: Arc<Vec<Uuid>> = Arc::new(hot_seats[..10].to_vec());
+    let hot_users = users(&db, 2000, Role::Fan).await?;
+    let hot_tokens: Arc<Vec<String>> = Arc::new(
+        hot_users
+            .iter()
+            .map(|u| access_token(&key, *u, Role::Fan))
+            .collect(),
+    );
+    println!("hot seats: {} attempts on 10 seats", a.hot_requests);
+    let (hotrun, statuses) = {
+        let (http, origin, tokens, hot) = (
+            http.clone(),
+            a.origin.clone(),
+            hot_tokens.clone(),
+            hot.clone(),
+        );
+        run_jobs(a.hot_requests, a.clients, move |i| {
+            let (http, origin, tokens, hot) =
+                (http.clone(), origin.clone(), tokens.clone(), hot.clone());
+            async move {
+                http.post(format!("{origin}/api/v1/events/{hot_event}/reservations"))
+                    .bearer_auth(&tokens[i % tokens.len()])
+                    .json(&json!({ "seat_ids": [hot[i % hot.len()]] }))
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0)
+            }
+        })
+        .await
+    };
+    let hot_outcome = tally(&statuses);
+    println!(
+        "  {:.0} req/s, p50 {:.1} ms, p99 {:.1} ms, {:?}",
+        hotrun.per_second(),
+        hotrun.percentile_ms(50.0),
+        hotrun.percentile_ms(99.0),
+        hot_outcome
+    );
+    let hot_held = live_seats(&db, hot_event).await?;
+    let doubles_b = double_sold(&db, hot_event).await?;
+
+    // 3. Baselines on the same servers, in the same run.
+    sqlx::query("CREATE TABLE IF NOT EXISTS bench_holds (id bigint PRIMARY KEY, seat int NOT NULL, created_at timestamptz NOT NULL)")
+        .execute(&db)
+        .await?;
+    sqlx::query("CREATE TABLE IF NOT EXISTS bench_counter (id int PRIMARY KEY, n bigint NOT NULL)")
+        .execute(&db)
+        .await?;
+    sqlx::query("INSERT INTO bench_counter SELECT g, 0 FROM generate_series(0, 4899) g ON CONFLICT DO NOTHING")
+        .execute(&db)
+        .await?;
+    let script = "\\set id random(1, 2000000000)\n\
+                  BEGIN;\n\
+                  INSERT INTO bench_holds (id, seat, created_at) VALUES (:id, :id % 4900, now()) ON CONFLICT DO NOTHING;\n\
+                  UPDATE bench_counter SET n = n + 1 WHERE id = :id % 4900;\n\
+                  END;\n";
+    println!("baseline: pgbench for {} s", a.baseline_secs);
+    let pg_tps = pgbench(&a.db, script, a.clients, a.baseline_secs)?;
+
+    let redis_client = redis::Client::open(a.redis.as_str())?;
+    let mut conn = redis_client.get_multiplexed_async_connection().await?;
+    let sha: String = redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg(HOLD_SCRIPT)
+        .query_async(&mut conn)
+        .await?;
+    let (host, port) = {
+        let hp = a
+            .redis
+            .trim_start_matches("redis://")
+            .split('/')
+            .next()
+            .unwrap_or("127.0.0.1:6379");
+        let (h, p) = hp.rsplit_once(':').unwrap_or((hp, "6379"));
+        (h.to_owned(), p.parse::<u16>().unwrap_or(6379))
+    };
+    println!("baseline: redis-benchmark EVALSHA of the seat-hold script");
+    let redis_ops = redis_benchmark(
+        &host,
+        port,
+        50,
+        200_000,
+        &[
+            "EVALSHA",
+            &sha,
+            "2",
+            "bench:{evt:b}:fence",
+            "bench:{evt:b}:seat:__rand_int__",
+            "user",
+            "res",
+            "330000",
+            "600",
+        ],
+    )?;
+    let _: Result<(), _> = redis::cmd("EVAL")
+        .arg("for _, k in ipairs(redis.call('KEYS', 'bench:*')) do redis.call('DEL', k) end return 0")
+        .arg(0)
+        .query_async(&mut conn)
+        .await;
+
+    let ratio = sellout.per_second() / pg_tps;
+    let report = json!({
+        "machine": { "cores": cores(), "load_average_1m": load_average() },
+        "clients": a.clients,
+        "scenarios": [
+            scenario_json("stadium sell-out (4,900 distinct seats)", &sellout, &sellout_outcome),
+            scenario_json("hot seats (10 seats)", &hotrun, &hot_outcome),
+        ],
+        "checks": {
+            "stadium_seats_sold": sold,
+            "hot_seats_held": hot_held,
+            "double_sold_seats": doubles_a + doubles_b,
+        },
+        "baselines": { "pgbench_tps": pg_tps, "redis_evalsha_per_second": redis_ops },
+        "ratio_reservations_to_pgbench": ratio,
+    });
+    if let Some(dir) = std::path::Path::new(&a.out).parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&a.out, serde_json::to_vec_pretty(&report)?)?;
+
+    println!("\n| scenario | requests | 201 | 409 | req/s | p50 ms | p99 ms |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for (name, run, o) in [
+        (
+            "stadium sell-out (4,900 distinct seats)",
+            &sellout,
+            &sellout_outcome,
+        ),
+        ("hot seats (10 seats)", &hotrun, &hot_outcome),
+    ] {
+        println!(
+            "| {name} | {} | {} | {} | {:.0} | {:.1} | {:.1} |",
+            run.latencies_us.len(),
+            o.created,
+            o.conflict,
+            run.per_second(),
+            run.percentile_ms(50.0),
+            run.percentile_ms(99.0)
+        );
+    }
+    println!("| baseline: pgbench insert+update tx | | | | {pg_tps:.0} | | |");
+    println!("| baseline: redis-benchmark EVALSHA (hold script) | | | | {redis_ops:.0} | | |");
+    println!(
+        "\nreservations/s ÷ pgbench tps = **{ratio:.2}** on {} cores (load {:.1}); double-sold seats: {}; stadium seats sold: {sold}/4900; hot seats held: {hot_held}/10",
+        cores(),
+        load_average().unwrap_or(0.0),
+        doubles_a + doubles_b
+    );
+    println!("wrote {}", a.out);
+
+    if doubles_a + doubles_b != 0 {
+        bail!("DOUBLE SALE detected");
+    }
+    if !sellout_outcome.other.is_empty() || !hot_outcome.other.is_empty() {
+        bail!(
+            "unexpected statuses: sell-out {:?}, hot {:?}",
+            sellout_outcome.other,
+            hot_outcome.other
+        );
+    }
+    Ok(())
+}

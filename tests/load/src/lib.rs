@@ -1,0 +1,185 @@
+//! Load-generation helpers shared by the benchmarks and load tests: a bounded pool of
+//! concurrent clients working through a list of jobs, latency percentiles, and small
+//! wrappers for the external baselines (`pgbench`, `redis-benchmark`).
+//!
+//! Everything here targets 127.0.0.0/8 only and stops by itself: runs are bounded by a
+//! job count or a duration.
+
+use anyhow::{Context, Result, bail};
+use std::future::Future;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Latencies of one run, in microseconds, with the wall time it took.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub latencies_us: Vec<u64>,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    pub fn per_second(&self) -> f64 {
+        self.latencies_us.len() as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// The `p`-th percentile (0..=100) in milliseconds.
+    pub fn percentile_ms(&self, p: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return 0.0;
+        }
+        let mut v = self.latencies_us.clone();
+        v.sort_unstable();
+        let rank = ((p / 100.0) * (v.len() as f64 - 1.0)).round() as usize;
+        v[rank.min(v.len() - 1)] as f64 / 1000.0
+    }
+}
+
+/// Runs `job(i)` for every `i in 0..jobs` on `clients` concurrent workers; each worker
+/// takes the next index as soon as it is free. Returns every job's latency and output.
+pub async fn run_jobs<F, Fut, T>(jobs: usize, clients: usize, job: F) -> (Run, Vec<T>)
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = T> + Send,
+    T: Send + 'static,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let job = Arc::new(job);
+    let start = Instant::now();
+    let mut handles = Vec::with_capacity(clients);
+    for _ in 0..clients.max(1) {
+        let next = next.clone();
+        let job = job.clone();
+        handles.push(tokio::spawn(async move {
+            let mut out = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= jobs {
+                    return out;
+                }
+                let t = Instant::now();
+                let r = job(i).await;
+                out.push((i, t.elapsed().as_micros() as u64, r));
+            }
+        }));
+    }
+    let mut all = Vec::with_capacity(jobs);
+    for h in handles {
+        if let Ok(part) = h.await {
+            all.extend(part);
+        }
+    }
+    let elapsed = start.elapsed();
+    all.sort_by_key(|(i, _, _)| *i);
+    let latencies_us = all.iter().map(|(_, l, _)| *l).collect();
+    let outputs = all.into_iter().map(|(_, _, r)| r).collect();
+    (
+        Run {
+            latencies_us,
+            elapsed,
+        },
+        outputs,
+    )
+}
+
+/// `pgbench` with a custom script for `secs` seconds; returns transactions per second.
+pub fn pgbench(url: &str, script: &str, clients: usize, secs: u64) -> Result<f64> {
+    let dir = std::env::temp_dir().join(format!("urr-pgbench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("script.sql");
+    std::fs::write(&file, script)?;
+    let out = Command::new("pgbench")
+        .args([
+            "-n",
+            "-c",
+            &clients.to_string(),
+            "-j",
+            "2",
+            "-T",
+            &secs.to_string(),
+            "-f",
+        ])
+        .arg(&file)
+        .arg(url)
+        .output()
+        .context("running pgbench (Debian: sudo apt-get install -y postgresql-contrib)")?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        bail!(
+            "pgbench failed: {}{}",
+            text,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    text.lines()
+        .find(|l| l.starts_with("tps = "))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|n| n.parse().ok())
+        .with_context(|| format!("no tps line in pgbench output:\n{text}"))
+}
+
+/// `redis-benchmark` running `args` (a command) `requests` times on `clients`
+/// connections; returns requests per second.
+pub fn redis_benchmark(
+    host: &str,
+    port: u16,
+    clients: usize,
+    requests: usize,
+    args: &[&str],
+) -> Result<f64> {
+    let out = Command::new("redis-benchmark")
+        .args(["-h", host, "-p", &port.to_string(), "-q", "-r", "1000000"])
+        .args(["-c", &clients.to_string(), "-n", &requests.to_string()])
+        .args(args)
+        .output()
+        .context("running redis-benchmark (Debian: sudo apt-get install -y redis-tools)")?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    // "EVALSHA ...: 51234.56 requests per second, p50=0.5 msec"; the progress output
+    // before it is separated by carriage returns.
+    text.split(['\r', '\n'])
+        .rfind(|l| l.contains("requests per second"))
+        .and_then(|l| l.rsplit_once(": "))
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .with_context(|| format!("no result in redis-benchmark output:\n{text}"))
+}
+
+pub fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+/// The 1-minute load average, to report with any number measured on a shared machine.
+pub fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_pick_ranks() {
+        let run = Run {
+            latencies_us: (1..=100).map(|i| i * 1000).collect(),
+            elapsed: Duration::from_secs(1),
+        };
+        assert_eq!(run.percentile_ms(50.0), 51.0);
+        assert_eq!(run.percentile_ms(99.0), 99.0);
+        assert_eq!(run.per_second(), 100.0);
+    }
+
+    #[tokio::test]
+    async fn every_job_runs_once() {
+        let (run, out) = run_jobs(257, 8, |i| async move { i * 2 }).await;
+        assert_eq!(run.latencies_us.len(), 257);
+        assert_eq!(out, (0..257).map(|i| i * 2).collect::<Vec<_>>());
+    }
+}

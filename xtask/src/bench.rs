@@ -1,0 +1,103 @@
+//! `cargo xtask bench <name>`: benchmarks that report ratios to baselines measured in the
+//! same run, never absolute numbers alone.
+//!
+//! `bench booking`: builds the origin and the load generator in release mode, starts the
+//! origin on a fresh database (`urr_bench`) with its background jobs, runs
+//! `tests/load`'s `booking-bench` against it over loopback, and stops everything. The
+//! table is printed and written to `target/bench/booking.json`.
+
+use crate::keys;
+use crate::services::{self, Purpose};
+use crate::util::{self, cargo, run as sh};
+use anyhow::{Context, Result};
+use std::process::{Child, Command};
+use std::time::Duration;
+
+pub fn booking(args: &[String]) -> Result<()> {
+    util::step("bench booking: postgres and redis");
+    let services = services::ensure(Purpose::Test)?;
+    let db_name = "urr_bench";
+    let psql_admin = services.pg_admin_url.clone();
+    let _ = Command::new("psql")
+        .args([
+            &psql_admin,
+            "-qc",
+            &format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"),
+        ])
+        .status();
+    services.ensure_database(db_name)?;
+    let db_url = services.pg_url(db_name);
+
+    util::step("bench booking: release builds");
+    sh(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "origin",
+        "--bin",
+        "urr-origin",
+        "-p",
+        "urr-load",
+        "--bin",
+        "booking-bench",
+    ]))?;
+    let bin = util::root().join("target/release");
+
+    let keys = keys::generate()?;
+    let port = util::free_port()?;
+    let addr = format!("127.0.0.1:{port}");
+    let prefix = format!("bench:{}:", std::process::id());
+    util::step("bench booking: starting the origin");
+    let mut origin = OriginGuard(
+        Command::new(bin.join("urr-origin"))
+            .arg("serve")
+            .env("URR_HTTP_ADDR", &addr)
+            .env("URR_DATABASE_URL", &db_url)
+            .env("URR_DATABASE_MAX_CONNECTIONS", "32")
+            .env("URR_REDIS_URL", &services.redis_url)
+            .env("URR_REDIS_PREFIX", &prefix)
+            .env("URR_ORIGIN_SIGNING_KEY", &keys["URR_ORIGIN_SIGNING_KEY"])
+            .env("URR_EDGE_PUBLIC_KEYS", &keys["URR_EDGE_PUBLIC_KEYS"])
+            .env("URR_LOG", "warn")
+            .spawn()
+            .context("starting urr-origin")?,
+    );
+    util::wait_for("the origin", Duration::from_secs(60), || {
+        util::reachable(&addr)
+    })?;
+
+    util::step("bench booking: load");
+    let out = util::root().join("target/bench/booking.json");
+    let result = sh(Command::new(bin.join("booking-bench"))
+        .args(["--origin", &format!("http://{addr}")])
+        .args(["--db", &db_url])
+        .args(["--redis", &services.redis_url])
+        .args(["--origin-key", &keys["URR_ORIGIN_SIGNING_KEY"]])
+        .arg("--out")
+        .arg(&out)
+        .args(args));
+    origin.stop();
+    drop(services);
+    result
+}
+
+/// Stops the child on drop, so a failed bench never leaves an origin running.
+struct OriginGuard(Child);
+
+impl OriginGuard {
+    fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for OriginGuard {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
