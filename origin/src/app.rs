@@ -7,7 +7,7 @@ use crate::openapi::ApiDoc;
 use crate::state::AppState;
 use crate::store::Redis;
 use crate::workers::Workers;
-use crate::{auth, booking, catalog, health, http, openapi};
+use crate::{auth, booking, catalog, health, http, openapi, outbox, payments, tickets};
 use anyhow::{Context, Result};
 use axum::{Extension, Router};
 use sqlx::PgPool;
@@ -41,6 +41,8 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(catalog::router())
         .merge(booking::router())
+        .merge(payments::router())
+        .merge(tickets::router())
         .split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let config = state.config.clone();
@@ -55,6 +57,8 @@ pub fn router(state: AppState) -> Router {
 fn start_workers(state: &AppState) -> Workers {
     let mut workers = Workers::new();
     booking::start_workers(state, &mut workers);
+    payments::start_workers(state, &mut workers);
+    outbox::start_workers(state, &mut workers);
     let s = state.clone();
     workers.every("auth_refresh_purge", Duration::from_secs(3600), move || {
         let s = s.clone();
@@ -90,6 +94,7 @@ impl Application {
         }
         let redis = Redis::connect(&config.redis_url, &config.redis_prefix)
             .context("URR_REDIS_URL is not a valid Redis URL")?;
+        let payments = payments::Payments::new(&config.payments)?;
         let listener = TcpListener::bind(config.http_addr)
             .await
             .with_context(|| format!("binding {}", config.http_addr))?;
@@ -99,6 +104,7 @@ impl Application {
             redis,
             clock,
             booking: Default::default(),
+            payments: Arc::new(payments),
         };
         Ok(Application { listener, state })
     }

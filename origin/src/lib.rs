@@ -6,6 +6,9 @@
 //! - [`auth`]: accounts, passwords, access/refresh tokens, Google sign-in.
 //! - [`catalog`]: artists, venues, seat layouts, events, ticket types, sale windows.
 //! - [`booking`]: seat and standing holds, expiry, live seat maps.
+//! - [`payments`]: Toss confirm, refunds, reconciliation, webhooks.
+//! - [`tickets`]: issued tickets and their signed QR payloads.
+//! - [`outbox`]: events written with the change they announce, relayed to Redis Streams.
 //!
 //! Platform pieces: [`config`] (typed `URR_*` settings), [`app`] (wiring and serving),
 //! [`http`] (problem+json errors, extractors, middleware), [`store`] (Redis with a key
@@ -21,9 +24,12 @@ pub mod demo;
 pub mod health;
 pub mod http;
 pub mod openapi;
+pub mod outbox;
+pub mod payments;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod tickets;
 pub mod workers;
 
 pub use app::Application;

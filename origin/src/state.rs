@@ -13,4 +13,5 @@ pub struct AppState {
     pub redis: Redis,
     pub clock: Clock,
     pub booking: Arc<crate::booking::Booking>,
+    pub payments: Arc<crate::payments::Payments>,
 }

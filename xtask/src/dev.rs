@@ -8,6 +8,12 @@
 //! It also builds the Cloudflare edge worker and runs it with `wrangler dev` in front of
 //! the origin on `URR_EDGE_ADDR` (default `127.0.0.1:8787`), which is the URL to use.
 //!
+//! Payments: without `URR_TOSS_SECRET_KEY` in the environment, the Toss fake
+//! (`tests/toss-fake`) runs on `URR_TOSS_FAKE_ADDR` (default `127.0.0.1:8089`) and the
+//! origin talks to it with Toss's public docs keys; its widget test page pays demo
+//! reservations and its webhooks go to the origin. With a key set, the origin talks to
+//! `URR_TOSS_BASE_URL` (default the real Toss API) and no fake runs.
+//!
 //! Options: `--release` builds optimised binaries (slower to build, faster to run);
 //! `--no-edge` skips the edge worker (no Node.js needed).
 
@@ -68,6 +74,19 @@ pub fn run(args: &[String]) -> Result<()> {
         "URR_EDGE_PUBLIC_KEYS".into(),
         keys["URR_EDGE_PUBLIC_KEYS"].clone(),
     );
+    let toss_fake = toss_fake_addr();
+    if let Some(fake) = &toss_fake {
+        util::step("building the Toss fake (no URR_TOSS_SECRET_KEY set)");
+        let mut build = cargo();
+        build.args(["build", "-p", "toss-fake", "--bin", "toss-fake"]);
+        if release {
+            build.arg("--release");
+        }
+        sh(&mut build)?;
+        env.insert("URR_TOSS_BASE_URL".into(), format!("http://{fake}"));
+        env.insert("URR_TOSS_SECRET_KEY".into(), TOSS_DOCS_SECRET_KEY.into());
+        env.insert("URR_TOSS_CLIENT_KEY".into(), TOSS_DOCS_CLIENT_KEY.into());
+    }
     // Anything the developer exported wins over our defaults.
     for (k, v) in std::env::vars() {
         if k.starts_with("URR_") && !k.starts_with("URR_TEST_") {
@@ -81,6 +100,25 @@ pub fn run(args: &[String]) -> Result<()> {
 
     util::step("starting the origin");
     let mut children: Vec<(&str, Child)> = Vec::new();
+    if let Some(fake) = &toss_fake {
+        let bin = util::root().join("target").join(profile).join("toss-fake");
+        let child = Command::new(bin)
+            .env("URR_TOSS_FAKE_ADDR", fake)
+            .env("URR_TOSS_FAKE_SECRET_KEYS", TOSS_DOCS_SECRET_KEY)
+            .env(
+                "URR_TOSS_FAKE_WEBHOOK_URL",
+                format!("http://{http_addr}/api/v1/payments/toss/webhook"),
+            )
+            .spawn()
+            .context("starting toss-fake")?;
+        children.push(("toss-fake", child));
+        if let Err(e) = util::wait_for("the Toss fake", Duration::from_secs(30), || {
+            util::reachable(fake)
+        }) {
+            stop_all(&mut children);
+            return Err(e);
+        }
+    }
     let origin = Command::new(&origin_bin)
         .arg("serve")
         .envs(&env)
@@ -116,6 +154,9 @@ pub fn run(args: &[String]) -> Result<()> {
         with_edge.then_some(edge_addr.as_str()),
         &demo_password,
     );
+    if let Some(fake) = &toss_fake {
+        toss_banner(&http_addr, fake);
+    }
 
     let outcome = supervise(&mut children, &stop);
     stop_all(&mut children);
@@ -148,6 +189,38 @@ fn banner(http_addr: &str, edge_addr: Option<&str>, password: &str) {
          │            -d '{{\"email\":\"fan1@urr.local\",\"password\":\"{password}\"}}'\n\
          │\n\
          │ Ctrl-C stops everything.\n\
+         └──────────────────────────────────────────────────────────────────────"
+    );
+}
+
+/// Toss's published documentation keys (widget pair, test mode); the origin's defaults.
+const TOSS_DOCS_SECRET_KEY: &str = "test_gsk_docs_OaPz8L5KdmQXkzRz3y47BMw6";
+const TOSS_DOCS_CLIENT_KEY: &str = "test_gck_docs_Ovk5rk1EwkEbP0W43n07xlzm";
+
+/// Where the Toss fake should listen, if it should run: only when no Toss secret key
+/// is configured.
+fn toss_fake_addr() -> Option<String> {
+    let configured = std::env::var("URR_TOSS_SECRET_KEY").is_ok_and(|k| !k.trim().is_empty());
+    (!configured).then(|| {
+        std::env::var("URR_TOSS_FAKE_ADDR")
+            .ok()
+            .filter(|a| !a.trim().is_empty())
+            .unwrap_or_else(|| "127.0.0.1:8089".into())
+    })
+}
+
+fn toss_banner(http_addr: &str, fake: &str) {
+    println!(
+        "\n\
+         ┌──────────────────────────────────────────────────────────────────────\n\
+         │ Payments: Toss fake at http://{fake} (no URR_TOSS_SECRET_KEY set)\n\
+         │ 1. hold tickets: POST http://{http_addr}/api/v1/events/{{id}}/reservations\n\
+         │    the answer's `order` has order_id, order_name, amount\n\
+         │ 2. pay in the widget test page; Pay redirects to successUrl with paymentKey:\n\
+         │    http://{fake}/v1/__test/widget?orderId=ORDER_ID&orderName=NAME&amount=AMOUNT&successUrl=http://{http_addr}/api/v1/payments/config&failUrl=http://{http_addr}/healthz\n\
+         │ 3. confirm: POST http://{http_addr}/api/v1/payments/confirm (bearer token)\n\
+         │    {{\"paymentKey\":\"…\",\"orderId\":\"ORDER_ID\",\"amount\":AMOUNT}} → tickets\n\
+         │ fake ledger: http://{fake}/v1/__test/orders/ORDER_ID\n\
          └──────────────────────────────────────────────────────────────────────"
     );
 }

@@ -210,8 +210,9 @@ mod tests {
     use super::*;
 
     /// Every key a booking script receives for one event must share one hash tag.
-    #[test]
-    fn keys_of_one_event_share_a_hash_tag() {
+    /// (A runtime is needed: the lazy Redis client spawns its connection task.)
+    #[tokio::test]
+    async fn keys_of_one_event_share_a_hash_tag() {
         let redis = Redis::connect("redis://127.0.0.1:1", "t:x:").expect("lazy client");
         let event = Uuid::new_v4();
         let keys = [

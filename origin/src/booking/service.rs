@@ -640,13 +640,31 @@ async fn insert_with_retry(state: &AppState, r: &NewReservation<'_>) -> Result<(
     }
 }
 
+/// The `reservation.created` event of a reservation about to be inserted.
+fn created_event(r: &NewReservation<'_>, amount: i64, count: i64) -> serde_json::Value {
+    serde_json::json!({
+        "reservation_id": r.id,
+        "event_id": r.event_id,
+        "user_id": r.user_id,
+        "amount": amount,
+        "ticket_count": count,
+        "seat_ids": r.lines.iter().filter_map(|l| l.seat_id).collect::<Vec<_>>(),
+        "ticket_types": r.lines.iter().filter_map(|l| Some(serde_json::json!({
+            "ticket_type_id": l.ticket_type_id?,
+            "quantity": l.quantity,
+        }))).collect::<Vec<_>>(),
+        "expires_at": r.expires_at,
+    })
+}
+
 /// The whole reservation as ONE statement (one round trip, atomic by itself):
 ///
 /// 1. `quota`: the per-user limit, a conditional upsert on the user's row, so
 ///    concurrent requests of one user serialise there and cannot both slip under;
 /// 2. `stock`: standing stock, conditional decrements that can never go below zero;
 /// 3. `res`, `items`: the reservation and its live items; the partial unique index on
-///    live seats refuses a seat that is already live elsewhere.
+///    live seats refuses a seat that is already live elsewhere;
+/// 4. `event`: its `reservation.created` outbox row.
 ///
 /// If the limit or the stock refuses, `urr_refuse` raises SQLSTATE UR001 and the whole
 /// statement, including the steps that did succeed, rolls back.
@@ -693,6 +711,11 @@ async fn insert(state: &AppState, r: &NewReservation<'_>) -> Result<(), Refusal>
              FROM res, UNNEST($14::uuid[], $15::uuid[], $16::uuid[], $17::text[], $18::int[], $19::bigint[])
                   AS x(i, s, t, l, q, p)
              RETURNING 1
+         ), event AS (
+             -- The `reservation.created` outbox row: written if and only if the
+             -- reservation is (a data-modifying CTE runs even when nothing reads it).
+             INSERT INTO outbox (id, topic, aggregate_id, payload, created_at)
+             SELECT $20, 'reservation.created', res.id, $21, $10 FROM res
          )
          SELECT CASE
              WHEN NOT EXISTS (SELECT 1 FROM quota) THEN urr_refuse('LIMIT')
@@ -719,6 +742,8 @@ async fn insert(state: &AppState, r: &NewReservation<'_>) -> Result<(), Refusal>
     .bind(&labels)
     .bind(&qty)
     .bind(&prices)
+    .bind(Uuid::now_v7())
+    .bind(created_event(r, amount, count))
     .execute(&state.db)
     .await
     .map_err(refusal)?;
@@ -1090,7 +1115,8 @@ pub async fn release_redis(state: &AppState, closed: &[Closed]) {
     }
 }
 
-/// Cancels the caller's pending reservation; inventory returns at once.
+/// Cancels the caller's pending reservation; inventory returns at once. Refused while
+/// its payment is being confirmed at Toss (the money may already be taken).
 pub async fn cancel_pending(state: &AppState, user: &AuthUser, id: Uuid) -> ApiResult<Reservation> {
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
@@ -1099,6 +1125,8 @@ pub async fn cancel_pending(state: &AppState, user: &AuthUser, id: Uuid) -> ApiR
          SET status = 'cancelled', closed_at = $3, close_reason = 'cancelled_by_user',
              updated_at = $3, version = version + 1
          WHERE id = $1 AND (user_id = $2 OR $4) AND status = 'pending'
+           AND NOT EXISTS (SELECT 1 FROM payments p
+                           WHERE p.reservation_id = reservations.id AND p.status = 'confirming')
          RETURNING id",
     )
     .bind(id)
@@ -1110,6 +1138,12 @@ pub async fn cancel_pending(state: &AppState, user: &AuthUser, id: Uuid) -> ApiR
     if moved.is_none() {
         drop(tx);
         let current = fetch_for(state, user, id).await?;
+        if current.status == ReservationStatus::Pending {
+            return Err(ApiError::conflict(
+                "PAYMENT_IN_PROGRESS",
+                "This reservation's payment is being confirmed; it cannot be cancelled now",
+            ));
+        }
         return Err(ApiError::conflict(
             "RESERVATION_NOT_PENDING",
             "Only a pending reservation can be cancelled this way",
@@ -1117,8 +1151,161 @@ pub async fn cancel_pending(state: &AppState, user: &AuthUser, id: Uuid) -> ApiR
         .with("reservation_status", current.status));
     }
     let closed = release_inventory(&mut tx, &[id], now).await?;
+    enqueue_closed(
+        &mut tx,
+        crate::outbox::Topic::ReservationCancelled,
+        &closed,
+        "cancelled_by_user",
+        now,
+    )
+    .await?;
     tx.commit().await?;
     release_redis(state, &closed).await;
     metrics::counter!("booking_closed_total", "reason" => "cancelled_by_user").increment(1);
     fetch_for(state, user, id).await
+}
+
+/// Inside the transaction that closed them: one outbox event per closed reservation
+/// (`reservation.expired` or `reservation.cancelled`) naming what went back.
+pub async fn enqueue_closed(
+    conn: &mut PgConnection,
+    topic: crate::outbox::Topic,
+    closed: &[Closed],
+    reason: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let events: Vec<crate::outbox::NewEvent> = closed
+        .iter()
+        .map(|c| {
+            crate::outbox::NewEvent::new(
+                topic,
+                c.id,
+                serde_json::json!({
+                    "reservation_id": c.id,
+                    "event_id": c.event_id,
+                    "user_id": c.user_id,
+                    "seat_ids": c.seats,
+                    "ticket_types": c.stock.iter().map(|(t, q)| serde_json::json!({
+                        "ticket_type_id": t,
+                        "quantity": q,
+                    })).collect::<Vec<_>>(),
+                    "reason": reason,
+                }),
+            )
+        })
+        .collect();
+    crate::outbox::enqueue_many(conn, &events, now).await?;
+    Ok(())
+}
+
+/// Payments, first statement of a transaction that will change both a reservation and
+/// its payment row: locks the reservation row and returns its status. Every
+/// transaction touching both locks the reservation first, then the payment, so two of
+/// them can never wait on each other.
+pub async fn lock(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<ReservationStatus>> {
+    let status: Option<String> =
+        sqlx::query_scalar("SELECT status FROM reservations WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(status.as_deref().and_then(ReservationStatus::parse))
+}
+
+/// A pending reservation that a payment is about to be confirmed for.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PayableHold {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub event_id: Uuid,
+    pub amount: i64,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Payments, inside the transaction that marks an order `confirming`: succeeds only if
+/// the reservation is still pending **and its hold is valid at `now`**, and pushes the
+/// deadline out to at least `now + grace` (never past the booking's absolute cap plus
+/// `grace`), so the hold visibly outlives the call to Toss. The row lock taken here
+/// serialises concurrent claims of one order. `None`: not payable (expired, cancelled,
+/// confirmed).
+pub async fn hold_for_payment(
+    conn: &mut PgConnection,
+    state: &AppState,
+    id: Uuid,
+    now: DateTime<Utc>,
+    grace: Duration,
+) -> sqlx::Result<Option<PayableHold>> {
+    sqlx::query_as::<_, PayableHold>(
+        "UPDATE reservations
+         SET expires_at = GREATEST(expires_at,
+                 LEAST($2 + make_interval(secs => $3), created_at + make_interval(secs => $4))),
+             updated_at = $2, version = version + 1
+         WHERE id = $1 AND status = 'pending' AND expires_at > $2
+         RETURNING id, user_id, event_id, amount, expires_at",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(grace.num_seconds() as f64)
+    .bind((state.config.booking.max_hold_secs as i64 + grace.num_seconds()) as f64)
+    .fetch_optional(&mut *conn)
+    .await
+}
+
+/// Payments, inside the transaction that marks an order paid: `pending → confirmed`,
+/// only if still pending and its hold was valid at `valid_at` (the moment the payment
+/// was claimed; the sweeper never expires a reservation whose payment is in flight,
+/// so a still-pending reservation still owns its seats). `false`: the reservation is
+/// gone and the money must go back.
+pub async fn confirm_held(
+    conn: &mut PgConnection,
+    id: Uuid,
+    now: DateTime<Utc>,
+    valid_at: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let moved = sqlx::query(
+        "UPDATE reservations
+         SET status = 'confirmed', confirmed_at = $2, updated_at = $2, version = version + 1
+         WHERE id = $1 AND status = 'pending' AND expires_at > $3",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(valid_at)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(moved == 1)
+}
+
+/// Payments, inside the refund transaction, **after** Toss returned the money:
+/// `confirmed → refunded`, inventory back (seats and standing stock), the
+/// `reservation.cancelled` event (reason `refunded`). `None` if it was not confirmed
+/// (already refunded). Call [`release_redis`] after the commit.
+pub async fn refund_confirmed(
+    conn: &mut PgConnection,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Option<Vec<Closed>>> {
+    let moved: Option<Uuid> = sqlx::query_scalar(
+        "UPDATE reservations
+         SET status = 'refunded', closed_at = $2, close_reason = 'refunded',
+             updated_at = $2, version = version + 1
+         WHERE id = $1 AND status = 'confirmed'
+         RETURNING id",
+    )
+    .bind(id)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if moved.is_none() {
+        return Ok(None);
+    }
+    let closed = release_inventory(conn, &[id], now).await?;
+    enqueue_closed(
+        conn,
+        crate::outbox::Topic::ReservationCancelled,
+        &closed,
+        "refunded",
+        now,
+    )
+    .await?;
+    Ok(Some(closed))
 }

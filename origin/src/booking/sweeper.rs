@@ -5,6 +5,12 @@
 //! with `FOR UPDATE SKIP LOCKED`, and the status change is conditional on `pending`, so
 //! a reservation is expired (and its inventory returned) exactly once, even when a user
 //! cancels it in the same instant.
+//!
+//! A reservation whose payment is being confirmed at Toss (`payments.status =
+//! 'confirming'`) is never expired here: the money may already be taken, and only the
+//! payments reconciler knows. Payments pushes the deadline out in the same transaction
+//! that marks the order `confirming`, so even a sweep that started before that commit
+//! re-checks the new deadline on the locked row and skips it.
 
 use super::{holds, service};
 use crate::state::AppState;
@@ -19,6 +25,8 @@ pub async fn expire_due(state: &AppState) -> anyhow::Result<usize> {
         "WITH due AS (
              SELECT id FROM reservations
              WHERE status = 'pending' AND expires_at <= $1
+               AND NOT EXISTS (SELECT 1 FROM payments p
+                               WHERE p.reservation_id = reservations.id AND p.status = 'confirming')
              ORDER BY expires_at
              LIMIT $2
              FOR UPDATE SKIP LOCKED
@@ -34,6 +42,14 @@ pub async fn expire_due(state: &AppState) -> anyhow::Result<usize> {
     .fetch_all(&mut *tx)
     .await?;
     let closed = service::release_inventory(&mut tx, &ids, now).await?;
+    service::enqueue_closed(
+        &mut tx,
+        crate::outbox::Topic::ReservationExpired,
+        &closed,
+        "hold_expired",
+        now,
+    )
+    .await?;
     tx.commit().await?;
     service::release_redis(state, &closed).await;
     if !ids.is_empty() {

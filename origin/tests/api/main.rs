@@ -9,4 +9,6 @@ mod auth;
 mod booking;
 mod catalog;
 mod demo;
+mod outbox;
+mod payments;
 mod platform;

@@ -1,0 +1,150 @@
+//! Request and response shapes of the payments API.
+
+use crate::booking::model::Reservation;
+use crate::tickets::model::Ticket;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Body of `POST /api/v1/payments/confirm`: what the Toss widget's success redirect
+/// carried. Field names as Toss spells them. Nothing in it is trusted: the amount and
+/// order are compared with the origin's own order before anything is sent to Toss.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ConfirmRequest {
+    /// Toss's payment key (at most 200 characters of `[A-Za-z0-9_-]`).
+    pub payment_key: String,
+    /// The order id of the reservation (`order.order_id`).
+    pub order_id: String,
+    /// The amount the widget charged, integer KRW; must equal the order's.
+    pub amount: i64,
+}
+
+/// The life cycle of an order's payment.
+///
+/// ```text
+///  (none) ─claim─▶ confirming ─Toss DONE + commit─▶ paid ─cancel─▶ cancel_requested ─Toss 200─▶ refunded
+///                    │   ▲                                              │                      partially_refunded
+///                    │   └──── claim (new paymentKey) ◀── failed        └─ refused ─▶ paid
+///                    ├─ declined / expired / hold gone ─▶ failed
+///                    └─ DONE but the reservation is gone ─▶ cancel_requested ─▶ refunded
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    /// Sent (or about to be sent) to Toss; outcome not yet known. The hold is kept.
+    Confirming,
+    /// Money taken, tickets issued.
+    Paid,
+    /// Not charged (declined, expired, hold lapsed). Paying again is possible while
+    /// the hold lasts.
+    Failed,
+    /// A refund is on its way to Toss.
+    CancelRequested,
+    /// All money returned.
+    Refunded,
+    /// Part of the money returned (refund policy), tickets void.
+    PartiallyRefunded,
+}
+
+impl PaymentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentStatus::Confirming => "confirming",
+            PaymentStatus::Paid => "paid",
+            PaymentStatus::Failed => "failed",
+            PaymentStatus::CancelRequested => "cancel_requested",
+            PaymentStatus::Refunded => "refunded",
+            PaymentStatus::PartiallyRefunded => "partially_refunded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PaymentStatus> {
+        Some(match s {
+            "confirming" => PaymentStatus::Confirming,
+            "paid" => PaymentStatus::Paid,
+            "failed" => PaymentStatus::Failed,
+            "cancel_requested" => PaymentStatus::CancelRequested,
+            "refunded" => PaymentStatus::Refunded,
+            "partially_refunded" => PaymentStatus::PartiallyRefunded,
+            _ => return None,
+        })
+    }
+}
+
+/// An order's payment as its owner sees it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PaymentView {
+    pub order_id: String,
+    pub reservation_id: Uuid,
+    pub status: PaymentStatus,
+    /// Integer KRW.
+    pub amount: i64,
+    pub refunded_amount: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approved_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `POST /api/v1/payments/confirm` succeeded: the order is paid and these are its
+/// tickets (the same ones on every repeat).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ConfirmResponse {
+    pub payment: PaymentView,
+    pub tickets: Vec<Ticket>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RefundStatus {
+    Requested,
+    Completed,
+    Failed,
+}
+
+/// A refund of (part of) an order.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RefundView {
+    pub id: Uuid,
+    pub order_id: String,
+    /// Integer KRW returned (or to be returned).
+    pub amount: i64,
+    pub status: RefundStatus,
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// A cancellation: the reservation as it now stands, and the refund if money was paid.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CancelResponse {
+    pub reservation: Reservation,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refund: Option<RefundView>,
+}
+
+/// What the browser needs to open the Toss payment widget.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ClientConfig {
+    /// Always `toss`.
+    pub provider: String,
+    /// The Toss widget client key (`test_gck_…` / `live_gck_…`).
+    pub client_key: String,
+    /// Full refund until this many days before the show.
+    pub refund_full_days: u32,
+    /// Partial refund (`refund_partial_percent` %) until this many days before; no
+    /// cancellation after.
+    pub refund_partial_days: u32,
+    pub refund_partial_percent: u32,
+}
+
+/// Answer to Toss webhooks: always 200 once the body is JSON.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WebhookAck {
+    /// Whether the body named an order of ours (then it is re-fetched from Toss).
+    pub matched: bool,
+}

@@ -1,0 +1,113 @@
+//! Tickets: what a paid reservation turns into.
+//!
+//! - [`service`]: issuing (only from the payments transaction that marks an order
+//!   paid, so there are never tickets without money nor money without tickets), voiding
+//!   (from the refund transaction), reading;
+//! - [`code`]: the human-readable codes;
+//! - routes: `GET /api/v1/me/tickets`, `GET /api/v1/tickets/{id}`.
+//!
+//! Each valid ticket carries a QR payload: a `qr` token of `shared_wasm::token`
+//! (`QrClaims {evt, tid, code}`) signed with the origin key, minted on read. It proves
+//! at the door that the origin issued this ticket for this event; whether it is still
+//! valid (not refunded) is a lookup of its code.
+
+pub mod code;
+pub mod model;
+pub mod service;
+
+use crate::auth::AuthUser;
+use crate::http::{ApiError, ApiResult, Json, Path, Query};
+use crate::state::AppState;
+use axum::extract::State;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use model::{Ticket, TicketPage, TicketStatus};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(my_tickets))
+        .routes(routes!(get_ticket))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TicketQuery {
+    /// 1-100, default 20.
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Only `valid` or only `void` tickets.
+    pub status: Option<TicketStatus>,
+}
+
+fn decode_cursor(c: &str) -> Option<(DateTime<Utc>, Uuid)> {
+    let raw = URL_SAFE_NO_PAD.decode(c).ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (micros, id) = text.split_once('|')?;
+    Some((
+        DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+        id.parse().ok()?,
+    ))
+}
+
+fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}|{id}", at.timestamp_micros()))
+}
+
+/// Your tickets, newest first, with their QR payloads.
+#[utoipa::path(get, path = "/api/v1/me/tickets", tag = "tickets",
+    params(TicketQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = TicketPage),
+        (status = 400, description = "INVALID_QUERY, INVALID_CURSOR", body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::http::Problem, content_type = "application/problem+json")))]
+async fn my_tickets(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Query(q): Query<TicketQuery>,
+) -> ApiResult<Json<TicketPage>> {
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "INVALID_QUERY",
+            "limit must be between 1 and 100",
+        ));
+    }
+    let after = match q.cursor.as_deref() {
+        Some(c) => Some(decode_cursor(c).ok_or_else(|| {
+            ApiError::bad_request("INVALID_CURSOR", "cursor is not one this API issued")
+        })?),
+        None => None,
+    };
+    let (items, next) = service::list_for(&state, user.id, q.status, limit, after).await?;
+    Ok(Json(TicketPage {
+        items,
+        next_cursor: next.map(|(at, id)| encode_cursor(at, id)),
+    }))
+}
+
+/// One of your tickets (admins: any ticket).
+#[utoipa::path(get, path = "/api/v1/tickets/{ticket_id}", tag = "tickets",
+    params(("ticket_id" = Uuid, Path, description = "Ticket id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Ticket),
+        (status = 400, description = "INVALID_PATH", body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "TICKET_NOT_FOUND", body = crate::http::Problem, content_type = "application/problem+json")))]
+async fn get_ticket(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Ticket>> {
+    match service::fetch(&state, id).await? {
+        Some(t) if t.owner_id == user.id || user.is_admin() => Ok(Json(t)),
+        _ => Err(ApiError::not_found("TICKET_NOT_FOUND", "No such ticket")),
+    }
+}
