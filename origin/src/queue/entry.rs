@@ -54,6 +54,18 @@ fn presented(headers: &HeaderMap) -> Option<&str> {
         .map(|(_, v)| v.trim())
 }
 
+/// The `typ` a token claims, read WITHOUT verifying it: only for a better error message.
+fn unverified_kind(raw: &str) -> Option<String> {
+    use base64::Engine;
+    let payload = raw.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let kind = v.get("typ")?.as_str()?;
+    (kind.len() <= 16 && kind.bytes().all(|b| b.is_ascii_lowercase())).then(|| kind.to_owned())
+}
+
 /// 403 with a code naming what is wrong with the entry token.
 fn refused(e: &TokenError) -> ApiError {
     let (code, detail) = match e {
@@ -109,7 +121,15 @@ pub async fn require(
         event,
         state.clock.unix(),
     )
-    .map_err(|e| refused(&e))?;
+    .map_err(|e| match (&e, unverified_kind(raw)) {
+        // Signed by a key we do not know (a pass comes from the edge key): say what it
+        // is, which helps a client that sent the wrong token.
+        (TokenError::UnknownKey, Some(kind)) if kind != "entry" => ApiError::forbidden(
+            "ENTRY_TOKEN_WRONG_TYPE",
+            format!("this is a {kind} token, not an entry token"),
+        ),
+        _ => refused(&e),
+    })?;
     if claims.sub != user.id {
         return Err(ApiError::forbidden(
             "ENTRY_TOKEN_WRONG_USER",
