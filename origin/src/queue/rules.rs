@@ -34,7 +34,7 @@ const PUSH_TOKEN_SECS: i64 = 300;
 /// A claimed delivery is not retried by another replica for this long.
 const LEASE_SECS: i64 = 30;
 /// Longest wait between two attempts at one edge.
-const MAX_BACKOFF_SECS: i64 = 300;
+const MAX_BACKOFF_SECS: i64 = 60;
 /// Per-request timeout of a push.
 const PUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -413,4 +413,62 @@ async fn push_once(state: &AppState, event: Uuid, url: &str) -> anyhow::Result<i
         "edge answered {status}: {}",
         text.chars().take(300).collect::<String>()
     )
+}
+
+/// Stores `rules` for `event` outside the API (demo data, operators' scripts): keeps the
+/// stored version if nothing changed, else writes the next version and schedules its
+/// delivery to every edge. `rules.version` is ignored.
+pub async fn store_rules(
+    db: &sqlx::PgPool,
+    clock: &crate::clock::Clock,
+    event: Uuid,
+    mut rules: EdgeRules,
+    edge_tier: bool,
+) -> anyhow::Result<()> {
+    let mut tx = db.begin().await?;
+    let current = sqlx::query(
+        "SELECT rules, edge_tier, draw_seed FROM event_queues WHERE event_id = $1 FOR UPDATE",
+    )
+    .bind(event)
+    .fetch_optional(&mut *tx)
+    .await?
+    .map(settings::from_row)
+    .transpose()?;
+    rules.version = 1;
+    if let Some(c) = &current {
+        rules.version = c.rules.version;
+        rules.draw_seed_commitment = c.rules.draw_seed_commitment.clone();
+        if c.rules == rules && c.edge_tier == edge_tier {
+            return Ok(());
+        }
+        rules.version += 1;
+    }
+    if let Err(errors) = rules.validate() {
+        anyhow::bail!("invalid rules for {event}: {errors:?}");
+    }
+    let now = clock.now();
+    sqlx::query(
+        "INSERT INTO event_queues (event_id, rules, version, edge_tier, updated_at) \
+         VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (event_id) DO UPDATE SET rules = $2, version = $3, edge_tier = $4, \
+           updated_at = $5",
+    )
+    .bind(event)
+    .bind(sqlx::types::Json(&rules))
+    .bind(rules.version as i64)
+    .bind(edge_tier)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE edge_rule_deliveries SET version = $2, next_attempt_at = $3, attempts = 0, \
+           last_error = NULL WHERE event_id = $1",
+    )
+    .bind(event)
+    .bind(rules.version as i64)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -776,8 +776,8 @@ async fn edge_rules_are_validated_versioned_owned_and_pushed_until_acknowledged(
             .expect("push"),
         0
     );
-    app.state.clock.advance(Duration::seconds(301));
-    edge.ahead.store(301, Ordering::Relaxed);
+    app.state.clock.advance(Duration::seconds(61));
+    edge.ahead.store(61, Ordering::Relaxed);
     let acked = queue::rules::push_due(&app.state, None)
         .await
         .expect("push");
