@@ -30,7 +30,10 @@ fn redis_url() -> String {
 fn key(kid: &str) -> Result<(SigningKey, String)> {
     let mut seed = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut seed);
-    Ok((SigningKey::from_seed(kid, seed)?, format_key_spec(kid, &seed)))
+    Ok((
+        SigningKey::from_seed(kid, seed)?,
+        format_key_spec(kid, &seed),
+    ))
 }
 
 fn free_port() -> Result<u16> {
@@ -88,7 +91,10 @@ impl Drop for Database {
 async fn json_of(r: reqwest::Response, want: StatusCode, what: &str) -> Result<Value> {
     let status = r.status();
     let text = r.text().await?;
-    ensure!(status == want, "{what}: expected {want}, got {status}: {text}");
+    ensure!(
+        status == want,
+        "{what}: expected {want}, got {status}: {text}"
+    );
     serde_json::from_str(&text).with_context(|| format!("{what}: not JSON: {text}"))
 }
 
@@ -187,7 +193,10 @@ async fn fan_goes_from_edge_waiting_room_to_a_seat() -> Result<()> {
         .await?;
     let put = json_of(r, StatusCode::OK, "put rules").await?;
     let acked = put["deliveries"][0]["acked_version"].as_u64();
-    ensure!(acked == Some(version), "the edge did not acknowledge v{version}: {put}");
+    ensure!(
+        acked == Some(version),
+        "the edge did not acknowledge v{version}: {put}"
+    );
 
     // 2. The waiting room page is rendered at the edge with the promoter's text.
     let page = http
@@ -195,15 +204,19 @@ async fn fan_goes_from_edge_waiting_room_to_a_seat() -> Result<()> {
         .header("accept-language", "en")
         .send()
         .await?;
-    ensure!(page.status() == StatusCode::OK, "waiting room page: {}", page.status());
+    ensure!(
+        page.status() == StatusCode::OK,
+        "waiting room page: {}",
+        page.status()
+    );
     let html = page.text().await?;
-    ensure!(html.contains("End-to-end waiting room"), "page without the template title");
+    ensure!(
+        html.contains("End-to-end waiting room"),
+        "page without the template title"
+    );
 
     // 3. Join tier 1 and poll until served: the pass.
-    let r = http
-        .post(format!("{edge}/vwr/{event}/join"))
-        .send()
-        .await?;
+    let r = http.post(format!("{edge}/vwr/{event}/join")).send().await?;
     let joined = json_of(r, StatusCode::CREATED, "edge join").await?;
     let ticket = joined["ticket"].as_str().context("ticket")?.to_owned();
     let mut pass = None;
@@ -235,7 +248,12 @@ async fn fan_goes_from_edge_waiting_room_to_a_seat() -> Result<()> {
     let seat = seats["seats"]
         .as_array()
         .and_then(|s| s.first())
-        .and_then(|s| s["seat_id"].as_str().or(s["id"].as_str()).map(str::to_owned))
+        .and_then(|s| {
+            s["seat_id"]
+                .as_str()
+                .or(s["id"].as_str())
+                .map(str::to_owned)
+        })
         .with_context(|| format!("no seat in the seat map: {seats}"))?;
     let r = http
         .post(format!("{edge}/api/v1/events/{event}/reservations"))
@@ -243,7 +261,11 @@ async fn fan_goes_from_edge_waiting_room_to_a_seat() -> Result<()> {
         .json(&json!({ "seat_ids": [seat] }))
         .send()
         .await?;
-    ensure!(r.status() == StatusCode::FORBIDDEN, "unguarded: {}", r.status());
+    ensure!(
+        r.status() == StatusCode::FORBIDDEN,
+        "unguarded: {}",
+        r.status()
+    );
 
     // 5. Tier 2 with the pass: admitted (the line is empty), entry token.
     let r = http
