@@ -40,6 +40,54 @@ struct Keys {
     meta: String,
 }
 
+impl Keys {
+    // The KEYS of each script, in the order its header documents.
+    fn for_join(&self, ticket_key: String) -> Vec<String> {
+        vec![
+            self.waiting.clone(),
+            self.seen.clone(),
+            self.active.clone(),
+            self.joined.clone(),
+            ticket_key,
+            self.meta.clone(),
+        ]
+    }
+
+    fn for_status(&self) -> Vec<String> {
+        vec![
+            self.waiting.clone(),
+            self.seen.clone(),
+            self.active.clone(),
+            self.joined.clone(),
+            self.meta.clone(),
+        ]
+    }
+
+    fn for_leave(&self) -> Vec<String> {
+        vec![self.waiting.clone(), self.seen.clone(), self.active.clone()]
+    }
+
+    fn for_admit(&self) -> Vec<String> {
+        vec![
+            self.waiting.clone(),
+            self.seen.clone(),
+            self.active.clone(),
+            self.joined.clone(),
+            self.tick.clone(),
+            self.meta.clone(),
+        ]
+    }
+}
+
+/// Prepares `script` with `keys`.
+fn invocation<'a>(script: &'a Script, keys: Vec<String>) -> redis::ScriptInvocation<'a> {
+    let mut inv = script.prepare_invoke();
+    for k in keys {
+        inv.key(k);
+    }
+    inv
+}
+
 fn tag(event: Uuid) -> String {
     format!("q:{event}")
 }
@@ -174,13 +222,7 @@ pub async fn join(
         ),
         Ticket::Arrival => (redis.tagged(&tag(event), "seq"), 0, 1),
     };
-    let reply: Value = JOIN
-        .key(&k.waiting)
-        .key(&k.seen)
-        .key(&k.active)
-        .key(&k.joined)
-        .key(counter_key)
-        .key(&k.meta)
+    let reply: Value = invocation(&JOIN, k.for_join(counter_key))
         .arg(user.to_string())
         .arg(position)
         .arg(now_ms)
@@ -226,12 +268,7 @@ pub async fn status(
     now_ms: i64,
 ) -> RedisResult<(Standing, f64)> {
     let k = keys(redis, event);
-    let reply: Value = STATUS
-        .key(&k.waiting)
-        .key(&k.seen)
-        .key(&k.active)
-        .key(&k.joined)
-        .key(&k.meta)
+    let reply: Value = invocation(&STATUS, k.for_status())
         .arg(user.to_string())
         .arg(now_ms)
         .invoke_async(&mut redis.conn())
@@ -292,10 +329,7 @@ pub async fn slot(redis: &Redis, event: Uuid, user: Uuid, now_ms: i64) -> RedisR
 /// and whether they held a slot.
 pub async fn leave(redis: &Redis, event: Uuid, user: Uuid) -> RedisResult<(bool, bool)> {
     let k = keys(redis, event);
-    let reply: Value = LEAVE
-        .key(&k.waiting)
-        .key(&k.seen)
-        .key(&k.active)
+    let reply: Value = invocation(&LEAVE, k.for_leave())
         .arg(user.to_string())
         .invoke_async(&mut redis.conn())
         .await?;
@@ -334,13 +368,7 @@ pub struct TickSpec {
 pub async fn admit(redis: &Redis, event: Uuid, spec: TickSpec, now_ms: i64) -> RedisResult<Tick> {
     let k = keys(redis, event);
     let tick_ms = spec.tick_ms.max(1);
-    let reply: Value = ADMIT
-        .key(&k.waiting)
-        .key(&k.seen)
-        .key(&k.active)
-        .key(&k.joined)
-        .key(&k.tick)
-        .key(&k.meta)
+    let reply: Value = invocation(&ADMIT, k.for_admit())
         .arg(now_ms)
         .arg(spec.limits.capacity)
         .arg(spec.batch)
@@ -373,4 +401,51 @@ pub async fn admit(redis: &Redis, event: Uuid, spec: TickSpec, now_ms: i64) -> R
         waiting: unsigned(&p, 4, "waiting")?,
         active: unsigned(&p, 5, "active")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The highest `KEYS[n]` a script reads.
+    fn keys_used(script: &str) -> usize {
+        script
+            .match_indices("KEYS[")
+            .filter_map(|(i, _)| {
+                let rest = &script[i + 5..];
+                rest[..rest.find(']')?].parse().ok()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Redis Cluster's hash tag: the text between the first `{` and the next `}`.
+    fn hash_tag(key: &str) -> Option<&str> {
+        let open = key.find('{')?;
+        let close = key[open + 1..].find('}')? + open + 1;
+        (close > open + 1).then(|| &key[open + 1..close])
+    }
+
+    #[tokio::test]
+    async fn every_script_gets_all_its_keys_under_one_hash_tag() {
+        let redis = Redis::connect("redis://127.0.0.1:1", "urr:").expect("lazy client");
+        let event = Uuid::new_v4();
+        let k = keys(&redis, event);
+        let pass = redis.tagged(&tag(event), "pass:17");
+        let seq = redis.tagged(&tag(event), "seq");
+        let scripts = [
+            ("join", include_str!("join.lua"), k.for_join(pass)),
+            ("join (arrival)", include_str!("join.lua"), k.for_join(seq)),
+            ("status", include_str!("status.lua"), k.for_status()),
+            ("leave", include_str!("leave.lua"), k.for_leave()),
+            ("admit", include_str!("admit.lua"), k.for_admit()),
+        ];
+        let expected = format!("q:{event}");
+        for (name, source, keys) in scripts {
+            assert_eq!(keys_used(source), keys.len(), "{name}: KEYS passed vs read");
+            for key in &keys {
+                assert_eq!(hash_tag(key), Some(expected.as_str()), "{name}: {key}");
+            }
+        }
+    }
 }

@@ -572,6 +572,23 @@ async fn fans_who_stop_polling_are_dropped_and_do_not_stall_the_line() {
         t.admitted.iter().map(|(u, _)| *u).collect::<Vec<_>>(),
         vec![fans[3].id]
     );
+    // The loop's numbers are in /metrics, per event.
+    let metrics = app
+        .get("/metrics", None)
+        .await
+        .text()
+        .await
+        .expect("metrics");
+    for name in [
+        "urr_queue_waiting",
+        "urr_queue_active",
+        "urr_queue_admitted_total",
+        "urr_queue_abandoned_total",
+    ] {
+        let line = format!("{name}{{event=\"{}\"}}", ev.id);
+        assert!(metrics.contains(&line), "{line} missing from /metrics");
+    }
+    assert!(metrics.contains("urr_queue_wait_seconds_bucket"));
     assert_eq!(status(&app, &fans[1], ev.id).await["state"], "expired");
     let v = status(&app, &fans[4], ev.id).await;
     assert_eq!(v["state"], "waiting");
@@ -812,4 +829,43 @@ async fn edge_rules_are_validated_versioned_owned_and_pushed_until_acknowledged(
         !v.to_string()
             .contains(&shared_wasm::queue::seed_to_hex(&seed))
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn paying_frees_the_slot_for_the_next_fan() {
+    use crate::payments::{authorize, confirm, spawn_env};
+    let env = spawn_env(&[]).await;
+    let app = &env.app;
+    let admin = app.create_user(Role::Admin).await;
+    let ev = queued_event(app, &admin, 4, 1).await;
+    let fans = create_fans(app, 2).await;
+    let first = json(join(app, &fans[0], ev.id, Some(&pass(app, ev.id, 1))).await).await;
+    let second = json(join(app, &fans[1], ev.id, Some(&pass(app, ev.id, 2))).await).await;
+    assert_eq!(second["state"], "waiting");
+
+    let res = reserve(app, &fans[0], ev.id, ev.seats[0], Some(&entry_of(&first))).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body = json(res).await;
+    let held = crate::payments::Held {
+        id: body["id"].as_str().expect("id").parse().expect("uuid"),
+        order_id: body["order"]["order_id"]
+            .as_str()
+            .expect("order")
+            .to_owned(),
+        amount: body["order"]["amount"].as_i64().expect("amount"),
+        order_name: body["order"]["order_name"]
+            .as_str()
+            .expect("name")
+            .to_owned(),
+    };
+    let key = authorize(&env.fake, &held).await;
+    let res = confirm(app, &fans[0], &key, &held.order_id, held.amount).await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    // The payer's slot is free: the next tick admits the second fan.
+    assert_eq!(status(app, &fans[0], ev.id).await["state"], "expired");
+    queue::tick_all(&app.state).await.expect("tick");
+    let v = status(app, &fans[1], ev.id).await;
+    assert_eq!(v["state"], "admitted");
+    assert!(v["entry_token"].as_str().is_some());
 }
