@@ -198,22 +198,29 @@ async fn fan_goes_from_edge_waiting_room_to_a_seat() -> Result<()> {
         "the edge did not acknowledge v{version}: {put}"
     );
 
-    // 2. The waiting room page is rendered at the edge with the promoter's text.
-    let page = http
-        .get(format!("{edge}/e/{event}"))
-        .header("accept-language", "en")
-        .send()
-        .await?;
-    ensure!(
-        page.status() == StatusCode::OK,
-        "waiting room page: {}",
-        page.status()
-    );
-    let html = page.text().await?;
-    ensure!(
-        html.contains("End-to-end waiting room"),
-        "page without the template title"
-    );
+    // 2. The waiting room page is rendered at the edge with the promoter's text (the
+    //    isolate may serve its ~1 s old snapshot first: poll, with a deadline).
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let page = http
+            .get(format!("{edge}/e/{event}"))
+            .header("accept-language", "en")
+            .send()
+            .await?;
+        ensure!(
+            page.status() == StatusCode::OK,
+            "waiting room page: {}",
+            page.status()
+        );
+        if page.text().await?.contains("End-to-end waiting room") {
+            break;
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "the page never showed the pushed template title"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     // 3. Join tier 1 and poll until served: the pass.
     let r = http.post(format!("{edge}/vwr/{event}/join")).send().await?;
