@@ -11,7 +11,10 @@
 //! 7. the edge (see `edge`): pinned `worker-build`/`wasm-bindgen`, `npm ci`, the
 //!    Cloudflare worker built with `worker-build`, clippy for the worker (wasm32) and
 //!    the conformance crate, then the conformance suite against the worker under
-//!    `wrangler dev`.
+//!    `wrangler dev`;
+//! 8. the Spin edge (see `spin`): the component built for `wasm32-wasip2`, clippy for it
+//!    and the wasmtime test host, then the same conformance suite against it under the
+//!    test host (with the Redis above).
 //!
 //! Extra arguments go to `cargo test` (e.g. `cargo xtask test -- auth`).
 
@@ -101,6 +104,15 @@ pub fn run(args: &[String]) -> Result<()> {
     })?;
     timed("edge: conformance suite (cloudflare)", &mut || {
         crate::edge::conformance()
+    })?;
+    timed("spin: build (edge-spin, wasm32-wasip2)", &mut || {
+        crate::spin::build()
+    })?;
+    timed("spin: clippy (component, test host)", &mut || {
+        crate::spin::clippy()
+    })?;
+    timed("spin: conformance suite (wasmtime test host)", &mut || {
+        crate::spin::conformance(&env)
     })?;
     drop(services);
 

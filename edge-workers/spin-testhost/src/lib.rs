@@ -155,12 +155,10 @@ impl TestHost {
         wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
         redis_impl::add_to_linker(&mut linker)?;
         variables_impl::add_to_linker(&mut linker)?;
-        let pre = linker
-            .instantiate_pre(&component)
-            .map_err(|e| {
-                anyhow::Error::from(e)
-                    .context("linking the component (does it import something this host lacks?)")
-            })?;
+        let pre = linker.instantiate_pre(&component).map_err(|e| {
+            anyhow::Error::from(e)
+                .context("linking the component (does it import something this host lacks?)")
+        })?;
         let pre = wasmtime_wasi_http::p3::bindings::ServicePre::new(pre).map_err(|e| {
             anyhow::Error::from(e).context("the component does not export wasi:http/handler@0.3.0")
         })?;
@@ -286,9 +284,10 @@ async fn run(
     for k in spin_headers {
         parts.headers.remove(k);
     }
-    parts
-        .headers
-        .insert("spin-client-addr", http::HeaderValue::from_str(&peer.to_string())?);
+    parts.headers.insert(
+        "spin-client-addr",
+        http::HeaderValue::from_str(&peer.to_string())?,
+    );
     // wasi:http wants an absolute URI (scheme and authority), as Spin passes it.
     let authority = parts
         .headers
@@ -302,13 +301,16 @@ async fn run(
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "/".into());
     parts.uri = format!("http://{authority}{path}").parse()?;
-    let body = Full::new(body).map_err(|never| match never {}).boxed_unsync();
+    let body = Full::new(body)
+        .map_err(|never| match never {})
+        .boxed_unsync();
     host.handle(http::Request::from_parts(parts, body)).await
 }
 
 fn plain(status: u16, text: &'static str) -> http::Response<Full<Bytes>> {
     let mut r = http::Response::new(Full::new(Bytes::from_static(text.as_bytes())));
-    *r.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    *r.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     r
 }
 

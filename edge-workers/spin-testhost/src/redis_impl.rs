@@ -75,14 +75,11 @@ impl wit::HostConnection for &mut Ctx {
 }
 
 /// The connection behind a resource handle (a cheap clone of the multiplexer).
-fn conn<T>(a: &Accessor<T, SpinRedis>, c: &Resource<RedisConn>) -> Result<MultiplexedConnection, wit::Error> {
-    a.with(|mut view| {
-        view.get()
-            .table
-            .get(c)
-            .map(|r| r.0.clone())
-            .map_err(other)
-    })
+fn conn<T>(
+    a: &Accessor<T, SpinRedis>,
+    c: &Resource<RedisConn>,
+) -> Result<MultiplexedConnection, wit::Error> {
+    a.with(|mut view| view.get().table.get(c).map(|r| r.0.clone()).map_err(other))
 }
 
 /// Flattens a reply into `execute`'s list, as Spin does.
@@ -114,7 +111,10 @@ fn count(n: usize) -> Result<u32, wit::Error> {
 }
 
 impl<T> wit::HostConnectionWithStore<T> for SpinRedis {
-    async fn open(a: &Accessor<T, Self>, address: String) -> Result<Resource<RedisConn>, wit::Error> {
+    async fn open(
+        a: &Accessor<T, Self>,
+        address: String,
+    ) -> Result<Resource<RedisConn>, wit::Error> {
         let shared = a.with(|mut view| view.get().shared.clone());
         if address != shared.redis.url {
             return Err(wit::Error::InvalidAddress);
@@ -123,44 +123,83 @@ impl<T> wit::HostConnectionWithStore<T> for SpinRedis {
         a.with(|mut view| view.get().table.push(RedisConn(c)).map_err(other))
     }
 
-    async fn publish(a: &Accessor<T, Self>, c: Resource<RedisConn>, channel: String, payload: Vec<u8>) -> Result<(), wit::Error> {
+    async fn publish(
+        a: &Accessor<T, Self>,
+        c: Resource<RedisConn>,
+        channel: String,
+        payload: Vec<u8>,
+    ) -> Result<(), wit::Error> {
         let mut c = conn(a, &c)?;
         c.publish::<_, _, ()>(channel, payload).await.map_err(other)
     }
 
-    async fn get(a: &Accessor<T, Self>, c: Resource<RedisConn>, key: String) -> Result<Option<Vec<u8>>, wit::Error> {
+    async fn get(
+        a: &Accessor<T, Self>,
+        c: Resource<RedisConn>,
+        key: String,
+    ) -> Result<Option<Vec<u8>>, wit::Error> {
         let mut c = conn(a, &c)?;
         c.get(key).await.map_err(other)
     }
 
-    async fn set(a: &Accessor<T, Self>, c: Resource<RedisConn>, key: String, value: Vec<u8>) -> Result<(), wit::Error> {
+    async fn set(
+        a: &Accessor<T, Self>,
+        c: Resource<RedisConn>,
+        key: String,
+        value: Vec<u8>,
+    ) -> Result<(), wit::Error> {
         let mut c = conn(a, &c)?;
         c.set::<_, _, ()>(key, value).await.map_err(other)
     }
 
-    async fn incr(a: &Accessor<T, Self>, c: Resource<RedisConn>, key: String) -> Result<i64, wit::Error> {
+    async fn incr(
+        a: &Accessor<T, Self>,
+        c: Resource<RedisConn>,
+        key: String,
+    ) -> Result<i64, wit::Error> {
         let mut c = conn(a, &c)?;
         c.incr(key, 1).await.map_err(other)
     }
 
-    async fn del(a: &Accessor<T, Self>, c: Resource<RedisConn>, keys: Vec<String>) -> Result<u32, wit::Error> {
+    async fn del(
+        a: &Accessor<T, Self>,
+        c: Resource<RedisConn>,
+        keys: Vec<String>,
+    ) -> Result<u32, wit::Error> {
         let mut c = conn(a, &c)?;
         let n: usize = c.del(keys).await.map_err(other)?;
         count(n)
     }
 
-    async fn sadd(a: &Accessor<T, Self>, c: Resource<RedisConn>, key: String, values: Vec<String>) -> Result<u32, wit::Error> {
+    async fn sadd(
+        a: &Accessor<T, Self>,
+        c: Resource<RedisConn>,
+        key: String,
+        values: Vec<String>,
+    ) -> Result<u32, wit::Error> {
         let mut c = conn(a, &c)?;
-        let n: usize = c.sadd(key, values).await.map_err(|_| wit::Error::TypeError)?;
+        let n: usize = c
+            .sadd(key, values)
+            .await
+            .map_err(|_| wit::Error::TypeError)?;
         count(n)
     }
 
-    async fn smembers(a: &Accessor<T, Self>, c: Resource<RedisConn>, key: String) -> Result<Vec<String>, wit::Error> {
+    async fn smembers(
+        a: &Accessor<T, Self>,
+        c: Resource<RedisConn>,
+        key: String,
+    ) -> Result<Vec<String>, wit::Error> {
         let mut c = conn(a, &c)?;
         c.smembers(key).await.map_err(other)
     }
 
-    async fn srem(a: &Accessor<T, Self>, c: Resource<RedisConn>, key: String, values: Vec<String>) -> Result<u32, wit::Error> {
+    async fn srem(
+        a: &Accessor<T, Self>,
+        c: Resource<RedisConn>,
+        key: String,
+        values: Vec<String>,
+    ) -> Result<u32, wit::Error> {
         let mut c = conn(a, &c)?;
         let n: usize = c.srem(key, values).await.map_err(other)?;
         count(n)

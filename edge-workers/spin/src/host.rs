@@ -77,8 +77,9 @@ pub fn random16() -> [u8; 16] {
 enum Step<T> {
     /// Done; write nothing.
     Keep(T),
-    /// Done if this new state can be written over the one shown.
-    Write(T, EventState),
+    /// Done if this new state can be written over the one shown (boxed: a state is
+    /// large next to the answers).
+    Write(T, Box<EventState>),
 }
 
 /// The edge's storage on Spin: one Redis connection per request, opened on first use
@@ -230,7 +231,7 @@ impl Host for SpinHost {
             None => Step::Keep(None),
             Some(mut s) => {
                 if s.observe(now_ms()) {
-                    Step::Write(Some(s.clone()), s)
+                    Step::Write(Some(s.clone()), Box::new(s))
                 } else {
                     Step::Keep(Some(s))
                 }
@@ -248,7 +249,7 @@ impl Host for SpinHost {
                         seq: Ok(seq),
                         state: s.clone(),
                     }),
-                    s,
+                    Box::new(s),
                 ),
                 Err(r) => Step::Keep(Some(JoinResult {
                     seq: Err(r),
@@ -266,7 +267,7 @@ impl Host for SpinHost {
     ) -> Result<Result<EventState, PushRejected>, HostError> {
         self.update(event, |current| {
             match state::apply_push(current, push.clone(), now_ms()) {
-                Ok(s) => Step::Write(Ok(s.clone()), s),
+                Ok(s) => Step::Write(Ok(s.clone()), Box::new(s)),
                 Err(e) => Step::Keep(Err(e)),
             }
         })

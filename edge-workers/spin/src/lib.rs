@@ -22,8 +22,8 @@ mod config;
 pub mod host;
 
 use http_body_util::BodyExt;
-use shared_wasm::edge::http::{MAX_BODY_LEN, Request as EdgeRequest, Response as EdgeResponse};
 use shared_wasm::edge::Outcome;
+use shared_wasm::edge::http::{MAX_BODY_LEN, Request as EdgeRequest, Response as EdgeResponse};
 use spin_sdk::http::{BoxBody, EmptyBody, FullBody, Request, Response, box_body};
 use spin_sdk::http_service;
 
