@@ -29,6 +29,8 @@
 //! **inside** `store.run_concurrent`, joined with the handler call.
 
 pub mod redis_impl;
+/// The `redis` crate, for tests that look at what the component stored.
+pub use ::redis;
 pub mod variables_impl;
 
 use anyhow::{Context, Result, bail};
@@ -142,12 +144,7 @@ impl TestHost {
                 config.component.display()
             );
         }
-        let mut wasm_config = Config::new();
-        wasm_config.wasm_component_model_async(true);
-        let engine = Engine::new(&wasm_config)?;
-        let component = Component::from_file(&engine, &config.component).map_err(|e| {
-            anyhow::Error::from(e).context(format!("compiling {}", config.component.display()))
-        })?;
+        let (engine, component) = compiled(&config.component)?;
         let mut linker = Linker::<Ctx>::new(&engine);
         // The component's std still imports wasi:cli etc. @0.2; spin-sdk uses @0.3.
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
@@ -204,6 +201,34 @@ impl TestHost {
             .await??;
         Ok(http::Response::from_parts(parts, Full::new(body)))
     }
+}
+
+/// Compiles `path` once per process and per file version: every test of a run that
+/// starts a host shares the compiled component (compiling it takes seconds in a debug
+/// build of the host, and tests start hosts in parallel; the lock makes the second wait
+/// for the first instead of compiling again).
+fn compiled(path: &Path) -> Result<(Engine, Component)> {
+    type Cache = HashMap<(PathBuf, Option<std::time::SystemTime>), (Engine, Component)>;
+    static CACHE: std::sync::Mutex<Option<Cache>> = std::sync::Mutex::new(None);
+    let version = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let key = (path.to_owned(), version);
+    let mut cache = CACHE
+        .lock()
+        .map_err(|_| anyhow::anyhow!("component cache poisoned"))?;
+    let cache = cache.get_or_insert_with(HashMap::new);
+    if let Some(hit) = cache.get(&key) {
+        return Ok(hit.clone());
+    }
+    let mut wasm_config = Config::new();
+    wasm_config.wasm_component_model_async(true);
+    // Tests need correct code, not fast code: an unoptimised compile takes a fraction of
+    // the time, which dominates the host's start-up.
+    wasm_config.cranelift_opt_level(wasmtime::OptLevel::None);
+    let engine = Engine::new(&wasm_config)?;
+    let component = Component::from_file(&engine, path)
+        .map_err(|e| anyhow::Error::from(e).context(format!("compiling {}", path.display())))?;
+    cache.insert(key, (engine.clone(), component.clone()));
+    Ok((engine, component))
 }
 
 /// A running host: its address, and the server task (stopped on drop).
