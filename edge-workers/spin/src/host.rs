@@ -23,6 +23,11 @@
 //! (a refused join, a push that is not newer, an observe with nothing to freeze) write
 //! nothing.
 //!
+//! A Redis *error* (as opposed to a lost race) is not retried: the answer is 503 at once.
+//! If the error hid a write that did land (a timeout after the script ran), that join's
+//! sequence number is simply never handed out; the serving line passes over such gaps,
+//! so nobody is admitted early.
+//!
 //! # Snapshots
 //!
 //! `snapshot` is a plain `GET`. Spin instantiates the component per request, so an
