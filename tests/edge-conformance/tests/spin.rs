@@ -53,3 +53,42 @@ async fn join_burst_is_gap_free_under_compare_and_set() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// `spin.toml` cannot be run here (no Spin CLI), so at least check it against the
+/// component: every variable `config.rs` reads is declared as an application variable
+/// and mapped onto the component, Redis is an allowed outbound host with the `redis://`
+/// scheme, and `source` is where the build puts the component.
+#[test]
+fn spin_manifest_declares_what_the_component_reads() -> anyhow::Result<()> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../edge-workers/spin");
+    let manifest = std::fs::read_to_string(dir.join("spin.toml"))?;
+    let config = std::fs::read_to_string(dir.join("src/config.rs"))?;
+    // The `NAMES` table: lines like `("edge_signing_key", "EDGE_SIGNING_KEY"),`.
+    let names: Vec<&str> = config
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("(\""))
+        .filter_map(|l| l.split_once('"').map(|(name, _)| name))
+        .collect();
+    anyhow::ensure!(names.len() == 7, "found variable names {names:?}");
+    for name in names {
+        anyhow::ensure!(
+            manifest
+                .lines()
+                .any(|l| l.starts_with(&format!("{name} = {{"))),
+            "spin.toml does not declare the application variable {name}"
+        );
+        anyhow::ensure!(
+            manifest.contains(&format!("{name} = \"{{{{ {name} }}}}\"")),
+            "spin.toml does not map {name} onto the component"
+        );
+    }
+    anyhow::ensure!(
+        manifest.contains("allowed_outbound_hosts = [\"redis://127.0.0.1:6379\""),
+        "Redis is not an allowed outbound host"
+    );
+    anyhow::ensure!(
+        manifest.contains("source = \"../../target/wasm32-wasip2/wasm-release/edge_spin.wasm\""),
+        "source is not the wasm-release build"
+    );
+    Ok(())
+}
