@@ -296,6 +296,9 @@ pub fn bench(args: &[String]) -> Result<()> {
     build("build-noop", &["--features", "noop"])?;
     util::step("edge bench: the edge worker");
     build("build", &[])?;
+    // Size only: the Spin component has no local runtime to load it under wrk.
+    util::step("edge bench: the Spin component (size)");
+    crate::spin::build()?;
     util::step("edge bench: load (status polls vs no-op, same run)");
     let mut c = cargo();
     // Release: a debug load generator would spend the CPU the workers need.
@@ -310,6 +313,8 @@ pub fn bench(args: &[String]) -> Result<()> {
     ])
     .arg("--out")
     .arg(util::root().join("target/bench/edge.json"))
+    .arg("--spin-wasm")
+    .arg(crate::spin::component())
     .args(args)
     .envs(wrangler_env());
     sh(&mut c)?;

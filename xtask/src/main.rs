@@ -16,6 +16,7 @@ mod dev;
 mod edge;
 mod keys;
 mod services;
+mod spin;
 mod test;
 mod util;
 

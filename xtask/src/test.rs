@@ -12,7 +12,10 @@
 //!    Cloudflare worker built with `worker-build`, clippy for the worker (wasm32) and
 //!    the conformance crate, then the conformance suite against the worker under
 //!    `wrangler dev` and the end-to-end test (edge join → pass → origin tier 2 →
-//!    entry token → seat reserved through the edge).
+//!    entry token → seat reserved through the edge);
+//! 8. the Spin edge (see `spin`): the component built for `wasm32-wasip2`, clippy for it
+//!    and the wasmtime test host, then the same conformance suite against it under the
+//!    test host (with the Redis above).
 //!
 //! Extra arguments go to `cargo test` (e.g. `cargo xtask test -- auth`).
 
@@ -102,6 +105,15 @@ pub fn run(args: &[String]) -> Result<()> {
     })?;
     timed("edge: conformance suite (cloudflare)", &mut || {
         crate::edge::conformance(&env)
+    })?;
+    timed("spin: build (edge-spin, wasm32-wasip2)", &mut || {
+        crate::spin::build()
+    })?;
+    timed("spin: clippy (component, test host)", &mut || {
+        crate::spin::clippy()
+    })?;
+    timed("spin: conformance suite (wasmtime test host)", &mut || {
+        crate::spin::conformance(&env)
     })?;
     drop(services);
 

@@ -44,6 +44,8 @@
 pub mod cases;
 pub mod client;
 pub mod cloudflare;
+#[cfg(feature = "spin")]
+pub mod spin;
 pub mod stub;
 
 use anyhow::{Context, Result, bail};

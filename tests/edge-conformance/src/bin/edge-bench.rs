@@ -251,6 +251,10 @@ async fn main() -> Result<()> {
     let dir = real.worker_dir.clone();
     let (edge_raw, edge_gz) = gzip_size(&dir.join("build/index_bg.wasm"))?;
     let (noop_raw, noop_gz) = gzip_size(&dir.join("build-noop/index_bg.wasm"))?;
+    // The Spin component's size, when built (`--spin-wasm`, passed by `cargo xtask bench edge`).
+    let spin = arg(&args, "--spin-wasm")
+        .map(|p| gzip_size(Path::new(&p)))
+        .transpose()?;
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -276,6 +280,7 @@ async fn main() -> Result<()> {
         "wasm": {
             "edge": { "bytes": edge_raw, "gzip_bytes": edge_gz },
             "noop": { "bytes": noop_raw, "gzip_bytes": noop_gz },
+            "spin": spin.map(|(raw, gz)| json!({ "bytes": raw, "gzip_bytes": gz })),
         },
         "notes": "wrangler dev (workerd) on 127.0.0.1; worker-build --profile wasm-release --no-opt; gzip -9",
     });
@@ -297,6 +302,11 @@ async fn main() -> Result<()> {
         "| edge: status poll | {:.0} | {:.2} | {:.2} | {} | {} | {} |",
         polls.rps, polls.p50_ms, polls.p99_ms, polls.errors, edge_raw, edge_gz
     );
+    if let Some((raw, gz)) = spin {
+        println!(
+            "| Spin component (size only; wasm32-wasip2, wasm-release) | – | – | – | – | {raw} | {gz} |"
+        );
+    }
     println!(
         "\nstatus/no-op throughput ratio: {ratio:.3} (1-min load average {loadavg} on {cores} cores); written to {}",
         out.display()
