@@ -7,7 +7,7 @@ use crate::openapi::ApiDoc;
 use crate::state::AppState;
 use crate::store::Redis;
 use crate::workers::Workers;
-use crate::{auth, booking, catalog, health, http, openapi, outbox, payments, tickets};
+use crate::{auth, booking, catalog, health, http, openapi, outbox, payments, queue, tickets};
 use anyhow::{Context, Result};
 use axum::{Extension, Router};
 use sqlx::PgPool;
@@ -42,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .merge(catalog::router())
         .merge(booking::router())
         .merge(payments::router())
+        .merge(queue::router())
         .merge(tickets::router())
         .split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
@@ -58,6 +59,7 @@ fn start_workers(state: &AppState) -> Workers {
     let mut workers = Workers::new();
     booking::start_workers(state, &mut workers);
     payments::start_workers(state, &mut workers);
+    queue::start_workers(state, &mut workers);
     outbox::start_workers(state, &mut workers);
     let s = state.clone();
     workers.every("auth_refresh_purge", Duration::from_secs(3600), move || {
@@ -95,6 +97,7 @@ impl Application {
         let redis = Redis::connect(&config.redis_url, &config.redis_prefix)
             .context("URR_REDIS_URL is not a valid Redis URL")?;
         let payments = payments::Payments::new(&config.payments)?;
+        let queue = queue::Queue::new(&config)?;
         let listener = TcpListener::bind(config.http_addr)
             .await
             .with_context(|| format!("binding {}", config.http_addr))?;
@@ -105,6 +108,7 @@ impl Application {
             clock,
             booking: Default::default(),
             payments: Arc::new(payments),
+            queue: Arc::new(queue),
         };
         Ok(Application { listener, state })
     }

@@ -14,6 +14,7 @@ use crate::catalog::{self, DemoCatalog};
 use crate::clock::Clock;
 use crate::config::Config;
 use anyhow::{Context, Result};
+use shared_wasm::rules::EdgeRules;
 use shared_wasm::token::Role;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -62,6 +63,22 @@ pub async fn seed(
     let promoter = promoter.context("the demo promoter account")?;
     let catalog = catalog::seed_demo_catalog(db, clock, promoter).await?;
     redate(db, clock, &catalog).await?;
+    for (event, edge_tier) in [
+        (catalog.event_queued_edge, true),
+        (catalog.event_queued_origin, false),
+    ] {
+        let opens: chrono::DateTime<chrono::Utc> =
+            sqlx::query_scalar("SELECT sale_opens_at FROM events WHERE id = $1")
+                .bind(event)
+                .fetch_one(db)
+                .await?;
+        let mut rules = EdgeRules::default_for(event, opens.timestamp());
+        // Small, so that waiting is visible with a handful of browsers.
+        rules.max_active = 2;
+        rules.new_users_per_minute = 30;
+        rules.active_slot_secs = 300;
+        crate::queue::rules::store_rules(db, clock, event, rules, edge_tier).await?;
+    }
     Ok(DemoSummary {
         accounts: accounts.into_iter().map(|(e, _, r)| (e, r)).collect(),
         catalog,
@@ -106,6 +123,7 @@ async fn redate(db: &PgPool, clock: &Clock, c: &DemoCatalog) -> Result<()> {
         c.event_standing,
     ];
     ids.extend(&c.events_upcoming);
+    ids.extend([c.event_queued_edge, c.event_queued_origin]);
     let seeded_at: chrono::DateTime<chrono::Utc> =
         sqlx::query_scalar("SELECT created_at FROM events WHERE id = $1")
             .bind(c.event_on_sale_seated)

@@ -26,6 +26,7 @@ pub mod http;
 pub mod openapi;
 pub mod outbox;
 pub mod payments;
+pub mod queue;
 pub mod state;
 pub mod store;
 pub mod telemetry;

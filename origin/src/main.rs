@@ -54,6 +54,10 @@ async fn run() -> anyhow::Result<()> {
                 "  events: on sale {}, presale {}, standing {}",
                 c.event_on_sale_seated, c.event_upcoming_presale, c.event_standing
             );
+            println!(
+                "  queued: edge waiting room {} (/e/{}), origin line only {}",
+                c.event_queued_edge, c.event_queued_edge, c.event_queued_origin
+            );
             Ok(())
         }
         other => {

@@ -14,4 +14,5 @@ pub struct AppState {
     pub clock: Clock,
     pub booking: Arc<crate::booking::Booking>,
     pub payments: Arc<crate::payments::Payments>,
+    pub queue: Arc<crate::queue::Queue>,
 }

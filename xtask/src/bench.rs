@@ -14,7 +14,19 @@ use std::process::{Child, Command};
 use std::time::Duration;
 
 pub fn booking(args: &[String]) -> Result<()> {
-    util::step("bench booking: postgres and redis");
+    against_origin("booking", "booking-bench", &[], args)
+}
+
+/// `bench queue`: tier-2 joins and status polls over HTTP against a `redis-benchmark`
+/// EVALSHA of the status script; `target/bench/queue.json`.
+pub fn queue(args: &[String]) -> Result<()> {
+    against_origin("queue", "queue-bench", &["URR_EDGE_SIGNING_KEY"], args)
+}
+
+/// Starts a release origin on a fresh `urr_bench` database and runs the load generator
+/// `bin` against it, passing `--<key>` for each of `keys` (lower-cased, `URR_` dropped).
+fn against_origin(name: &str, bin_name: &str, keys: &[&str], args: &[String]) -> Result<()> {
+    util::step(&format!("bench {name}: postgres and redis"));
     let services = services::ensure(Purpose::Test)?;
     let db_name = "urr_bench";
     let psql_admin = services.pg_admin_url.clone();
@@ -28,7 +40,7 @@ pub fn booking(args: &[String]) -> Result<()> {
     services.ensure_database(db_name)?;
     let db_url = services.pg_url(db_name);
 
-    util::step("bench booking: release builds");
+    util::step(&format!("bench {name}: release builds"));
     sh(cargo().args([
         "build",
         "--release",
@@ -39,15 +51,15 @@ pub fn booking(args: &[String]) -> Result<()> {
         "-p",
         "urr-load",
         "--bin",
-        "booking-bench",
+        bin_name,
     ]))?;
     let bin = util::root().join("target/release");
 
-    let keys = keys::generate()?;
+    let generated = keys::generate()?;
     let port = util::free_port()?;
     let addr = format!("127.0.0.1:{port}");
     let prefix = format!("bench:{}:", std::process::id());
-    util::step("bench booking: starting the origin");
+    util::step(&format!("bench {name}: starting the origin"));
     let mut origin = OriginGuard(
         Command::new(bin.join("urr-origin"))
             .arg("serve")
@@ -56,8 +68,11 @@ pub fn booking(args: &[String]) -> Result<()> {
             .env("URR_DATABASE_MAX_CONNECTIONS", "32")
             .env("URR_REDIS_URL", &services.redis_url)
             .env("URR_REDIS_PREFIX", &prefix)
-            .env("URR_ORIGIN_SIGNING_KEY", &keys["URR_ORIGIN_SIGNING_KEY"])
-            .env("URR_EDGE_PUBLIC_KEYS", &keys["URR_EDGE_PUBLIC_KEYS"])
+            .env(
+                "URR_ORIGIN_SIGNING_KEY",
+                &generated["URR_ORIGIN_SIGNING_KEY"],
+            )
+            .env("URR_EDGE_PUBLIC_KEYS", &generated["URR_EDGE_PUBLIC_KEYS"])
             .env("URR_LOG", "warn")
             .spawn()
             .context("starting urr-origin")?,
@@ -66,13 +81,23 @@ pub fn booking(args: &[String]) -> Result<()> {
         util::reachable(&addr)
     })?;
 
-    util::step("bench booking: load");
-    let out = util::root().join("target/bench/booking.json");
-    let result = sh(Command::new(bin.join("booking-bench"))
+    util::step(&format!("bench {name}: load"));
+    let out = util::root().join(format!("target/bench/{name}.json"));
+    let mut load = Command::new(bin.join(bin_name));
+    for k in keys {
+        let flag = format!(
+            "--{}",
+            k.trim_start_matches("URR_")
+                .to_lowercase()
+                .replace('_', "-")
+        );
+        load.arg(flag).arg(&generated[*k]);
+    }
+    let result = sh(load
         .args(["--origin", &format!("http://{addr}")])
         .args(["--db", &db_url])
         .args(["--redis", &services.redis_url])
-        .args(["--origin-key", &keys["URR_ORIGIN_SIGNING_KEY"]])
+        .args(["--origin-key", &generated["URR_ORIGIN_SIGNING_KEY"]])
         .arg("--out")
         .arg(&out)
         .args(args));

@@ -66,6 +66,13 @@ pub fn run(args: &[String]) -> Result<()> {
     env.insert("URR_COOKIE_SECURE".into(), "false".into());
     env.insert("URR_LOG_FORMAT".into(), "pretty".into());
     env.insert("URR_DEMO_PASSWORD".into(), demo_password.clone());
+    let edge_addr = std::env::var("URR_EDGE_ADDR").unwrap_or_else(|_| "127.0.0.1:8787".into());
+    let with_edge = !args.iter().any(|a| a == "--no-edge");
+    if with_edge {
+        // The origin pushes every event's queue rules to the edge (retrying until the
+        // worker is up).
+        env.insert("URR_EDGE_URLS".into(), format!("http://{edge_addr}"));
+    }
     env.insert(
         "URR_ORIGIN_SIGNING_KEY".into(),
         keys["URR_ORIGIN_SIGNING_KEY"].clone(),
@@ -133,8 +140,6 @@ pub fn run(args: &[String]) -> Result<()> {
         return Err(e);
     }
 
-    let edge_addr = std::env::var("URR_EDGE_ADDR").unwrap_or_else(|_| "127.0.0.1:8787".into());
-    let with_edge = !args.iter().any(|a| a == "--no-edge");
     if with_edge {
         util::step("starting the edge (Cloudflare worker under wrangler dev)");
         let edge = crate::edge::start_dev(&http_addr, &edge_addr, &keys).and_then(|child| {
@@ -168,7 +173,7 @@ pub fn run(args: &[String]) -> Result<()> {
 fn banner(http_addr: &str, edge_addr: Option<&str>, password: &str) {
     if let Some(edge) = edge_addr {
         println!(
-            "\n  ► main URL (edge, in front of the origin): http://{edge}/\n    waiting rooms at http://{edge}/e/<event_id>; the API through the edge at http://{edge}/api/v1/events"
+            "\n  ► main URL (edge, in front of the origin): http://{edge}/\n    waiting rooms at http://{edge}/e/<event_id>; the API through the edge at http://{edge}/api/v1/events\n    queue demo (2 fans at a time): http://{edge}/e/{QUEUED_EDGE_EVENT}\n    origin-only line (no edge tier): POST http://{http_addr}/api/v1/events/{QUEUED_ORIGIN_EVENT}/queue/join with {{}}"
         );
     }
     println!(
@@ -192,6 +197,10 @@ fn banner(http_addr: &str, edge_addr: Option<&str>, password: &str) {
          └──────────────────────────────────────────────────────────────────────"
     );
 }
+
+/// The demo events with a queue (see `origin/src/catalog/demo.rs`).
+const QUEUED_EDGE_EVENT: &str = "de770000-0000-4000-8000-000000000207";
+const QUEUED_ORIGIN_EVENT: &str = "de770000-0000-4000-8000-000000000208";
 
 /// Toss's published documentation keys (widget pair, test mode); the origin's defaults.
 const TOSS_DOCS_SECRET_KEY: &str = "test_gsk_docs_OaPz8L5KdmQXkzRz3y47BMw6";

@@ -181,8 +181,10 @@ pub fn clippy() -> Result<()> {
     ]))
 }
 
-/// The conformance suite against the built worker under `wrangler dev`.
-pub fn conformance() -> Result<()> {
+/// The conformance suite against the built worker under `wrangler dev`, and the
+/// end-to-end test (worker in front of the real origin, which needs `env`: the test
+/// Postgres and Redis).
+pub fn conformance(env: &[(&str, String)]) -> Result<()> {
     sh(cargo()
         .args([
             "test",
@@ -192,7 +194,8 @@ pub fn conformance() -> Result<()> {
             "--nocapture",
             "--test-threads=1",
         ])
-        .envs(wrangler_env()))
+        .envs(wrangler_env())
+        .envs(env.iter().cloned()))
 }
 
 /// A wrangler config for a local run: the worker's `wrangler.toml` without `[build]`

@@ -31,6 +31,8 @@ commands:
   keys            print fresh origin and edge signing keys as URR_* environment lines
   bench booking   reservations/s and p50/p99 over HTTP vs pgbench and redis-benchmark
                   (writes target/bench/booking.json)
+  bench queue     tier-2 joins/s and status polls/s over HTTP vs redis-benchmark
+                  EVALSHA of the status script (writes target/bench/queue.json)
   bench edge      edge status polls/s and p50/p99 vs a no-op worker; wasm sizes
                   (writes target/bench/edge.json)
 ";
@@ -43,9 +45,11 @@ fn main() -> ExitCode {
         Some("keys") => keys::run(),
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("booking") => bench::booking(&args[2..]),
+            Some("queue") => bench::queue(&args[2..]),
             Some("edge") => edge::bench(&args[2..]),
             _ => Err(anyhow::anyhow!(
                 "usage: cargo xtask bench booking [--clients N] [--hot-requests N]\n       \
+                 cargo xtask bench queue [--clients N] [--fans N] [--polls N]\n       \
                  cargo xtask bench edge [--duration-secs N] [--clients N]"
             )),
         },

@@ -11,7 +11,8 @@
 //! 7. the edge (see `edge`): pinned `worker-build`/`wasm-bindgen`, `npm ci`, the
 //!    Cloudflare worker built with `worker-build`, clippy for the worker (wasm32) and
 //!    the conformance crate, then the conformance suite against the worker under
-//!    `wrangler dev`;
+//!    `wrangler dev` and the end-to-end test (edge join → pass → origin tier 2 →
+//!    entry token → seat reserved through the edge);
 //! 8. the Spin edge (see `spin`): the component built for `wasm32-wasip2`, clippy for it
 //!    and the wasmtime test host, then the same conformance suite against it under the
 //!    test host (with the Redis above).
@@ -103,7 +104,7 @@ pub fn run(args: &[String]) -> Result<()> {
         crate::edge::clippy()
     })?;
     timed("edge: conformance suite (cloudflare)", &mut || {
-        crate::edge::conformance()
+        crate::edge::conformance(&env)
     })?;
     timed("spin: build (edge-spin, wasm32-wasip2)", &mut || {
         crate::spin::build()

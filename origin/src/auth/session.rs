@@ -139,7 +139,32 @@ struct Existing {
 }
 
 /// Uses `presented` up and issues its successor (see the module docs).
+///
+/// Many replays of one token at once make Postgres pick deadlock victims among the
+/// revoking transactions now and then (the claim's row lock and the family's locks are
+/// taken by different statements); a victim's work was rolled back whole, so running it
+/// again is safe and answers what it would have answered.
 pub(crate) async fn rotate(
+    db: &PgPool,
+    presented: &str,
+    now: DateTime<Utc>,
+    config: &AuthConfig,
+) -> sqlx::Result<Result<Rotated, RefreshError>> {
+    let mut attempt = 0;
+    loop {
+        match rotate_once(db, presented, now, config).await {
+            Err(sqlx::Error::Database(e))
+                if attempt < 4 && matches!(e.code().as_deref(), Some("40P01" | "40001")) =>
+            {
+                attempt += 1;
+                tracing::debug!(attempt, "refresh rotation retried after a deadlock");
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn rotate_once(
     db: &PgPool,
     presented: &str,
     now: DateTime<Utc>,

@@ -121,7 +121,8 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
 #[utoipa::path(post, path = "/api/v1/events/{event_id}/reservations", tag = "booking",
     params(
         ("event_id" = Uuid, Path, description = "Event id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body return the same reservation")),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body return the same reservation"),
+        ("X-Entry-Token" = Option<String>, Header, description = "Required when the event queues: the entry token from GET /queue/status (or the urr_entry cookie)")),
     request_body = CreateReservation,
     security(("bearer" = [])),
     responses(
@@ -129,7 +130,8 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
         (status = 200, description = "You already hold exactly this; hold extended", body = Reservation),
         (status = 400, body = crate::http::Problem, content_type = "application/problem+json"),
         (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The event queues and the entry token is missing or wrong: ENTRY_TOKEN_REQUIRED, ENTRY_TOKEN_INVALID, ENTRY_TOKEN_MALFORMED, ENTRY_TOKEN_EXPIRED, ENTRY_TOKEN_WRONG_EVENT, ENTRY_TOKEN_WRONG_TYPE, ENTRY_TOKEN_WRONG_USER, QUEUE_SLOT_ENDED",
+         body = crate::http::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::http::Problem, content_type = "application/problem+json"),
         (status = 409, description = "SEAT_UNAVAILABLE, SOLD_OUT, TICKET_LIMIT_EXCEEDED, SALE_NOT_OPEN, SALE_CLOSED, EVENT_CANCELLED",
          body = crate::http::Problem, content_type = "application/problem+json"),
@@ -141,6 +143,7 @@ async fn create_reservation(
     headers: HeaderMap,
     Json(body): Json<CreateReservation>,
 ) -> ApiResult<Response> {
+    crate::queue::entry::require(&state, &user, event_id, &headers).await?;
     let key = idempotency_key(&headers)?;
     let want = service::Want::from_request(body)?;
     let created = service::create(&state, &user, event_id, want, key).await?;

@@ -44,6 +44,11 @@ pub struct DemoCatalog {
     pub event_standing: Uuid,
     /// More upcoming events (SEVENTEEN, NewJeans, a musical).
     pub events_upcoming: Vec<Uuid>,
+    /// On sale now behind the edge waiting room (small theater, 265 seats); the demo
+    /// gives it a queue with room for two fans at a time.
+    pub event_queued_edge: Uuid,
+    /// On sale now with the origin's line only (no edge tier: arrival order).
+    pub event_queued_origin: Uuid,
 }
 
 const fn id(n: u128) -> Uuid {
@@ -250,6 +255,34 @@ pub async fn seed_demo_catalog(
             hours: 3,
             ticket_types: &[],
         },
+        DemoEvent {
+            id: id(0x207),
+            artist: Some(artist_newjeans),
+            venue: venue_bluesquare,
+            layout: Some(SMALL_THEATER),
+            section_prices: &[],
+            title: "뉴진스 팬미팅 〈대기열 데모〉",
+            description: "NewJeans fan meeting: waiting-room demo (edge queue, 2 fans at a time).",
+            sale_opens_in: -h(1),
+            sale_closes_in: d(19),
+            starts_in: d(20),
+            hours: 2,
+            ticket_types: &[],
+        },
+        DemoEvent {
+            id: id(0x208),
+            artist: Some(artist_seventeen),
+            venue: venue_yes24,
+            layout: None,
+            section_prices: &[],
+            title: "세븐틴 스탠딩 〈오리진 대기열 데모〉",
+            description: "SEVENTEEN standing show: origin-only queue demo (arrival order).",
+            sale_opens_in: -h(1),
+            sale_closes_in: d(24),
+            starts_in: d(25),
+            hours: 2,
+            ticket_types: &[("스탠딩", "Standing", 99_000, 300)],
+        },
     ];
 
     let layouts: BTreeMap<String, Uuid> = builtin_layouts()
@@ -273,7 +306,9 @@ pub async fn seed_demo_catalog(
         event_on_sale_seated: events[0].id,
         event_upcoming_presale: events[1].id,
         event_standing: events[2].id,
-        events_upcoming: events[3..].iter().map(|e| e.id).collect(),
+        events_upcoming: events[3..6].iter().map(|e| e.id).collect(),
+        event_queued_edge: events[6].id,
+        event_queued_origin: events[7].id,
     })
 }
 

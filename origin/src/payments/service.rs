@@ -169,7 +169,10 @@ pub async fn confirm(
     };
 
     let settlement = confirm_at_toss(state, &row, &Budget::request(state)).await?;
-    respond(state, &req.order_id, settlement).await
+    let paid = respond(state, &req.order_id, settlement).await?;
+    // Done booking: the fan's queue slot goes to the next in line.
+    crate::queue::release_slot(state, reservation.event_id, user.id).await;
+    Ok(paid)
 }
 
 /// paymentKeys are Toss-generated ASCII (`tgen_…`); anything else is refused here, so it

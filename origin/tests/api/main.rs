@@ -12,3 +12,4 @@ mod demo;
 mod outbox;
 mod payments;
 mod platform;
+mod queue;

@@ -5,6 +5,8 @@
 //! Everything here targets 127.0.0.0/8 only and stops by itself: runs are bounded by a
 //! job count or a duration.
 
+pub mod origin;
+
 use anyhow::{Context, Result, bail};
 use std::future::Future;
 use std::process::Command;

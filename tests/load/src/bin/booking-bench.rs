@@ -12,17 +12,15 @@
 //! seat-hold script with EVALSHA. Output: a markdown table and a JSON file.
 
 use anyhow::{Context, Result, bail};
-use chrono::{Duration, Utc};
-use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shared_wasm::token::{self, AccessClaims, Role, SigningKey};
+use shared_wasm::token::{Role, SigningKey};
 use sqlx::PgPool;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use urr_load::origin::{Bench, access_token, redis_host_port, users};
 use urr_load::{Run, cores, load_average, pgbench, redis_benchmark, run_jobs};
 use uuid::Uuid;
 
-const STADIUM_LAYOUT: &str = "5ea7a000-0000-4000-8000-000000000003";
 const HOLD_SCRIPT: &str = include_str!("../../../../origin/src/booking/hold_seats.lua");
 
 struct Args {
@@ -37,13 +35,7 @@ struct Args {
 }
 
 fn args() -> Result<Args> {
-    let mut map: BTreeMap<String, String> = BTreeMap::new();
-    let mut it = std::env::args().skip(1);
-    while let Some(k) = it.next() {
-        let k = k.trim_start_matches("--").to_owned();
-        let v = it.next().with_context(|| format!("--{k} needs a value"))?;
-        map.insert(k, v);
-    }
+    let map = urr_load::origin::flags()?;
     let get = |k: &str| {
         map.get(k)
             .cloned()
@@ -62,7 +54,7 @@ fn args() -> Result<Args> {
             .get("clients")
             .map(|s| s.parse())
             .transpose()?
-            .unwrap_or(64),
+            .unwrap_or(32),
         hot_requests: map
             .get("hot-requests")
             .map(|s| s.parse())
@@ -76,91 +68,11 @@ fn args() -> Result<Args> {
     })
 }
 
-fn access_token(key: &SigningKey, user: Uuid, role: Role) -> String {
-    let now = Utc::now().timestamp();
-    token::sign(
-        key,
-        &AccessClaims {
-            sub: user,
-            role,
-            jti: Uuid::new_v4().simple().to_string(),
-            iat: now,
-            exp: now + 3600,
-        },
-    )
-}
-
-/// Inserts `n` users of `role` at once; returns their ids.
-async fn users(db: &PgPool, n: usize, role: Role) -> Result<Vec<Uuid>> {
-    let ids: Vec<Uuid> = (0..n).map(|_| Uuid::new_v4()).collect();
-    let emails: Vec<String> = ids
-        .iter()
-        .map(|i| format!("bench-{}@bench.urr", i.simple()))
-        .collect();
-    sqlx::query(
-        "INSERT INTO users (id, email, password_hash, display_name, role, created_at, updated_at)
-         SELECT i, e, NULL, 'Bench', $3, now(), now() FROM UNNEST($1::uuid[], $2::text[]) AS x(i, e)",
-    )
-    .bind(&ids)
-    .bind(&emails)
-    .bind(role.as_str())
-    .execute(db)
-    .await?;
-    Ok(ids)
-}
-
-struct Bench {
-    http: reqwest::Client,
-    origin: String,
-    admin: String,
-    venue: Uuid,
-}
-
-impl Bench {
-    /// A stadium event on sale now; returns its id and seat ids in map order.
-    async fn stadium_event(&self, title: &str) -> Result<(Uuid, Vec<Uuid>)> {
-        let now = Utc::now();
-        let res = self
-            .http
-            .post(format!("{}/api/v1/events", self.origin))
-            .bearer_auth(&self.admin)
-            .json(&json!({
-                "title": title,
-                "venue_id": self.venue,
-                "seat_layout_id": STADIUM_LAYOUT,
-                "starts_at": now + Duration::days(2),
-                "sale_opens_at": now - Duration::minutes(1),
-                "sale_closes_at": now + Duration::days(1),
-                "max_tickets_per_user": 4,
-            }))
-            .send()
-            .await?;
-        let status = res.status();
-        let body: Value = res.json().await?;
-        if status != StatusCode::CREATED {
-            bail!("creating the event failed: {status} {body}");
-        }
-        let id: Uuid = body["id"].as_str().context("event id")?.parse()?;
-        let seats: Value = self
-            .http
-            .get(format!("{}/api/v1/events/{id}/seats", self.origin))
-            .send()
-            .await?
-            .json()
-            .await?;
-        let seats = seats["seats"]
-            .as_array()
-            .context("seats")?
-            .iter()
-            .filter_map(|s| s["id"].as_str()?.parse().ok())
-            .collect();
-        Ok((id, seats))
-    }
-}
-
 #[derive(Default, Debug)]
 struct Outcome {
     created: usize,
+    /// 200: the fan asked again for seats it already holds; the hold was extended.
+    extended: usize,
     conflict: usize,
     other: BTreeMap<u16, usize>,
 }
@@ -170,6 +82,7 @@ fn tally(statuses: &[u16]) -> Outcome {
     for s in statuses {
         match *s {
             201 => o.created += 1,
+            200 => o.extended += 1,
             409 => o.conflict += 1,
             other => *o.other.entry(other).or_default() += 1,
         }
@@ -201,6 +114,7 @@ fn scenario_json(name: &str, run: &Run, o: &Outcome) -> Value {
         "name": name,
         "requests": run.latencies_us.len(),
         "created": o.created,
+        "extended": o.extended,
         "conflict": o.conflict,
         "other": o.other,
         "seconds": run.elapsed.as_secs_f64(),
@@ -223,22 +137,7 @@ async fn main() -> Result<()> {
         .pool_max_idle_per_host(a.clients * 2)
         .build()?;
 
-    let admin_id = users(&db, 1, Role::Admin).await?[0];
-    let admin = access_token(&key, admin_id, Role::Admin);
-    let venue: Value = http
-        .post(format!("{}/api/v1/venues", a.origin))
-        .bearer_auth(&admin)
-        .json(&json!({"name": "잠실 벤치 스타디움", "address": "Seoul", "city": "서울"}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let bench = Bench {
-        http: http.clone(),
-        origin: a.origin.clone(),
-        admin,
-        venue: venue["id"].as_str().context("venue id")?.parse()?,
-    };
+    let bench = Bench::new(http.clone(), &a.origin, &db, &key).await?;
 
     // 1. The stadium sold out from empty, one distinct seat and one buyer per request.
     let (stadium, seats) = bench.stadium_event("Bench: stadium sell-out").await?;
@@ -357,16 +256,7 @@ async fn main() -> Result<()> {
         .arg(HOLD_SCRIPT)
         .query_async(&mut conn)
         .await?;
-    let (host, port) = {
-        let hp = a
-            .redis
-            .trim_start_matches("redis://")
-            .split('/')
-            .next()
-            .unwrap_or("127.0.0.1:6379");
-        let (h, p) = hp.rsplit_once(':').unwrap_or((hp, "6379"));
-        (h.to_owned(), p.parse::<u16>().unwrap_or(6379))
-    };
+    let (host, port) = redis_host_port(&a.redis);
     println!("baseline: redis-benchmark EVALSHA of the seat-hold script");
     let redis_ops = redis_benchmark(
         &host,
@@ -425,7 +315,7 @@ async fn main() -> Result<()> {
         println!(
             "| {name} | {} | {} | {} | {:.0} | {:.1} | {:.1} |",
             run.latencies_us.len(),
-            o.created,
+            o.created + o.extended,
             o.conflict,
             run.per_second(),
             run.percentile_ms(50.0),

@@ -1,0 +1,451 @@
+//! The tier-2 line in Redis: one event's waiting line, its active slots, and the scripts
+//! that change them.
+//!
+//! Every key of one event carries the hash tag `{q:<event id>}`, so each script touches
+//! one Redis Cluster slot (defect D07: CROSSSLOT keys).
+//!
+//! | key                 | type | holds                                            |
+//! |---------------------|------|--------------------------------------------------|
+//! | `waiting`           | ZSET | user → tier-1 position (or arrival number)       |
+//! | `seen`              | ZSET | user → last status poll, ms (stale waiters go)   |
+//! | `active`            | ZSET | user → slot expiry, ms                           |
+//! | `joined`            | HASH | user → `position|joined_ms` (status, wait time)  |
+//! | `pass:<position>`   | STR  | the user who consumed the pass for `position`    |
+//! | `seq`               | STR  | arrival counter (events without the edge tier)   |
+//! | `tick`              | STR  | the last admission tick that ran                 |
+//! | `meta`              | HASH | `rate_per_min`: measured admissions, smoothed    |
+//!
+//! The line is disposable: if Redis is flushed, fans join again (their entry tokens stay
+//! valid), and Postgres' unique live-seat index still guarantees that nothing sells twice.
+
+use crate::store::Redis;
+use redis::{RedisResult, Script, Value};
+use std::sync::LazyLock;
+use uuid::Uuid;
+
+static JOIN: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("join.lua")));
+static ADMIT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("admit.lua")));
+static STATUS: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("status.lua")));
+static LEAVE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("leave.lua")));
+
+/// The line's keys outlive the last write by a day; a sale's line is dead long before.
+const KEY_LIFE_MS: u64 = 24 * 3600 * 1000;
+
+struct Keys {
+    waiting: String,
+    seen: String,
+    active: String,
+    joined: String,
+    tick: String,
+    meta: String,
+}
+
+impl Keys {
+    // The KEYS of each script, in the order its header documents.
+    fn for_join(&self, ticket_key: String) -> Vec<String> {
+        vec![
+            self.waiting.clone(),
+            self.seen.clone(),
+            self.active.clone(),
+            self.joined.clone(),
+            ticket_key,
+            self.meta.clone(),
+        ]
+    }
+
+    fn for_status(&self) -> Vec<String> {
+        vec![
+            self.waiting.clone(),
+            self.seen.clone(),
+            self.active.clone(),
+            self.joined.clone(),
+            self.meta.clone(),
+        ]
+    }
+
+    fn for_leave(&self) -> Vec<String> {
+        vec![self.waiting.clone(), self.seen.clone(), self.active.clone()]
+    }
+
+    fn for_admit(&self) -> Vec<String> {
+        vec![
+            self.waiting.clone(),
+            self.seen.clone(),
+            self.active.clone(),
+            self.joined.clone(),
+            self.tick.clone(),
+            self.meta.clone(),
+        ]
+    }
+}
+
+/// Prepares `script` with `keys`.
+fn invocation<'a>(script: &'a Script, keys: Vec<String>) -> redis::ScriptInvocation<'a> {
+    let mut inv = script.prepare_invoke();
+    for k in keys {
+        inv.key(k);
+    }
+    inv
+}
+
+fn tag(event: Uuid) -> String {
+    format!("q:{event}")
+}
+
+fn keys(redis: &Redis, event: Uuid) -> Keys {
+    let k = |rest: &str| redis.tagged(&tag(event), rest);
+    Keys {
+        waiting: k("waiting"),
+        seen: k("seen"),
+        active: k("active"),
+        joined: k("joined"),
+        tick: k("tick"),
+        meta: k("meta"),
+    }
+}
+
+/// The numbers a join or an admission needs from the event's rules.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most users with an active slot at once.
+    pub capacity: u32,
+    /// Life of an active slot, ms.
+    pub slot_ms: u64,
+}
+
+/// How a user joins.
+#[derive(Debug, Clone, Copy)]
+pub enum Ticket {
+    /// With a verified edge pass: its tier-1 position, and how long (s) the pass could
+    /// still verify (the consumed-pass marker lives that long).
+    Pass { position: u64, life_secs: u64 },
+    /// Without an edge tier: the next arrival number.
+    Arrival,
+}
+
+/// Where a user stands in the line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    Waiting {
+        position: u64,
+        ahead: u64,
+    },
+    Admitted {
+        position: u64,
+        slot_expires_ms: i64,
+    },
+    /// Joined once; now neither waiting nor active (slot over, dropped, left, paid).
+    Expired {
+        position: u64,
+    },
+    /// Never joined (or the line was flushed).
+    None,
+}
+
+/// What [`join`] did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Joined {
+    /// `fresh`: this call added the user (false: they were already in).
+    In {
+        standing: Standing,
+        fresh: bool,
+        /// Measured admissions per minute (for the ETA; 0 when admitted).
+        rate_per_min: f64,
+    },
+    /// The pass's position was already used by a user (possibly this one, earlier).
+    PassUsed,
+}
+
+fn int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Int(i) => Some(*i),
+        Value::BulkString(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+        _ => None,
+    }
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
+        Value::SimpleString(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn float(v: &Value) -> f64 {
+    text(v).and_then(|s| s.parse().ok()).unwrap_or(0.0)
+}
+
+fn unexpected(what: &str) -> redis::RedisError {
+    redis::RedisError::from((
+        redis::ErrorKind::Client,
+        "unexpected script reply",
+        what.to_owned(),
+    ))
+}
+
+fn parts(v: Value, what: &str) -> RedisResult<Vec<Value>> {
+    match v {
+        Value::Array(p) => Ok(p),
+        _ => Err(unexpected(what)),
+    }
+}
+
+fn at(p: &[Value], i: usize, what: &str) -> RedisResult<i64> {
+    p.get(i).and_then(int).ok_or_else(|| unexpected(what))
+}
+
+fn unsigned(p: &[Value], i: usize, what: &str) -> RedisResult<u64> {
+    Ok(at(p, i, what)?.max(0) as u64)
+}
+
+/// Adds `user` to the line (idempotent while they are in it), consuming the pass, and
+/// admits them at once if `open`, nobody waits ahead and a slot is free.
+pub async fn join(
+    redis: &Redis,
+    event: Uuid,
+    user: Uuid,
+    ticket: Ticket,
+    limits: Limits,
+    open: bool,
+    now_ms: i64,
+) -> RedisResult<Joined> {
+    let k = keys(redis, event);
+    let (counter_key, position, life) = match ticket {
+        Ticket::Pass {
+            position,
+            life_secs,
+        } => (
+            redis.tagged(&tag(event), &format!("pass:{position}")),
+            position,
+            life_secs.max(1),
+        ),
+        Ticket::Arrival => (redis.tagged(&tag(event), "seq"), 0, 1),
+    };
+    let reply: Value = invocation(&JOIN, k.for_join(counter_key))
+        .arg(user.to_string())
+        .arg(position)
+        .arg(now_ms)
+        .arg(limits.capacity)
+        .arg(limits.slot_ms)
+        .arg(life)
+        .arg(if open { "1" } else { "0" })
+        .arg(KEY_LIFE_MS)
+        .invoke_async(&mut redis.conn())
+        .await?;
+    let p = parts(reply, "join")?;
+    let state = p
+        .first()
+        .and_then(text)
+        .ok_or_else(|| unexpected("state"))?;
+    let position = unsigned(&p, 1, "position")?;
+    let fresh = at(&p, 3, "fresh")? == 1;
+    let standing = match state.as_str() {
+        "pass_used" => return Ok(Joined::PassUsed),
+        "admitted" => Standing::Admitted {
+            position,
+            slot_expires_ms: at(&p, 2, "expiry")?,
+        },
+        "waiting" => Standing::Waiting {
+            position,
+            ahead: unsigned(&p, 4, "ahead")?,
+        },
+        _ => return Err(unexpected("join state")),
+    };
+    Ok(Joined::In {
+        standing,
+        fresh,
+        rate_per_min: p.get(5).map(float).unwrap_or(0.0),
+    })
+}
+
+/// Where `user` stands, and the measured admissions per minute. Counts as a poll: a
+/// waiter who polls stays in the line.
+pub async fn status(
+    redis: &Redis,
+    event: Uuid,
+    user: Uuid,
+    now_ms: i64,
+) -> RedisResult<(Standing, f64)> {
+    let k = keys(redis, event);
+    let reply: Value = invocation(&STATUS, k.for_status())
+        .arg(user.to_string())
+        .arg(now_ms)
+        .invoke_async(&mut redis.conn())
+        .await?;
+    let p = parts(reply, "status")?;
+    let state = p
+        .first()
+        .and_then(text)
+        .ok_or_else(|| unexpected("state"))?;
+    let position = unsigned(&p, 1, "position")?;
+    let rate = p.get(4).map(float).unwrap_or(0.0);
+    let standing = match state.as_str() {
+        "admitted" => Standing::Admitted {
+            position,
+            slot_expires_ms: at(&p, 3, "expiry")?,
+        },
+        "waiting" => Standing::Waiting {
+            position,
+            ahead: unsigned(&p, 2, "ahead")?,
+        },
+        "expired" => Standing::Expired { position },
+        "none" => Standing::None,
+        _ => return Err(unexpected("status state")),
+    };
+    Ok((standing, rate))
+}
+
+/// Whether `user` holds an active slot now, as far as Redis knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    Active {
+        expires_ms: i64,
+    },
+    Ended,
+    /// The event has no active slots at all in Redis (flushed, or a fresh replica of the
+    /// store): nothing to say either way.
+    Unknown,
+}
+
+pub async fn slot(redis: &Redis, event: Uuid, user: Uuid, now_ms: i64) -> RedisResult<Slot> {
+    let active = keys(redis, event).active;
+    let (score, exists): (Option<f64>, bool) = redis::pipe()
+        .cmd("ZSCORE")
+        .arg(&active)
+        .arg(user.to_string())
+        .cmd("EXISTS")
+        .arg(&active)
+        .query_async(&mut redis.conn())
+        .await?;
+    Ok(match score.map(|s| s as i64) {
+        Some(e) if e > now_ms => Slot::Active { expires_ms: e },
+        _ if !exists => Slot::Unknown,
+        _ => Slot::Ended,
+    })
+}
+
+/// Takes `user` out of the line and frees their slot. Returns whether they were waiting
+/// and whether they held a slot.
+pub async fn leave(redis: &Redis, event: Uuid, user: Uuid) -> RedisResult<(bool, bool)> {
+    let k = keys(redis, event);
+    let reply: Value = invocation(&LEAVE, k.for_leave())
+        .arg(user.to_string())
+        .invoke_async(&mut redis.conn())
+        .await?;
+    let p = parts(reply, "leave")?;
+    Ok((at(&p, 0, "waiting")? == 1, at(&p, 1, "active")? == 1))
+}
+
+/// What one admission tick did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tick {
+    /// False: another replica already ran this tick.
+    pub ran: bool,
+    /// Users admitted, each with when they joined (ms).
+    pub admitted: Vec<(Uuid, i64)>,
+    /// Slots that lapsed.
+    pub expired: u64,
+    /// Waiters dropped for not polling.
+    pub abandoned: u64,
+    pub waiting: u64,
+    pub active: u64,
+}
+
+/// Tick parameters.
+#[derive(Debug, Clone, Copy)]
+pub struct TickSpec {
+    pub limits: Limits,
+    /// Most users admitted by one tick.
+    pub batch: u32,
+    /// Waiters not seen since this (ms) are dropped.
+    pub stale_before_ms: i64,
+    /// Length of a tick (ms); the tick id is `now / tick_ms`.
+    pub tick_ms: u64,
+}
+
+/// Runs one admission tick for `event` (see `admit.lua`).
+pub async fn admit(redis: &Redis, event: Uuid, spec: TickSpec, now_ms: i64) -> RedisResult<Tick> {
+    let k = keys(redis, event);
+    let tick_ms = spec.tick_ms.max(1);
+    let reply: Value = invocation(&ADMIT, k.for_admit())
+        .arg(now_ms)
+        .arg(spec.limits.capacity)
+        .arg(spec.batch)
+        .arg(spec.stale_before_ms)
+        .arg(spec.limits.slot_ms)
+        .arg(now_ms.max(0) as u64 / tick_ms)
+        .arg(tick_ms)
+        .arg(KEY_LIFE_MS)
+        .invoke_async(&mut redis.conn())
+        .await?;
+    let p = parts(reply, "admit")?;
+    let mut admitted = Vec::new();
+    if let Some(Value::Array(list)) = p.get(1) {
+        for pair in list.chunks(2) {
+            let user = pair
+                .first()
+                .and_then(text)
+                .and_then(|s| s.parse::<Uuid>().ok());
+            let joined = pair.get(1).and_then(int).unwrap_or(now_ms);
+            if let Some(u) = user {
+                admitted.push((u, joined));
+            }
+        }
+    }
+    Ok(Tick {
+        ran: at(&p, 0, "ran")? == 1,
+        admitted,
+        expired: unsigned(&p, 2, "expired")?,
+        abandoned: unsigned(&p, 3, "abandoned")?,
+        waiting: unsigned(&p, 4, "waiting")?,
+        active: unsigned(&p, 5, "active")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The highest `KEYS[n]` a script reads.
+    fn keys_used(script: &str) -> usize {
+        script
+            .match_indices("KEYS[")
+            .filter_map(|(i, _)| {
+                let rest = &script[i + 5..];
+                rest[..rest.find(']')?].parse().ok()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Redis Cluster's hash tag: the text between the first `{` and the next `}`.
+    fn hash_tag(key: &str) -> Option<&str> {
+        let open = key.find('{')?;
+        let close = key[open + 1..].find('}')? + open + 1;
+        (close > open + 1).then(|| &key[open + 1..close])
+    }
+
+    #[tokio::test]
+    async fn every_script_gets_all_its_keys_under_one_hash_tag() {
+        let redis = Redis::connect("redis://127.0.0.1:1", "urr:").expect("lazy client");
+        let event = Uuid::new_v4();
+        let k = keys(&redis, event);
+        let pass = redis.tagged(&tag(event), "pass:17");
+        let seq = redis.tagged(&tag(event), "seq");
+        let scripts = [
+            ("join", include_str!("join.lua"), k.for_join(pass)),
+            ("join (arrival)", include_str!("join.lua"), k.for_join(seq)),
+            ("status", include_str!("status.lua"), k.for_status()),
+            ("leave", include_str!("leave.lua"), k.for_leave()),
+            ("admit", include_str!("admit.lua"), k.for_admit()),
+        ];
+        let expected = format!("q:{event}");
+        for (name, source, keys) in scripts {
+            assert_eq!(keys_used(source), keys.len(), "{name}: KEYS passed vs read");
+            for key in &keys {
+                assert_eq!(hash_tag(key), Some(expected.as_str()), "{name}: {key}");
+            }
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! Each event's queue settings (the promoter's edge rules plus the origin-only switches)
+//! in Postgres, with a short in-memory cache for the hot paths (status polls, the entry
+//! guard in front of every reservation).
+
+use shared_wasm::rules::{EdgeRules, Mode, Phase};
+use sqlx::{PgExecutor, Row};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// One event's queue, as stored in `event_queues`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueSettings {
+    pub rules: EdgeRules,
+    /// False: tier 2 only; joins need no pass and are ordered by arrival.
+    pub edge_tier: bool,
+    /// The random draw's secret seed (hex), revealed to the edges only.
+    pub draw_seed: Option<String>,
+}
+
+impl QueueSettings {
+    /// Whether reservations need an entry token. Passthrough is the only mode that lets
+    /// fans book without queueing; reject and maintenance admit nobody new, and those
+    /// already admitted may finish.
+    pub fn guards_booking(&self) -> bool {
+        self.rules.mode != Mode::Passthrough
+    }
+
+    /// Whether tier 2 admits now (the sale is open and the mode queues).
+    pub fn admits(&self, now_s: i64) -> bool {
+        self.rules.mode == Mode::Queue && self.rules.phase(now_s) == Phase::Open
+    }
+
+    pub fn slot_ms(&self) -> u64 {
+        u64::from(self.rules.active_slot_secs) * 1000
+    }
+}
+
+/// Reads an event's settings; `None`: the event has no queue.
+pub async fn load<'e>(
+    db: impl PgExecutor<'e>,
+    event_id: Uuid,
+) -> sqlx::Result<Option<QueueSettings>> {
+    let row =
+        sqlx::query("SELECT rules, edge_tier, draw_seed FROM event_queues WHERE event_id = $1")
+            .bind(event_id)
+            .fetch_optional(db)
+            .await?;
+    row.map(from_row).transpose()
+}
+
+pub(crate) fn from_row(row: sqlx::postgres::PgRow) -> sqlx::Result<QueueSettings> {
+    let rules: sqlx::types::Json<EdgeRules> = row.try_get("rules")?;
+    Ok(QueueSettings {
+        rules: rules.0,
+        edge_tier: row.try_get("edge_tier")?,
+        draw_seed: row.try_get("draw_seed")?,
+    })
+}
+
+/// Every event whose line the admission loop must tick: queue mode, sale not over.
+pub async fn admitting<'e>(
+    db: impl PgExecutor<'e>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> sqlx::Result<Vec<(Uuid, QueueSettings)>> {
+    let rows = sqlx::query(
+        "SELECT q.event_id, q.rules, q.edge_tier, q.draw_seed FROM event_queues q \
+         JOIN events e ON e.id = q.event_id \
+         WHERE q.rules ->> 'mode' = 'queue' AND e.cancelled_at IS NULL \
+           AND e.sale_closes_at > $1 - interval '1 hour'",
+    )
+    .bind(now)
+    .fetch_all(db)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            let id: Uuid = r.try_get("event_id")?;
+            Ok((id, from_row(r)?))
+        })
+        .collect()
+}
+
+/// Settings cached for at most `ttl` (a promoter's change reaches every replica within
+/// it). A TTL of zero reads Postgres every time.
+pub struct SettingsCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<Uuid, (Instant, Option<QueueSettings>)>>,
+}
+
+impl SettingsCache {
+    pub fn new(ttl: Duration) -> Self {
+        SettingsCache {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub async fn get(
+        &self,
+        db: &sqlx::PgPool,
+        event_id: Uuid,
+    ) -> sqlx::Result<Option<QueueSettings>> {
+        if !self.ttl.is_zero() {
+            let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((at, s)) = map.get(&event_id)
+                && at.elapsed() < self.ttl
+            {
+                return Ok(s.clone());
+            }
+        }
+        let loaded = load(db, event_id).await?;
+        if !self.ttl.is_zero() {
+            let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+            // Bounded: events are few, but ids come from URLs.
+            if map.len() > 10_000 {
+                map.clear();
+            }
+            map.insert(event_id, (Instant::now(), loaded.clone()));
+        }
+        Ok(loaded)
+    }
+
+    /// Drops the cached copy (this replica wrote new settings).
+    pub fn forget(&self, event_id: Uuid) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&event_id);
+    }
+}

@@ -1,0 +1,272 @@
+//! `queue-bench`: tier-2 joins and status polls per second against a running origin,
+//! with a `redis-benchmark` baseline of the same status script measured in the same run.
+//! Driven by `cargo xtask bench queue`, which starts the origin (release build) on a
+//! fresh database and passes the arguments.
+//!
+//! Scenarios, on one event whose queue admits 500 at a time:
+//! 1. **joins**: `--fans` fans each join once with an edge pass (shuffled positions);
+//! 2. **status polls**: `--polls` status polls spread over those fans.
+//!
+//! Output: a markdown table and a JSON file (`--out`).
+
+use anyhow::{Context, Result, bail};
+use chrono::Utc;
+use rand::seq::SliceRandom;
+use serde_json::json;
+use shared_wasm::rules::EdgeRules;
+use shared_wasm::token::{self, PassClaims, Role, SigningKey};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use urr_load::origin::{Bench, access_token, flags, redis_host_port, users};
+use urr_load::{Run, cores, load_average, redis_benchmark, run_jobs};
+use uuid::Uuid;
+
+const STATUS_SCRIPT: &str = include_str!("../../../../origin/src/queue/status.lua");
+
+struct Args {
+    origin: String,
+    db: String,
+    redis: String,
+    origin_key: String,
+    edge_key: String,
+    out: String,
+    clients: usize,
+    fans: usize,
+    polls: usize,
+}
+
+fn args() -> Result<Args> {
+    let map = flags()?;
+    let get = |k: &str| {
+        map.get(k)
+            .cloned()
+            .with_context(|| format!("--{k} is required"))
+    };
+    let num = |k: &str, default: usize| -> Result<usize> {
+        Ok(map
+            .get(k)
+            .map(|s| s.parse())
+            .transpose()?
+            .unwrap_or(default))
+    };
+    Ok(Args {
+        origin: get("origin")?,
+        db: get("db")?,
+        redis: get("redis")?,
+        origin_key: get("origin-key")?,
+        edge_key: get("edge-signing-key")?,
+        out: map
+            .get("out")
+            .cloned()
+            .unwrap_or_else(|| "target/bench/queue.json".into()),
+        clients: num("clients", 32)?,
+        fans: num("fans", 10_000)?,
+        polls: num("polls", 20_000)?,
+    })
+}
+
+fn pass(key: &SigningKey, event: Uuid, pos: u64) -> String {
+    let now = Utc::now().timestamp();
+    token::sign(
+        key,
+        &PassClaims {
+            evt: event,
+            sub: format!("bench-{pos}"),
+            pos,
+            jti: Uuid::new_v4().simple().to_string(),
+            iat: now,
+            exp: now + 600,
+        },
+    )
+}
+
+fn tally(statuses: &[u16]) -> BTreeMap<u16, usize> {
+    let mut m = BTreeMap::new();
+    for s in statuses {
+        *m.entry(*s).or_default() += 1;
+    }
+    m
+}
+
+fn line(name: &str, run: &Run, statuses: &BTreeMap<u16, usize>) -> serde_json::Value {
+    println!(
+        "| {name} | {} | {:.0} | {:.1} | {:.1} | {statuses:?} |",
+        run.latencies_us.len(),
+        run.per_second(),
+        run.percentile_ms(50.0),
+        run.percentile_ms(99.0)
+    );
+    json!({
+        "name": name,
+        "requests": run.latencies_us.len(),
+        "statuses": statuses,
+        "requests_per_second": run.per_second(),
+        "p50_ms": run.percentile_ms(50.0),
+        "p99_ms": run.percentile_ms(99.0),
+    })
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let a = args()?;
+    let origin_key =
+        SigningKey::parse(&a.origin_key).map_err(|e| anyhow::anyhow!("--origin-key: {e}"))?;
+    let edge_key =
+        SigningKey::parse(&a.edge_key).map_err(|e| anyhow::anyhow!("--edge-signing-key: {e}"))?;
+    let db = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&a.db)
+        .await
+        .context("connecting to the bench database")?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(a.clients * 2)
+        .build()?;
+    let bench = Bench::new(http.clone(), &a.origin, &db, &origin_key).await?;
+    let (event, _) = bench.stadium_event("Bench: queue").await?;
+    let mut rules = EdgeRules::default_for(event, Utc::now().timestamp() - 60);
+    rules.max_active = 500;
+    let res = http
+        .put(format!("{}/api/v1/events/{event}/edge-rules", a.origin))
+        .bearer_auth(&bench.admin)
+        .json(&json!({ "rules": rules, "edge_tier": true }))
+        .send()
+        .await?;
+    if !res.status().is_success() {
+        bail!("setting the queue rules failed: {}", res.text().await?);
+    }
+
+    let fans = users(&db, a.fans, Role::Fan).await?;
+    let tokens: Arc<Vec<String>> = Arc::new(
+        fans.iter()
+            .map(|u| access_token(&origin_key, *u, Role::Fan))
+            .collect(),
+    );
+    let mut positions: Vec<u64> = (1..=a.fans as u64).collect();
+    positions.shuffle(&mut rand::thread_rng());
+    let passes: Arc<Vec<String>> = Arc::new(
+        positions
+            .iter()
+            .map(|p| pass(&edge_key, event, *p))
+            .collect(),
+    );
+
+    println!(
+        "queue: {} joins, {} status polls, {} clients",
+        a.fans, a.polls, a.clients
+    );
+    let (joins, join_statuses) = {
+        let (http, origin, tokens, passes) = (
+            http.clone(),
+            a.origin.clone(),
+            tokens.clone(),
+            passes.clone(),
+        );
+        run_jobs(a.fans, a.clients, move |i| {
+            let (http, origin, tokens, passes) =
+                (http.clone(), origin.clone(), tokens.clone(), passes.clone());
+            async move {
+                http.post(format!("{origin}/api/v1/events/{event}/queue/join"))
+                    .bearer_auth(&tokens[i])
+                    .json(&json!({ "pass": passes[i] }))
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0)
+            }
+        })
+        .await
+    };
+    let (polls, poll_statuses) = {
+        let (http, origin, tokens) = (http.clone(), a.origin.clone(), tokens.clone());
+        run_jobs(a.polls, a.clients, move |i| {
+            let (http, origin, tokens) = (http.clone(), origin.clone(), tokens.clone());
+            async move {
+                http.get(format!("{origin}/api/v1/events/{event}/queue/status"))
+                    .bearer_auth(&tokens[i % tokens.len()])
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0)
+            }
+        })
+        .await
+    };
+
+    // Baseline: the status script alone, straight at Redis.
+    let redis_client = redis::Client::open(a.redis.as_str())?;
+    let mut conn = redis_client.get_multiplexed_async_connection().await?;
+    let sha: String = redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg(STATUS_SCRIPT)
+        .query_async(&mut conn)
+        .await?;
+    let (host, port) = redis_host_port(&a.redis);
+    println!("baseline: redis-benchmark EVALSHA of the status script");
+    let now_ms = Utc::now().timestamp_millis().to_string();
+    let redis_ops = redis_benchmark(
+        &host,
+        port,
+        50,
+        200_000,
+        &[
+            "EVALSHA",
+            &sha,
+            "5",
+            "bench:{q:b}:waiting",
+            "bench:{q:b}:seen",
+            "bench:{q:b}:active",
+            "bench:{q:b}:joined",
+            "bench:{q:b}:meta",
+            "user-__rand_int__",
+            &now_ms,
+        ],
+    )?;
+    let _: Result<(), _> = redis::cmd("EVAL")
+        .arg("for _, k in ipairs(redis.call('KEYS', 'bench:*')) do redis.call('DEL', k) end return 0")
+        .arg(0)
+        .query_async(&mut conn)
+        .await;
+
+    println!("\n| scenario | requests | req/s | p50 ms | p99 ms | statuses |");
+    println!("|---|---:|---:|---:|---:|---|");
+    let join_tally = tally(&join_statuses);
+    let poll_tally = tally(&poll_statuses);
+    let j = line("tier-2 joins (with edge pass)", &joins, &join_tally);
+    let p = line("tier-2 status polls", &polls, &poll_tally);
+    println!("| baseline: redis-benchmark EVALSHA (status script) | | {redis_ops:.0} | | | |");
+    let join_ratio = joins.per_second() / redis_ops;
+    let poll_ratio = polls.per_second() / redis_ops;
+    println!(
+        "\njoins/s ÷ EVALSHA/s = **{join_ratio:.3}**, polls/s ÷ EVALSHA/s = **{poll_ratio:.3}** on {} cores (load {:.1})",
+        cores(),
+        load_average().unwrap_or(0.0)
+    );
+    let report = json!({
+        "machine": { "cores": cores(), "load_average_1m": load_average() },
+        "clients": a.clients,
+        "scenarios": [j, p],
+        "baselines": { "redis_evalsha_status_per_second": redis_ops },
+        "ratio_joins_to_evalsha": join_ratio,
+        "ratio_polls_to_evalsha": poll_ratio,
+    });
+    if let Some(dir) = std::path::Path::new(&a.out).parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&a.out, serde_json::to_vec_pretty(&report)?)?;
+    println!("wrote {}", a.out);
+
+    let bad_joins: usize = join_tally
+        .iter()
+        .filter(|(s, _)| !matches!(**s, 200 | 201))
+        .map(|(_, n)| n)
+        .sum();
+    let bad_polls: usize = poll_tally
+        .iter()
+        .filter(|(s, _)| **s != 200)
+        .map(|(_, n)| n)
+        .sum();
+    if bad_joins + bad_polls > 0 {
+        bail!("unexpected statuses: joins {join_tally:?}, polls {poll_tally:?}");
+    }
+    Ok(())
+}
