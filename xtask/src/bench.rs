@@ -65,7 +65,7 @@ fn against_origin(name: &str, bin_name: &str, keys: &[&str], args: &[String]) ->
             .arg("serve")
             .env("URR_HTTP_ADDR", &addr)
             .env("URR_DATABASE_URL", &db_url)
-            .env("URR_DATABASE_MAX_CONNECTIONS", "32")
+            .env("URR_DATABASE_MAX_CONNECTIONS", "12")
             .env("URR_REDIS_URL", &services.redis_url)
             .env("URR_REDIS_PREFIX", &prefix)
             .env(

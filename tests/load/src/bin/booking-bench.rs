@@ -68,6 +68,40 @@ fn args() -> Result<Args> {
     })
 }
 
+/// Holds taken before measuring (see `main`).
+const WARM_UP: usize = 1_000;
+
+/// Buyer `i` holds seat `i` of `event`, for every `i`, on `clients` concurrent clients.
+async fn sell(
+    http: &reqwest::Client,
+    origin: &str,
+    event: Uuid,
+    seats: Vec<Uuid>,
+    tokens: Vec<String>,
+    clients: usize,
+) -> (Run, Vec<u16>) {
+    let (http, origin, tokens, seats) = (
+        http.clone(),
+        origin.to_owned(),
+        Arc::new(tokens),
+        Arc::new(seats),
+    );
+    run_jobs(seats.len(), clients, move |i| {
+        let (http, origin, tokens, seats) =
+            (http.clone(), origin.clone(), tokens.clone(), seats.clone());
+        async move {
+            http.post(format!("{origin}/api/v1/events/{event}/reservations"))
+                .bearer_auth(&tokens[i])
+                .json(&json!({ "seat_ids": [seats[i]] }))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        }
+    })
+    .await
+}
+
 #[derive(Default, Debug)]
 struct Outcome {
     created: usize,
@@ -139,43 +173,31 @@ async fn main() -> Result<()> {
 
     let bench = Bench::new(http.clone(), &a.origin, &db, &key).await?;
 
+    // 0. Warm-up, not measured: the origin's pool opens its connections and prepares its
+    //    statements, as pgbench's connections are open before it measures.
+    let (warm_event, warm_seats) = bench.stadium_event("Bench: warm-up").await?;
+    let warm_seats: Vec<Uuid> = warm_seats.into_iter().take(WARM_UP).collect();
+    let warm_buyers = users(&db, warm_seats.len(), Role::Fan).await?;
+    let warm_tokens = warm_buyers
+        .iter()
+        .map(|u| access_token(&key, *u, Role::Fan))
+        .collect();
+    println!("warm-up: {} holds (not measured)", warm_seats.len());
+    sell(&http, &a.origin, warm_event, warm_seats, warm_tokens, a.clients).await;
+
     // 1. The stadium sold out from empty, one distinct seat and one buyer per request.
     let (stadium, seats) = bench.stadium_event("Bench: stadium sell-out").await?;
     let buyers = users(&db, seats.len(), Role::Fan).await?;
-    let tokens: Arc<Vec<String>> = Arc::new(
-        buyers
-            .iter()
-            .map(|u| access_token(&key, *u, Role::Fan))
-            .collect(),
-    );
-    let seats = Arc::new(seats);
+    let tokens = buyers
+        .iter()
+        .map(|u| access_token(&key, *u, Role::Fan))
+        .collect();
     println!(
         "stadium sell-out: {} seats, {} clients",
         seats.len(),
         a.clients
     );
-    let (sellout, statuses) = {
-        let (http, origin, tokens, seats) = (
-            http.clone(),
-            a.origin.clone(),
-            tokens.clone(),
-            seats.clone(),
-        );
-        run_jobs(seats.len(), a.clients, move |i| {
-            let (http, origin, tokens, seats) =
-                (http.clone(), origin.clone(), tokens.clone(), seats.clone());
-            async move {
-                http.post(format!("{origin}/api/v1/events/{stadium}/reservations"))
-                    .bearer_auth(&tokens[i])
-                    .json(&json!({ "seat_ids": [seats[i]] }))
-                    .send()
-                    .await
-                    .map(|r| r.status().as_u16())
-                    .unwrap_or(0)
-            }
-        })
-        .await
-    };
+    let (sellout, statuses) = sell(&http, &a.origin, stadium, seats, tokens, a.clients).await;
     let sellout_outcome = tally(&statuses);
     println!(
         "  {:.0} req/s, p50 {:.1} ms, p99 {:.1} ms, {:?}",
