@@ -66,6 +66,11 @@ pub async fn hold(app: &TestApp, user: &TestUser, event: Uuid, body: Value) -> H
             Some(&user.token),
         )
         .await;
+    held_from(res).await
+}
+
+/// The reservation of a 201 answer, with its order.
+pub async fn held_from(res: reqwest::Response) -> Held {
     assert_eq!(res.status(), StatusCode::CREATED);
     let body = json(res).await;
     Held {

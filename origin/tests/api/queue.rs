@@ -843,21 +843,10 @@ async fn paying_frees_the_slot_for_the_next_fan() {
     let second = json(join(app, &fans[1], ev.id, Some(&pass(app, ev.id, 2))).await).await;
     assert_eq!(second["state"], "waiting");
 
-    let res = reserve(app, &fans[0], ev.id, ev.seats[0], Some(&entry_of(&first))).await;
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let body = json(res).await;
-    let held = crate::payments::Held {
-        id: body["id"].as_str().expect("id").parse().expect("uuid"),
-        order_id: body["order"]["order_id"]
-            .as_str()
-            .expect("order")
-            .to_owned(),
-        amount: body["order"]["amount"].as_i64().expect("amount"),
-        order_name: body["order"]["order_name"]
-            .as_str()
-            .expect("name")
-            .to_owned(),
-    };
+    let held = crate::payments::held_from(
+        reserve(app, &fans[0], ev.id, ev.seats[0], Some(&entry_of(&first))).await,
+    )
+    .await;
     let key = authorize(&env.fake, &held).await;
     let res = confirm(app, &fans[0], &key, &held.order_id, held.amount).await;
     assert_eq!(res.status(), StatusCode::OK);

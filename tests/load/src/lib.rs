@@ -147,6 +147,37 @@ pub fn redis_benchmark(
         .with_context(|| format!("no result in redis-benchmark output:\n{text}"))
 }
 
+/// The status code of a request, 0 when it failed to complete.
+pub async fn status_of(req: reqwest::RequestBuilder) -> u16 {
+    req.send().await.map(|r| r.status().as_u16()).unwrap_or(0)
+}
+
+/// `redis-benchmark` running EVALSHA of `script` (loaded first) with `keys_and_args`
+/// (`numkeys` included) on 50 connections; deletes the `bench:*` keys afterwards.
+pub async fn evalsha_baseline(
+    redis_url: &str,
+    script: &str,
+    keys_and_args: &[&str],
+) -> Result<f64> {
+    let client = redis::Client::open(redis_url)?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let sha: String = redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg(script)
+        .query_async(&mut conn)
+        .await?;
+    let (host, port) = origin::redis_host_port(redis_url);
+    let mut args = vec!["EVALSHA", sha.as_str()];
+    args.extend_from_slice(keys_and_args);
+    let ops = redis_benchmark(&host, port, 50, 200_000, &args)?;
+    let _: Result<(), _> = redis::cmd("EVAL")
+        .arg("for _, k in ipairs(redis.call('KEYS', 'bench:*')) do redis.call('DEL', k) end return 0")
+        .arg(0)
+        .query_async(&mut conn)
+        .await;
+    Ok(ops)
+}
+
 pub fn cores() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())

@@ -17,8 +17,8 @@ use shared_wasm::token::{Role, SigningKey};
 use sqlx::PgPool;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use urr_load::origin::{Bench, access_token, redis_host_port, users};
-use urr_load::{Run, cores, load_average, pgbench, redis_benchmark, run_jobs};
+use urr_load::origin::{Bench, access_token, users};
+use urr_load::{Run, cores, evalsha_baseline, load_average, pgbench, run_jobs, status_of};
 use uuid::Uuid;
 
 const HOLD_SCRIPT: &str = include_str!("../../../../origin/src/booking/hold_seats.lua");
@@ -90,13 +90,12 @@ async fn sell(
         let (http, origin, tokens, seats) =
             (http.clone(), origin.clone(), tokens.clone(), seats.clone());
         async move {
-            http.post(format!("{origin}/api/v1/events/{event}/reservations"))
-                .bearer_auth(&tokens[i])
-                .json(&json!({ "seat_ids": [seats[i]] }))
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
-                .unwrap_or(0)
+            status_of(
+                http.post(format!("{origin}/api/v1/events/{event}/reservations"))
+                    .bearer_auth(&tokens[i])
+                    .json(&json!({ "seat_ids": [seats[i]] })),
+            )
+            .await
         }
     })
     .await
@@ -183,7 +182,15 @@ async fn main() -> Result<()> {
         .map(|u| access_token(&key, *u, Role::Fan))
         .collect();
     println!("warm-up: {} holds (not measured)", warm_seats.len());
-    sell(&http, &a.origin, warm_event, warm_seats, warm_tokens, a.clients).await;
+    sell(
+        &http,
+        &a.origin,
+        warm_event,
+        warm_seats,
+        warm_tokens,
+        a.clients,
+    )
+    .await;
 
     // 1. The stadium sold out from empty, one distinct seat and one buyer per request.
     let (stadium, seats) = bench.stadium_event("Bench: stadium sell-out").await?;
@@ -231,13 +238,12 @@ async fn main() -> Result<()> {
             let (http, origin, tokens, hot) =
                 (http.clone(), origin.clone(), tokens.clone(), hot.clone());
             async move {
-                http.post(format!("{origin}/api/v1/events/{hot_event}/reservations"))
-                    .bearer_auth(&tokens[i % tokens.len()])
-                    .json(&json!({ "seat_ids": [hot[i % hot.len()]] }))
-                    .send()
-                    .await
-                    .map(|r| r.status().as_u16())
-                    .unwrap_or(0)
+                status_of(
+                    http.post(format!("{origin}/api/v1/events/{hot_event}/reservations"))
+                        .bearer_auth(&tokens[i % tokens.len()])
+                        .json(&json!({ "seat_ids": [hot[i % hot.len()]] })),
+                )
+                .await
             }
         })
         .await
@@ -271,23 +277,11 @@ async fn main() -> Result<()> {
     println!("baseline: pgbench for {} s", a.baseline_secs);
     let pg_tps = pgbench(&a.db, script, a.clients, a.baseline_secs)?;
 
-    let redis_client = redis::Client::open(a.redis.as_str())?;
-    let mut conn = redis_client.get_multiplexed_async_connection().await?;
-    let sha: String = redis::cmd("SCRIPT")
-        .arg("LOAD")
-        .arg(HOLD_SCRIPT)
-        .query_async(&mut conn)
-        .await?;
-    let (host, port) = redis_host_port(&a.redis);
     println!("baseline: redis-benchmark EVALSHA of the seat-hold script");
-    let redis_ops = redis_benchmark(
-        &host,
-        port,
-        50,
-        200_000,
+    let redis_ops = evalsha_baseline(
+        &a.redis,
+        HOLD_SCRIPT,
         &[
-            "EVALSHA",
-            &sha,
             "2",
             "bench:{evt:b}:fence",
             "bench:{evt:b}:seat:__rand_int__",
@@ -296,12 +290,8 @@ async fn main() -> Result<()> {
             "330000",
             "600",
         ],
-    )?;
-    let _: Result<(), _> = redis::cmd("EVAL")
-        .arg("for _, k in ipairs(redis.call('KEYS', 'bench:*')) do redis.call('DEL', k) end return 0")
-        .arg(0)
-        .query_async(&mut conn)
-        .await;
+    )
+    .await?;
 
     let ratio = sellout.per_second() / pg_tps;
     let report = json!({

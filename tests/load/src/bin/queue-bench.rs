@@ -17,8 +17,8 @@ use shared_wasm::rules::EdgeRules;
 use shared_wasm::token::{self, PassClaims, Role, SigningKey};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use urr_load::origin::{Bench, access_token, flags, redis_host_port, users};
-use urr_load::{Run, cores, load_average, redis_benchmark, run_jobs};
+use urr_load::origin::{Bench, access_token, flags, users};
+use urr_load::{Run, cores, evalsha_baseline, load_average, run_jobs, status_of};
 use uuid::Uuid;
 
 const STATUS_SCRIPT: &str = include_str!("../../../../origin/src/queue/status.lua");
@@ -165,13 +165,12 @@ async fn main() -> Result<()> {
             let (http, origin, tokens, passes) =
                 (http.clone(), origin.clone(), tokens.clone(), passes.clone());
             async move {
-                http.post(format!("{origin}/api/v1/events/{event}/queue/join"))
-                    .bearer_auth(&tokens[i])
-                    .json(&json!({ "pass": passes[i] }))
-                    .send()
-                    .await
-                    .map(|r| r.status().as_u16())
-                    .unwrap_or(0)
+                status_of(
+                    http.post(format!("{origin}/api/v1/events/{event}/queue/join"))
+                        .bearer_auth(&tokens[i])
+                        .json(&json!({ "pass": passes[i] })),
+                )
+                .await
             }
         })
         .await
@@ -181,36 +180,23 @@ async fn main() -> Result<()> {
         run_jobs(a.polls, a.clients, move |i| {
             let (http, origin, tokens) = (http.clone(), origin.clone(), tokens.clone());
             async move {
-                http.get(format!("{origin}/api/v1/events/{event}/queue/status"))
-                    .bearer_auth(&tokens[i % tokens.len()])
-                    .send()
-                    .await
-                    .map(|r| r.status().as_u16())
-                    .unwrap_or(0)
+                status_of(
+                    http.get(format!("{origin}/api/v1/events/{event}/queue/status"))
+                        .bearer_auth(&tokens[i % tokens.len()]),
+                )
+                .await
             }
         })
         .await
     };
 
     // Baseline: the status script alone, straight at Redis.
-    let redis_client = redis::Client::open(a.redis.as_str())?;
-    let mut conn = redis_client.get_multiplexed_async_connection().await?;
-    let sha: String = redis::cmd("SCRIPT")
-        .arg("LOAD")
-        .arg(STATUS_SCRIPT)
-        .query_async(&mut conn)
-        .await?;
-    let (host, port) = redis_host_port(&a.redis);
     println!("baseline: redis-benchmark EVALSHA of the status script");
     let now_ms = Utc::now().timestamp_millis().to_string();
-    let redis_ops = redis_benchmark(
-        &host,
-        port,
-        50,
-        200_000,
+    let redis_ops = evalsha_baseline(
+        &a.redis,
+        STATUS_SCRIPT,
         &[
-            "EVALSHA",
-            &sha,
             "5",
             "bench:{q:b}:waiting",
             "bench:{q:b}:seen",
@@ -220,12 +206,8 @@ async fn main() -> Result<()> {
             "user-__rand_int__",
             &now_ms,
         ],
-    )?;
-    let _: Result<(), _> = redis::cmd("EVAL")
-        .arg("for _, k in ipairs(redis.call('KEYS', 'bench:*')) do redis.call('DEL', k) end return 0")
-        .arg(0)
-        .query_async(&mut conn)
-        .await;
+    )
+    .await?;
 
     println!("\n| scenario | requests | req/s | p50 ms | p99 ms | statuses |");
     println!("|---|---:|---:|---:|---:|---|");
