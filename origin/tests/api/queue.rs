@@ -858,3 +858,125 @@ async fn paying_frees_the_slot_for_the_next_fan() {
     assert_eq!(v["state"], "admitted");
     assert!(v["entry_token"].as_str().is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn modes_windows_and_unknowns_answer_with_clear_problems() {
+    let app = TestApp::spawn().await;
+    let admin = app.create_user(Role::Admin).await;
+    let fan = &create_fans(&app, 1).await[0];
+    let ev = queued_event(&app, &admin, 4, 10).await;
+    let join_path = |e: Uuid| format!("/api/v1/events/{e}/queue/join");
+
+    // Unknown event, an event without a queue, a fan who never joined.
+    let res = join(&app, fan, Uuid::new_v4(), None).await;
+    assert_problem(res, StatusCode::NOT_FOUND, "EVENT_NOT_FOUND").await;
+    let plain = create_event(&app, EventSpec::on_sale(&app).seats(2)).await;
+    assert_problem(
+        join(&app, fan, plain.id, None).await,
+        StatusCode::NOT_FOUND,
+        "QUEUE_NOT_FOUND",
+    )
+    .await;
+    let res = app
+        .get(
+            &format!("/api/v1/events/{}/queue/status", ev.id),
+            Some(&fan.token),
+        )
+        .await;
+    assert_problem(res, StatusCode::NOT_FOUND, "NOT_IN_QUEUE").await;
+    // Not logged in; malformed body.
+    let res = app.post(&join_path(ev.id), &json!({}), None).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = app
+        .request(Method::POST, &join_path(ev.id), Some(&fan.token))
+        .header("content-type", "application/json")
+        .body("{\"pass\": ")
+        .send()
+        .await
+        .expect("post");
+    assert_problem(res, StatusCode::BAD_REQUEST, "MALFORMED_JSON").await;
+
+    // Maintenance: no joins, with Retry-After.
+    let mut r = rules(&app, ev.id, 2, 10);
+    r.mode = Mode::Maintenance;
+    put_rules(&app, &admin, &r, true).await;
+    let res = join(&app, fan, ev.id, Some(&pass(&app, ev.id, 1))).await;
+    assert!(res.headers().get("retry-after").is_some());
+    assert_problem(res, StatusCode::SERVICE_UNAVAILABLE, "QUEUE_MAINTENANCE").await;
+    // Reject: closed, and booking still needs a token nobody gets.
+    r.version = 3;
+    r.mode = Mode::Reject;
+    put_rules(&app, &admin, &r, true).await;
+    assert_problem(
+        join(&app, fan, ev.id, Some(&pass(&app, ev.id, 1))).await,
+        StatusCode::CONFLICT,
+        "QUEUE_CLOSED",
+    )
+    .await;
+    assert_problem(
+        reserve(&app, fan, ev.id, ev.seats[0], None).await,
+        StatusCode::FORBIDDEN,
+        "ENTRY_TOKEN_REQUIRED",
+    )
+    .await;
+    // Passthrough: no queue to join, booking needs no token.
+    r.version = 4;
+    r.mode = Mode::Passthrough;
+    put_rules(&app, &admin, &r, true).await;
+    assert_problem(
+        join(&app, fan, ev.id, Some(&pass(&app, ev.id, 1))).await,
+        StatusCode::CONFLICT,
+        "QUEUE_NOT_REQUIRED",
+    )
+    .await;
+    assert_eq!(
+        reserve(&app, fan, ev.id, ev.seats[0], None).await.status(),
+        StatusCode::CREATED
+    );
+    // Before the pre-queue opens: not yet, with the opening time.
+    r.version = 5;
+    r.mode = Mode::Queue;
+    r.sale_opens_at = app.state.clock.unix() + 3600;
+    put_rules(&app, &admin, &r, true).await;
+    let v = assert_problem(
+        join(&app, fan, ev.id, Some(&pass(&app, ev.id, 1))).await,
+        StatusCode::CONFLICT,
+        "QUEUE_NOT_OPEN",
+    )
+    .await;
+    assert!(v["opens_at"].as_str().is_some(), "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_redis_down_joins_are_refused_and_entry_tokens_still_book() {
+    let app = TestApp::spawn_with(&[("URR_REDIS_URL", "redis://127.0.0.1:1")]).await;
+    let admin = app.create_user(Role::Admin).await;
+    let fan = &create_fans(&app, 1).await[0];
+    let ev = queued_event(&app, &admin, 4, 10).await;
+    let res = join(&app, fan, ev.id, Some(&pass(&app, ev.id, 1))).await;
+    assert!(res.headers().get("retry-after").is_some());
+    assert_problem(res, StatusCode::SERVICE_UNAVAILABLE, "QUEUE_UNAVAILABLE").await;
+    // An entry token issued before the outage still books (Postgres decides the seat).
+    let (entry, _) = queue::entry::sign(
+        &app.state,
+        ev.id,
+        fan.id,
+        app.state.clock.unix_ms() + 600_000,
+    );
+    assert_eq!(
+        reserve(&app, fan, ev.id, ev.seats[0], Some(&entry))
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    // And a second fan cannot take that seat, Redis or not.
+    let other = &create_fans(&app, 1).await[0];
+    let (entry2, _) = queue::entry::sign(
+        &app.state,
+        ev.id,
+        other.id,
+        app.state.clock.unix_ms() + 600_000,
+    );
+    let res = reserve(&app, other, ev.id, ev.seats[0], Some(&entry2)).await;
+    assert_problem(res, StatusCode::CONFLICT, "SEAT_UNAVAILABLE").await;
+}
