@@ -109,6 +109,7 @@ impl Application {
             booking: Default::default(),
             payments: Arc::new(payments),
             queue: Arc::new(queue),
+            verified_tokens: Default::default(),
         };
         Ok(Application { listener, state })
     }

@@ -15,4 +15,5 @@ pub struct AppState {
     pub booking: Arc<crate::booking::Booking>,
     pub payments: Arc<crate::payments::Payments>,
     pub queue: Arc<crate::queue::Queue>,
+    pub verified_tokens: Arc<crate::auth::VerifiedTokens>,
 }

@@ -5,6 +5,7 @@ use crate::state::AppState;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
+use sha2::{Digest, Sha256};
 use shared_wasm::token::{self, AccessClaims, Role, TokenError};
 use uuid::Uuid;
 
@@ -69,13 +70,55 @@ fn token_error(e: TokenError) -> ApiError {
 }
 
 fn verify(state: &AppState, t: &str) -> Result<AuthUser, ApiError> {
+    let now = state.clock.unix();
+    let digest: [u8; 32] = Sha256::digest(t.as_bytes()).into();
+    if let Some(user) = state.verified_tokens.get(&digest, now) {
+        return Ok(user);
+    }
     let claims: AccessClaims =
-        token::verify(&state.config.keys.origin_public, t, state.clock.unix())
-            .map_err(token_error)?;
-    Ok(AuthUser {
+        token::verify(&state.config.keys.origin_public, t, now).map_err(token_error)?;
+    let user = AuthUser {
         id: claims.sub,
         role: claims.role,
-    })
+    };
+    state.verified_tokens.put(digest, user, claims.exp);
+    Ok(user)
+}
+
+/// Access tokens whose signature this replica has already checked, by SHA-256 of the
+/// token, until they expire. During an on-sale every fan sends the same token with
+/// every request; an Ed25519 verification costs about a tenth of a booking's CPU in
+/// the origin, a hash lookup almost nothing. Expiry is re-checked on every hit with the
+/// same clock-skew rule as [`token::verify`]; the signing keys only change with a
+/// restart, which empties the cache.
+#[derive(Default)]
+pub struct VerifiedTokens {
+    entries: std::sync::Mutex<std::collections::HashMap<[u8; 32], (AuthUser, i64)>>,
+}
+
+/// Entries kept at most; a full cache starts over (tokens are re-verified, not lost).
+const VERIFIED_TOKENS_MAX: usize = 200_000;
+
+impl VerifiedTokens {
+    fn get(&self, digest: &[u8; 32], now: i64) -> Option<AuthUser> {
+        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        match map.get(digest) {
+            Some((user, exp)) if *exp > now - token::CLOCK_SKEW_SECS => Some(*user),
+            Some(_) => {
+                map.remove(digest);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn put(&self, digest: [u8; 32], user: AuthUser, exp: i64) {
+        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= VERIFIED_TOKENS_MAX {
+            map.clear();
+        }
+        map.insert(digest, (user, exp));
+    }
 }
 
 impl FromRequestParts<AppState> for AuthUser {
@@ -106,5 +149,31 @@ impl OptionalFromRequestParts<AppState> for AuthUser {
             Some(t) => verify(state, t).map(Some),
             None => Ok(None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verified_tokens_expire_with_the_same_skew_as_verification() {
+        let cache = VerifiedTokens::default();
+        let user = AuthUser {
+            id: Uuid::new_v4(),
+            role: Role::Fan,
+        };
+        let d = [7u8; 32];
+        assert_eq!(cache.get(&d, 1_000), None);
+        cache.put(d, user, 1_000);
+        assert_eq!(cache.get(&d, 1_000), Some(user));
+        assert_eq!(
+            cache.get(&d, 1_000 + token::CLOCK_SKEW_SECS - 1),
+            Some(user)
+        );
+        // Past exp + skew: gone, and gone for good (the next call verifies again).
+        assert_eq!(cache.get(&d, 1_000 + token::CLOCK_SKEW_SECS), None);
+        assert_eq!(cache.get(&d, 1_000), None);
+        assert_eq!(cache.get(&[8u8; 32], 1_000), None);
     }
 }

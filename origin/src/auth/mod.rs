@@ -26,7 +26,7 @@ mod routes;
 pub mod session;
 pub mod users;
 
-pub use extract::{AuthUser, MaybeAuthUser};
+pub use extract::{AuthUser, MaybeAuthUser, VerifiedTokens};
 pub use password::{
     PasswordError, PasswordParams, hash_password, hash_password_blocking, verify_password,
 };
