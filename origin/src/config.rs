@@ -608,6 +608,40 @@ mod tests {
 
     const KEY: &str = "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE";
 
+    /// `.env.example` is the operator's reference: every setting this file reads is in
+    /// it, and its values (with a signing key filled in) make a valid configuration.
+    #[test]
+    fn env_example_lists_every_setting_and_parses() {
+        let example = include_str!("../../.env.example");
+        let mut m: HashMap<String, String> = example
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+            .collect();
+        let source = include_str!("config.rs");
+        let mut checked = 0;
+        let tests_start = source.find("#[cfg(test)]").unwrap_or(source.len());
+        for name in source[..tests_start].split('"').filter(|w| {
+            w.starts_with("URR_")
+                && w.bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        }) {
+            assert!(
+                m.contains_key(name),
+                "{name} is read but missing from .env.example"
+            );
+            checked += 1;
+        }
+        assert!(checked > 50, "only {checked} settings found in config.rs");
+        m.insert("URR_ORIGIN_SIGNING_KEY".into(), KEY.into());
+        let c = Config::from_vars(&Vars::from_map(&m)).expect(".env.example parses");
+        assert_eq!(c.http_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.queue.stale, Duration::from_secs(90));
+        assert_eq!(c.payments.refund_policy.full_days, 7);
+    }
+
     #[test]
     fn defaults_apply() {
         let m = vars(&[("URR_ORIGIN_SIGNING_KEY", KEY)]);
