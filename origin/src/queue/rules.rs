@@ -379,12 +379,18 @@ async fn push_once(state: &AppState, event: Uuid, url: &str) -> anyhow::Result<i
         .await?;
     let version = settings.rules.version as i64;
     let now = state.clock.unix();
+    let mut rules = settings.rules;
+    if !settings.edge_tier {
+        // The origin's line alone decides: the edge lets everything through to it (and
+        // drops a waiting room it may have shown before the promoter turned it off).
+        rules.mode = shared_wasm::rules::Mode::Passthrough;
+    }
     let claims = RulesClaims {
         evt: event,
-        draw_seed: (settings.rules.method == Method::Random)
+        draw_seed: (rules.method == Method::Random)
             .then_some(settings.draw_seed)
             .flatten(),
-        rules: settings.rules,
+        rules,
         event_name: title,
         iat: now,
         exp: now + PUSH_TOKEN_SECS,

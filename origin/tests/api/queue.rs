@@ -829,6 +829,25 @@ async fn edge_rules_are_validated_versioned_owned_and_pushed_until_acknowledged(
         !v.to_string()
             .contains(&shared_wasm::queue::seed_to_hex(&seed))
     );
+
+    // Edge tier off: the edge is told to let everything through to the origin's line.
+    let r3 = rules(&app, ev.id, 3, 80);
+    let v = put_rules(&app, &admin, &r3, false).await;
+    assert_eq!(
+        v["rules"]["mode"], "queue",
+        "the origin's own rules keep queueing"
+    );
+    let pushed = edge
+        .seen
+        .lock()
+        .expect("lock")
+        .last()
+        .cloned()
+        .expect("pushed");
+    assert_eq!(
+        (pushed.rules.version, pushed.rules.mode),
+        (3, Mode::Passthrough)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
