@@ -101,12 +101,13 @@ impl Application {
         let listener = TcpListener::bind(config.http_addr)
             .await
             .with_context(|| format!("binding {}", config.http_addr))?;
+        let booking = booking::Booking::new(&config.booking);
         let state = AppState {
             config: Arc::new(config),
             db,
             redis,
             clock,
-            booking: Default::default(),
+            booking: Arc::new(booking),
             payments: Arc::new(payments),
             queue: Arc::new(queue),
             verified_tokens: Default::default(),

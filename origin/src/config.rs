@@ -141,6 +141,11 @@ pub struct BookingConfig {
     /// `URR_EVENT_CACHE_TTL_MS`, default 1,000: how old the cached event row (sale
     /// window, cancellation, limit) a seat request checks may be.
     pub event_cache_ttl: Duration,
+    /// `URR_BOOKING_WRITERS`, default 4: hold-writing statements in flight at once
+    /// (group commit: holds that arrive meanwhile wait and share the next statement).
+    pub writers: usize,
+    /// `URR_BOOKING_WRITE_BATCH`, default 64: most holds one statement writes.
+    pub write_batch: usize,
 }
 
 impl BookingConfig {
@@ -153,12 +158,17 @@ impl BookingConfig {
             sweep_batch: v.parse("URR_SWEEP_BATCH", 500)?,
             seatmap_ttl: v.millis("URR_SEATMAP_TTL_MS", 1000)?,
             event_cache_ttl: v.millis("URR_EVENT_CACHE_TTL_MS", 1000)?,
+            writers: v.parse("URR_BOOKING_WRITERS", 4)?,
+            write_batch: v.parse("URR_BOOKING_WRITE_BATCH", 64)?,
         };
         if c.hold_secs == 0 || c.max_hold_secs < c.hold_secs {
             bail!("URR_HOLD_SECS must be > 0 and URR_HOLD_MAX_SECS at least URR_HOLD_SECS");
         }
         if c.sweep_batch == 0 {
             bail!("URR_SWEEP_BATCH must be > 0");
+        }
+        if c.writers == 0 || c.write_batch == 0 {
+            bail!("URR_BOOKING_WRITERS and URR_BOOKING_WRITE_BATCH must be > 0");
         }
         Ok(c)
     }

@@ -6,7 +6,8 @@
 //! - [`holds`]: the Redis scripts (`*.lua` beside this file), all keys of an event
 //!   under one hash tag;
 //! - [`sweeper`]: expiry of unpaid holds, safe on many replicas;
-//! - [`seatmap`]: the ~1 s snapshot behind `GET /events/{id}/seats`.
+//! - [`seatmap`]: the ~1 s snapshot behind `GET /events/{id}/seats`;
+//! - [`writer`]: the Postgres write of a hold, with group commit of concurrent holds.
 //!
 //! Timers: a hold lasts `URR_HOLD_SECS` (300 s) in Postgres; its Redis key lives
 //! `URR_HOLD_MARGIN_SECS` (30 s) longer so Redis never frees a seat Postgres still
@@ -20,6 +21,7 @@ pub mod model;
 pub mod seatmap;
 pub mod service;
 pub mod sweeper;
+pub mod writer;
 
 use crate::auth::AuthUser;
 use crate::http::{ApiError, ApiResult, Json, Path, Query};
@@ -33,16 +35,27 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use model::*;
 use serde::Deserialize;
+use std::sync::Arc;
 use std::time::Duration;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 /// Booking's share of the app state.
-#[derive(Default)]
 pub struct Booking {
     pub seatmaps: seatmap::SeatMapCache,
     pub events: cache::EventCache,
+    pub writer: Arc<writer::HoldWriter>,
+}
+
+impl Booking {
+    pub fn new(config: &crate::config::BookingConfig) -> Booking {
+        Booking {
+            seatmaps: Default::default(),
+            events: Default::default(),
+            writer: Arc::new(writer::HoldWriter::new(config.writers, config.write_batch)),
+        }
+    }
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

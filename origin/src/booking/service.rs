@@ -15,6 +15,7 @@
 
 use super::holds::{self, SeatHold, StockItem};
 use super::model::*;
+use super::writer::{NewReservation, Refusal};
 use crate::auth::AuthUser;
 use crate::http::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -22,6 +23,7 @@ use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, Row};
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// What an event must satisfy to be booked; read from the catalog's tables.
@@ -182,14 +184,14 @@ impl Want {
 
 /// One priced line of a request.
 #[derive(Debug, Clone)]
-struct Line {
-    seat_id: Option<Uuid>,
-    ticket_type_id: Option<Uuid>,
-    label: String,
-    quantity: i64,
-    unit_price: i64,
+pub struct Line {
+    pub(super) seat_id: Option<Uuid>,
+    pub(super) ticket_type_id: Option<Uuid>,
+    pub(super) label: String,
+    pub(super) quantity: i64,
+    pub(super) unit_price: i64,
     /// Standing only: Postgres' available quantity when read.
-    available: i64,
+    pub(super) available: i64,
 }
 
 /// Seat requests: the event and seat prices from the in-memory cache (`cache`).
@@ -423,22 +425,23 @@ pub async fn create(
     }
 
     // Gate 3: Postgres decides, in one atomic statement.
-    let insert = NewReservation {
+    let insert = Arc::new(NewReservation {
         id: reservation_id,
-        event_title: &event.title,
+        event_title: event.title.clone(),
         user_id: user.id,
         event_id,
-        lines: &lines,
+        lines,
         fence,
         expires_at,
         now,
         limit,
-        idempotency_key: idempotency_key.as_deref(),
-        digest: &digest,
-    };
+        idempotency_key: idempotency_key.clone(),
+        digest: digest.clone(),
+    });
     let mut swept = false;
     loop {
-        let refusal = match insert_with_retry(state, &insert).await {
+        let written = state.booking.writer.write(&state.db, Arc::clone(&insert));
+        let refusal = match written.await {
             Ok(()) => {
                 metrics::counter!("booking_reservations_total", "outcome" => "created")
                     .increment(1);
@@ -491,7 +494,7 @@ pub async fn create(
             Refusal::SoldOut => {
                 metrics::counter!("booking_rejections_total", "reason" => "pg_sold_out")
                     .increment(1);
-                let short = first_short_type(state, &lines).await?;
+                let short = first_short_type(state, &insert.lines).await?;
                 Err(sold_out(short))
             }
             Refusal::Limit => {
@@ -533,22 +536,8 @@ impl Undo {
     }
 }
 
-struct NewReservation<'a> {
-    id: Uuid,
-    event_title: &'a str,
-    user_id: Uuid,
-    event_id: Uuid,
-    lines: &'a [Line],
-    fence: i64,
-    expires_at: DateTime<Utc>,
-    now: DateTime<Utc>,
-    limit: i64,
-    idempotency_key: Option<&'a str>,
-    digest: &'a [u8],
-}
-
 /// The reservation just inserted, built from what was written (no read-back).
-fn new_reservation(r: &NewReservation<'_>) -> Reservation {
+fn new_reservation(r: &NewReservation) -> Reservation {
     let items: Vec<ReservationItem> = r
         .lines
         .iter()
@@ -572,7 +561,7 @@ fn new_reservation(r: &NewReservation<'_>) -> Reservation {
         order: Order::for_reservation(
             r.id,
             ReservationStatus::Pending,
-            r.event_title,
+            &r.event_title,
             ticket_count,
             amount,
         ),
@@ -590,164 +579,6 @@ fn new_reservation(r: &NewReservation<'_>) -> Reservation {
         closed_at: None,
         close_reason: None,
     }
-}
-
-/// Why Postgres refused a reservation.
-enum Refusal {
-    /// The Idempotency-Key was used before.
-    SameKey,
-    /// The user has an identical pending reservation.
-    Duplicate,
-    SeatTaken,
-    SoldOut,
-    Limit,
-    Error(ApiError),
-}
-
-fn refusal(e: sqlx::Error) -> Refusal {
-    if let sqlx::Error::Database(db) = &e {
-        match (db.code().as_deref(), db.constraint()) {
-            (_, Some("reservation_items_live_seat")) => return Refusal::SeatTaken,
-            (_, Some("reservations_idempotency")) => return Refusal::SameKey,
-            (_, Some("reservations_pending_identical")) => return Refusal::Duplicate,
-            (Some("UR001"), _) if db.message() == "LIMIT" => return Refusal::Limit,
-            (Some("UR001"), _) if db.message() == "SOLD_OUT" => return Refusal::SoldOut,
-            // Deadlock or serialization failure: another transaction won a race on the
-            // same rows; running again sees its result.
-            (Some("40P01" | "40001"), _) => {
-                return Refusal::Error(ApiError::conflict("RETRYABLE", "concurrent booking"));
-            }
-            _ => {}
-        }
-    }
-    Refusal::Error(e.into())
-}
-
-async fn insert_with_retry(state: &AppState, r: &NewReservation<'_>) -> Result<(), Refusal> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match insert(state, r).await {
-            Err(Refusal::Error(e)) if attempt < 3 && e.code == "RETRYABLE" => continue,
-            Err(Refusal::Error(e)) if e.code == "RETRYABLE" => {
-                return Err(Refusal::Error(
-                    ApiError::unavailable("BUSY", "Too much contention right now; retry")
-                        .with_retry_after(1),
-                ));
-            }
-            other => return other,
-        }
-    }
-}
-
-/// The `reservation.created` event of a reservation about to be inserted.
-fn created_event(r: &NewReservation<'_>, amount: i64, count: i64) -> serde_json::Value {
-    serde_json::json!({
-        "reservation_id": r.id,
-        "event_id": r.event_id,
-        "user_id": r.user_id,
-        "amount": amount,
-        "ticket_count": count,
-        "seat_ids": r.lines.iter().filter_map(|l| l.seat_id).collect::<Vec<_>>(),
-        "ticket_types": r.lines.iter().filter_map(|l| Some(serde_json::json!({
-            "ticket_type_id": l.ticket_type_id?,
-            "quantity": l.quantity,
-        }))).collect::<Vec<_>>(),
-        "expires_at": r.expires_at,
-    })
-}
-
-/// The whole reservation as ONE statement (one round trip, atomic by itself):
-///
-/// 1. `quota`: the per-user limit, a conditional upsert on the user's row, so
-///    concurrent requests of one user serialise there and cannot both slip under;
-/// 2. `stock`: standing stock, conditional decrements that can never go below zero;
-/// 3. `res`, `items`: the reservation and its live items; the partial unique index on
-///    live seats refuses a seat that is already live elsewhere;
-/// 4. `event`: its `reservation.created` outbox row.
-///
-/// If the limit or the stock refuses, `urr_refuse` raises SQLSTATE UR001 and the whole
-/// statement, including the steps that did succeed, rolls back.
-async fn insert(state: &AppState, r: &NewReservation<'_>) -> Result<(), Refusal> {
-    let count: i64 = r.lines.iter().map(|l| l.quantity).sum();
-    let amount: i64 = r.lines.iter().map(|l| l.quantity * l.unit_price).sum();
-    let stock_ids: Vec<Uuid> = r.lines.iter().filter_map(|l| l.ticket_type_id).collect();
-    let stock_qty: Vec<i32> = r
-        .lines
-        .iter()
-        .filter(|l| l.ticket_type_id.is_some())
-        .map(|l| l.quantity as i32)
-        .collect();
-    let item_ids: Vec<Uuid> = r.lines.iter().map(|_| Uuid::now_v7()).collect();
-    let seats: Vec<Option<Uuid>> = r.lines.iter().map(|l| l.seat_id).collect();
-    let types: Vec<Option<Uuid>> = r.lines.iter().map(|l| l.ticket_type_id).collect();
-    let labels: Vec<String> = r.lines.iter().map(|l| l.label.clone()).collect();
-    let qty: Vec<i32> = r.lines.iter().map(|l| l.quantity as i32).collect();
-    let prices: Vec<i64> = r.lines.iter().map(|l| l.unit_price).collect();
-    sqlx::query(
-        "WITH quota AS (
-             INSERT INTO user_event_tickets AS u (user_id, event_id, tickets) VALUES ($1, $2, $3)
-             ON CONFLICT (user_id, event_id) DO UPDATE SET tickets = u.tickets + EXCLUDED.tickets
-                 WHERE u.tickets + EXCLUDED.tickets <= $4
-             RETURNING u.tickets
-         ), stock AS (
-             UPDATE ticket_types t
-             SET available_quantity = t.available_quantity - x.q, version = t.version + 1, updated_at = $10
-             FROM UNNEST($5::uuid[], $6::int[]) AS x(id, q)
-             WHERE t.id = x.id AND t.event_id = $2 AND t.available_quantity >= x.q
-               AND EXISTS (SELECT 1 FROM quota)
-             RETURNING t.id
-         ), res AS (
-             INSERT INTO reservations (id, user_id, event_id, status, amount, ticket_count, fence,
-                                       expires_at, idempotency_key, request_hash, created_at, updated_at)
-             SELECT $7, $1, $2, 'pending', $8, $3, $9, $11, $12, $13, $10, $10
-             WHERE EXISTS (SELECT 1 FROM quota)
-               AND (SELECT count(*) FROM stock) = cardinality($5::uuid[])
-             RETURNING id
-         ), items AS (
-             INSERT INTO reservation_items (id, reservation_id, event_id, seat_id, ticket_type_id,
-                                            label, quantity, unit_price)
-             SELECT x.i, res.id, $2, x.s, x.t, x.l, x.q, x.p
-             FROM res, UNNEST($14::uuid[], $15::uuid[], $16::uuid[], $17::text[], $18::int[], $19::bigint[])
-                  AS x(i, s, t, l, q, p)
-             RETURNING 1
-         ), event AS (
-             -- The `reservation.created` outbox row: written if and only if the
-             -- reservation is (a data-modifying CTE runs even when nothing reads it).
-             INSERT INTO outbox (id, topic, aggregate_id, payload, created_at)
-             SELECT $20, 'reservation.created', res.id, $21, $10 FROM res
-         )
-         SELECT CASE
-             WHEN NOT EXISTS (SELECT 1 FROM quota) THEN urr_refuse('LIMIT')
-             WHEN (SELECT count(*) FROM stock) <> cardinality($5::uuid[]) THEN urr_refuse('SOLD_OUT')
-             ELSE (SELECT count(*) FROM items)::int
-         END",
-    )
-    .bind(r.user_id)
-    .bind(r.event_id)
-    .bind(count as i32)
-    .bind(r.limit as i32)
-    .bind(&stock_ids)
-    .bind(&stock_qty)
-    .bind(r.id)
-    .bind(amount)
-    .bind(r.fence)
-    .bind(r.now)
-    .bind(r.expires_at)
-    .bind(r.idempotency_key)
-    .bind(r.digest)
-    .bind(&item_ids)
-    .bind(&seats)
-    .bind(&types)
-    .bind(&labels)
-    .bind(&qty)
-    .bind(&prices)
-    .bind(Uuid::now_v7())
-    .bind(created_event(r, amount, count))
-    .execute(&state.db)
-    .await
-    .map_err(refusal)?;
-    Ok(())
 }
 
 /// After a SOLD_OUT refusal: the first requested type that has too little left.
