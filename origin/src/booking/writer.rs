@@ -204,7 +204,7 @@ impl HoldWriter {
     }
 
     async fn write_group(&self, db: &PgPool, group: Vec<Queued>) {
-        metrics::histogram!("booking_write_batch_size").record(group.len() as f64);
+        metrics::histogram!("booking_holds_per_statement").record(group.len() as f64);
         if group.len() > 1 {
             let holds: Vec<&NewReservation> = group.iter().map(|q| q.hold.as_ref()).collect();
             match insert_many(db, &holds).await {

@@ -85,6 +85,22 @@ where
     )
 }
 
+/// The value of an unlabelled metric on the origin's `/metrics` page (0 if absent).
+pub async fn metric(http: &reqwest::Client, origin: &str, name: &str) -> Result<f64> {
+    let page = http
+        .get(format!("{origin}/metrics"))
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    Ok(page
+        .lines()
+        .filter_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .filter_map(|v| v.trim().parse::<f64>().ok())
+        .sum())
+}
+
 /// `pgbench` with a custom script for `secs` seconds; returns transactions per second.
 pub fn pgbench(url: &str, script: &str, clients: usize, secs: u64) -> Result<f64> {
     let dir = std::env::temp_dir().join(format!("urr-pgbench-{}", std::process::id()));
