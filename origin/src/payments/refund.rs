@@ -451,49 +451,6 @@ async fn refund_amount(
     Ok((amount, amount == remaining))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const POLICY: RefundPolicy = RefundPolicy {
-        full_days: 7,
-        partial_days: 1,
-        partial_percent: 90,
-    };
-
-    #[test]
-    fn the_default_policy_by_time_left() {
-        assert_eq!(
-            policy_amount(&POLICY, 100_000, Duration::days(30)),
-            Some((100_000, 100))
-        );
-        assert_eq!(
-            policy_amount(&POLICY, 100_000, Duration::days(7)),
-            Some((100_000, 100))
-        );
-        assert_eq!(
-            policy_amount(&POLICY, 100_000, Duration::days(7) - Duration::seconds(1)),
-            Some((90_000, 90))
-        );
-        assert_eq!(
-            policy_amount(&POLICY, 100_000, Duration::days(1)),
-            Some((90_000, 90))
-        );
-        assert_eq!(policy_amount(&POLICY, 100_000, Duration::hours(23)), None);
-        assert_eq!(policy_amount(&POLICY, 100_000, Duration::days(-1)), None);
-        // KRW integers, rounded down: 90 % of 15,005 is 13,504.5.
-        assert_eq!(
-            policy_amount(&POLICY, 15_005, Duration::days(3)),
-            Some((13_504, 90))
-        );
-        let none = RefundPolicy {
-            partial_percent: 0,
-            ..POLICY
-        };
-        assert_eq!(policy_amount(&none, 100_000, Duration::days(3)), None);
-    }
-}
-
 /// Inside the transaction that cancels `event_id`: a full refund is requested for every
 /// paid order of the event, each with its Idempotency-Key fixed now. The reconciler
 /// drives them (due at once) and retries until Toss returns the money; tickets stay
@@ -536,4 +493,47 @@ pub async fn request_event_refunds(
         }
     }
     Ok(requested)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: RefundPolicy = RefundPolicy {
+        full_days: 7,
+        partial_days: 1,
+        partial_percent: 90,
+    };
+
+    #[test]
+    fn the_default_policy_by_time_left() {
+        assert_eq!(
+            policy_amount(&POLICY, 100_000, Duration::days(30)),
+            Some((100_000, 100))
+        );
+        assert_eq!(
+            policy_amount(&POLICY, 100_000, Duration::days(7)),
+            Some((100_000, 100))
+        );
+        assert_eq!(
+            policy_amount(&POLICY, 100_000, Duration::days(7) - Duration::seconds(1)),
+            Some((90_000, 90))
+        );
+        assert_eq!(
+            policy_amount(&POLICY, 100_000, Duration::days(1)),
+            Some((90_000, 90))
+        );
+        assert_eq!(policy_amount(&POLICY, 100_000, Duration::hours(23)), None);
+        assert_eq!(policy_amount(&POLICY, 100_000, Duration::days(-1)), None);
+        // KRW integers, rounded down: 90 % of 15,005 is 13,504.5.
+        assert_eq!(
+            policy_amount(&POLICY, 15_005, Duration::days(3)),
+            Some((13_504, 90))
+        );
+        let none = RefundPolicy {
+            partial_percent: 0,
+            ..POLICY
+        };
+        assert_eq!(policy_amount(&none, 100_000, Duration::days(3)), None);
+    }
 }
