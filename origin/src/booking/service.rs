@@ -996,6 +996,41 @@ pub async fn cancel_pending(state: &AppState, user: &AuthUser, id: Uuid) -> ApiR
     fetch_for(state, user, id).await
 }
 
+/// Inside the transaction that cancels `event` (its row locked, `cancelled_at` set):
+/// every pending hold of it is cancelled and its inventory returned, with a
+/// `reservation.cancelled` event (reason `event_cancelled`). A hold whose payment is
+/// being confirmed at Toss is left to that confirmation, which now refuses (see
+/// [`confirm_held`]) and returns the money. Call [`release_redis`] after the commit.
+pub async fn cancel_event_holds(
+    conn: &mut PgConnection,
+    event: Uuid,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Vec<Closed>> {
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "UPDATE reservations
+         SET status = 'cancelled', closed_at = $2, close_reason = 'event_cancelled',
+             updated_at = $2, version = version + 1
+         WHERE event_id = $1 AND status = 'pending'
+           AND NOT EXISTS (SELECT 1 FROM payments p
+                           WHERE p.reservation_id = reservations.id AND p.status = 'confirming')
+         RETURNING id",
+    )
+    .bind(event)
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+    let closed = release_inventory(conn, &ids, now).await?;
+    enqueue_closed(
+        conn,
+        crate::outbox::Topic::ReservationCancelled,
+        &closed,
+        "event_cancelled",
+        now,
+    )
+    .await?;
+    Ok(closed)
+}
+
 /// Inside the transaction that closed them: one outbox event per closed reservation
 /// (`reservation.expired` or `reservation.cancelled`) naming what went back.
 pub async fn enqueue_closed(
@@ -1071,6 +1106,8 @@ pub async fn hold_for_payment(
                  LEAST($2 + make_interval(secs => $3), created_at + make_interval(secs => $4))),
              updated_at = $2, version = version + 1
          WHERE id = $1 AND status = 'pending' AND expires_at > $2
+           AND NOT EXISTS (SELECT 1 FROM events e
+                           WHERE e.id = reservations.event_id AND e.cancelled_at IS NOT NULL)
          RETURNING id, user_id, event_id, amount, expires_at",
     )
     .bind(id)
@@ -1084,14 +1121,30 @@ pub async fn hold_for_payment(
 /// Payments, inside the transaction that marks an order paid: `pending → confirmed`,
 /// only if still pending and its hold was valid at `valid_at` (the moment the payment
 /// was claimed; the sweeper never expires a reservation whose payment is in flight,
-/// so a still-pending reservation still owns its seats). `false`: the reservation is
-/// gone and the money must go back.
+/// so a still-pending reservation still owns its seats) and its event is not
+/// cancelled. `false`: the reservation is gone and the money must go back.
 pub async fn confirm_held(
     conn: &mut PgConnection,
     id: Uuid,
     now: DateTime<Utc>,
     valid_at: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
+    // The event must not be cancelled. FOR SHARE waits for a cancellation in progress
+    // (it updates the event row first) and, once taken, makes a cancellation wait for
+    // this commit, after which it finds the order paid and refunds it. Either way the
+    // order is refunded: here (refused, the money goes back) or by the cancellation.
+    let cancelled: Option<bool> = sqlx::query_scalar(
+        "SELECT e.cancelled_at IS NOT NULL FROM events e
+         JOIN reservations r ON r.event_id = e.id
+         WHERE r.id = $1
+         FOR SHARE OF e",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if cancelled != Some(false) {
+        return Ok(false);
+    }
     let moved = sqlx::query(
         "UPDATE reservations
          SET status = 'confirmed', confirmed_at = $2, updated_at = $2, version = version + 1

@@ -1245,12 +1245,41 @@ pub(crate) async fn update(
     Ok(Json(detail))
 }
 
-/// Hook: runs inside the cancel transaction, after `cancelled_at` is set and while the
-/// event row is locked. The booking and payments modules will cascade here: release
-/// live seat holds, return standing stock, cancel and refund confirmed tickets (each
-/// exactly once, D06/D30). Until they exist there is nothing to cascade.
-async fn on_event_cancelled(_conn: &mut PgConnection, _event: &EventRecord) -> ApiResult<()> {
-    Ok(())
+/// What cancelling an event set in motion.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Cancellation {
+    /// Unpaid holds cancelled at once, their seats and standing stock returned.
+    pub holds_released: usize,
+    /// Paid orders with a full refund requested; the money goes back through Toss
+    /// (within one reconciler interval, retried until done), then the tickets are voided.
+    pub refunds_requested: usize,
+}
+
+/// The cancelled event, with what its cancellation set in motion.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CancelledEvent {
+    #[serde(flatten)]
+    pub event: EventDetail,
+    pub cancellation: Cancellation,
+}
+
+/// Runs inside the cancel transaction, after `cancelled_at` is set and while the event
+/// row is locked, so it happens exactly once (D06/D30 of the original): every unpaid
+/// hold is cancelled with its inventory returned, and every paid order gets a full
+/// refund request. Returns the closed holds (their Redis keys are freed after the
+/// commit) and what was done.
+async fn on_event_cancelled(
+    conn: &mut PgConnection,
+    event: &EventRecord,
+    now: DateTime<Utc>,
+) -> ApiResult<(Vec<crate::booking::service::Closed>, Cancellation)> {
+    let closed = crate::booking::service::cancel_event_holds(conn, event.id, now).await?;
+    let refunds = crate::payments::refund::request_event_refunds(conn, event.id, now).await?;
+    let done = Cancellation {
+        holds_released: closed.len(),
+        refunds_requested: refunds.len(),
+    };
+    Ok((closed, done))
 }
 
 /// Hook: decides inside the delete transaction (event row locked) whether the event may
@@ -1278,13 +1307,14 @@ fn has_sales() -> ApiError {
     )
 }
 
-/// Cancel an event. Its status becomes `cancelled` at once; a second cancel is 409
-/// `EVENT_ALREADY_CANCELLED`.
+/// Cancel an event. Its status becomes `cancelled` at once, in the same transaction
+/// every unpaid hold is released and every paid order gets a full refund request
+/// (`cancellation` says how many); a second cancel is 409 `EVENT_ALREADY_CANCELLED`.
 #[utoipa::path(post, path = "/api/v1/events/{event_id}/cancel", tag = "catalog",
     params(EventPath),
     security(("bearer" = [])),
     responses(
-        (status = 200, body = EventDetail),
+        (status = 200, body = CancelledEvent),
         (status = 400, description = "INVALID_PATH", body = Problem,
          content_type = "application/problem+json"),
         (status = 401, description = "AUTH_REQUIRED, TOKEN_*", body = Problem,
@@ -1299,7 +1329,7 @@ pub(crate) async fn cancel(
     State(state): State<AppState>,
     user: AuthUser,
     Path(p): Path<EventPath>,
-) -> ApiResult<Json<EventDetail>> {
+) -> ApiResult<Json<CancelledEvent>> {
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
     let event = lock_for_write(&mut tx, &user, p.event_id).await?;
@@ -1317,12 +1347,24 @@ pub(crate) async fn cancel(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    on_event_cancelled(&mut tx, &event).await?;
+    let (closed, cancellation) = on_event_cancelled(&mut tx, &event, now).await?;
     let detail = load_detail(&mut tx, event.id, now)
         .await?
         .ok_or_else(event_not_found)?;
     tx.commit().await?;
-    Ok(Json(detail))
+    crate::booking::service::release_redis(&state, &closed).await;
+    metrics::counter!("booking_closed_total", "reason" => "event_cancelled")
+        .increment(closed.len() as u64);
+    tracing::info!(
+        event = %event.id,
+        holds_released = cancellation.holds_released,
+        refunds_requested = cancellation.refunds_requested,
+        "event cancelled"
+    );
+    Ok(Json(CancelledEvent {
+        event: detail,
+        cancellation,
+    }))
 }
 
 /// Delete an event with its seats and ticket types, while nothing is sold or held.

@@ -164,17 +164,20 @@ pub async fn drive(
 }
 
 /// Toss refused a refund for good. A fan's or admin's refund fails and the order is
-/// `paid` again (they are told why). A reconciler refund must not give up (Toss holds
-/// money for an order without tickets): it stays requested, retried rarely, and an
-/// operator is alerted.
+/// `paid` again (they are told why). A reconciler or event-cancellation refund must not
+/// give up (Toss holds money for an order without tickets, or for a show that will not
+/// happen): it stays requested, retried rarely, and an operator is alerted.
 async fn refuse(
     state: &AppState,
     refund: &RefundRow,
     code: &str,
     message: &str,
 ) -> anyhow::Result<Driven> {
-    if refund.initiated_by == Initiator::Reconciler.as_str() {
-        tracing::error!(order_id = %refund.order_id, refund_id = %refund.id, code, "Toss refuses to return money for an order without tickets; operator action needed");
+    let must_return = [Initiator::Reconciler, Initiator::EventCancelled]
+        .iter()
+        .any(|i| refund.initiated_by == i.as_str());
+    if must_return {
+        tracing::error!(order_id = %refund.order_id, refund_id = %refund.id, code, by = %refund.initiated_by, "Toss refuses to return money that must go back; operator action needed");
         let later = state.clock.now() + Duration::hours(1);
         store::note_refund_error(state, refund.id, code).await?;
         store::schedule(
@@ -446,6 +449,50 @@ async fn refund_amount(
     };
     tracing::info!(order_id = %row.order_id, pct, amount, "refund under the policy");
     Ok((amount, amount == remaining))
+}
+
+/// Inside the transaction that cancels `event_id`: a full refund is requested for every
+/// paid order of the event, each with its Idempotency-Key fixed now. The reconciler
+/// drives them (due at once) and retries until Toss returns the money; tickets stay
+/// valid until then, and are voided with the seats returned when it has. Returns the
+/// order ids. An order already being refunded (a fan cancelled first) keeps its refund.
+pub async fn request_event_refunds(
+    conn: &mut sqlx::PgConnection,
+    event_id: uuid::Uuid,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Vec<String>> {
+    let paid: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT p.order_id, p.amount - p.refunded_amount FROM payments p
+         JOIN reservations r ON r.id = p.reservation_id
+         WHERE r.event_id = $1 AND r.status = 'confirmed' AND p.status = 'paid'
+           AND p.amount > p.refunded_amount
+         ORDER BY p.order_id",
+    )
+    .bind(event_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut requested = Vec::with_capacity(paid.len());
+    for (order_id, amount) in paid {
+        let refund = store::request_refund_in(
+            conn,
+            now,
+            store::RefundRequest {
+                order_id: &order_id,
+                expected: &[PaymentStatus::Paid],
+                amount,
+                full_cancel: true,
+                reason: "The event was cancelled",
+                initiator: Initiator::EventCancelled,
+                reconcile_after: now,
+                payment_key: None,
+            },
+        )
+        .await?;
+        if refund.is_some() {
+            requested.push(order_id);
+        }
+    }
+    Ok(requested)
 }
 
 #[cfg(test)]

@@ -310,10 +310,29 @@ async fn not_payable(
     {
         return Ok(Claimed::Done(Box::new(paid_response(state, &row).await?)));
     }
-    let status = crate::booking::service::fetch(state, reservation_id)
-        .await?
+    let reservation = crate::booking::service::fetch(state, reservation_id).await?;
+    let status = reservation
+        .as_ref()
         .map(|r| r.status)
         .unwrap_or(ReservationStatus::Expired);
+    let event_cancelled = match &reservation {
+        Some(r) => sqlx::query_scalar::<_, bool>(
+            "SELECT cancelled_at IS NOT NULL FROM events WHERE id = $1",
+        )
+        .bind(r.event_id)
+        .fetch_optional(&state.db)
+        .await?
+        .unwrap_or(false),
+        None => false,
+    };
+    if event_cancelled {
+        metrics::counter!("payments_refused_total", "reason" => "event_cancelled").increment(1);
+        return Err(ApiError::conflict(
+            "EVENT_CANCELLED",
+            "This event has been cancelled; nothing was charged.",
+        )
+        .with("reservation_status", status));
+    }
     metrics::counter!("payments_refused_total", "reason" => "hold_expired").increment(1);
     Err(ApiError::conflict(
         "HOLD_EXPIRED",

@@ -294,6 +294,8 @@ pub enum Initiator {
     Reconciler,
     /// Someone cancelled the payment at Toss directly (dashboard); we only record it.
     External,
+    /// The event was cancelled: every paid order goes back in full.
+    EventCancelled,
 }
 
 impl Initiator {
@@ -303,6 +305,7 @@ impl Initiator {
             Initiator::Admin => "admin",
             Initiator::Reconciler => "reconciler",
             Initiator::External => "external",
+            Initiator::EventCancelled => "event_cancelled",
         }
     }
 }
@@ -346,9 +349,58 @@ pub async fn request_refund(
     reconcile_after: DateTime<Utc>,
     payment_key: Option<&str>,
 ) -> sqlx::Result<Option<RefundRow>> {
-    let now = state.clock.now();
-    let expected: Vec<&str> = expected.iter().map(|s| s.as_str()).collect();
     let mut tx = state.db.begin().await?;
+    let row = request_refund_in(
+        &mut tx,
+        state.clock.now(),
+        RefundRequest {
+            order_id,
+            expected,
+            amount,
+            full_cancel,
+            reason,
+            initiator,
+            reconcile_after,
+            payment_key,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// What [`request_refund_in`] records.
+pub struct RefundRequest<'a> {
+    pub order_id: &'a str,
+    /// The order must be in one of these states.
+    pub expected: &'a [PaymentStatus],
+    pub amount: i64,
+    pub full_cancel: bool,
+    pub reason: &'a str,
+    pub initiator: Initiator,
+    /// When the reconciler drives it if nobody does before.
+    pub reconcile_after: DateTime<Utc>,
+    pub payment_key: Option<&'a str>,
+}
+
+/// [`request_refund`] inside the caller's transaction (event cancellation requests a
+/// refund for every paid order of the event in the transaction that cancels it).
+pub async fn request_refund_in(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    r: RefundRequest<'_>,
+) -> sqlx::Result<Option<RefundRow>> {
+    let RefundRequest {
+        order_id,
+        expected,
+        amount,
+        full_cancel,
+        reason,
+        initiator,
+        reconcile_after,
+        payment_key,
+    } = r;
+    let expected: Vec<&str> = expected.iter().map(|s| s.as_str()).collect();
     let moved = sqlx::query(
         "UPDATE payments SET status = 'cancel_requested', reconcile_after = $3, updated_at = $4,
                 payment_key = COALESCE($5, payment_key), version = version + 1
@@ -359,7 +411,7 @@ pub async fn request_refund(
     .bind(reconcile_after)
     .bind(now)
     .bind(payment_key)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?
     .rows_affected();
     if moved != 1 {
@@ -380,9 +432,8 @@ pub async fn request_refund(
     .bind(initiator.as_str())
     .bind(format!("cancel:{order_id}:{id}"))
     .bind(now)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await?;
-    tx.commit().await?;
     Ok(Some(row))
 }
 

@@ -1175,3 +1175,214 @@ async fn the_openapi_document_lists_the_payment_and_ticket_routes() {
         assert!(paths.contains_key(p), "missing {p}");
     }
 }
+
+async fn cancel_event(app: &TestApp, admin: &TestUser, event: Uuid) -> reqwest::Response {
+    app.post(
+        &format!("/api/v1/events/{event}/cancel"),
+        &json!({}),
+        Some(&admin.token),
+    )
+    .await
+}
+
+async fn live_items(app: &TestApp, event: Uuid) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM reservation_items WHERE event_id = $1 AND live")
+        .bind(event)
+        .fetch_one(app.db())
+        .await
+        .expect("query")
+}
+
+/// F16 done right (D06, D30): cancelling an event releases every unpaid hold at once
+/// and returns the money of every paid order in full, then voids the tickets; seats and
+/// standing stock all come back, each exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cancelling_an_event_releases_holds_and_refunds_every_paid_order_in_full() {
+    let env = spawn_env(&[]).await;
+    let app = &env.app;
+    let event = seated_and_standing(app).await;
+    let tt = event.ticket_types[0];
+    let fans = create_fans(app, 5).await;
+    let admin = app.create_user(Role::Admin).await;
+
+    let seats_held = hold_seats(app, &fans[0], event.id, &event.seats[..2]).await;
+    let standing_held = hold_standing(app, &fans[1], event.id, tt, 2).await;
+    let seat_paid = hold_seats(app, &fans[2], event.id, &event.seats[2..3]).await;
+    pay(&env, &fans[2], &seat_paid).await;
+    let standing_paid = hold_standing(app, &fans[3], event.id, tt, 3).await;
+    pay(&env, &fans[3], &standing_paid).await;
+    // A fan who cancelled before the event was: refunded under the policy (90 %).
+    let self_cancelled = hold_seats(app, &fans[4], event.id, &event.seats[3..4]).await;
+    pay(&env, &fans[4], &self_cancelled).await;
+    let res = app
+        .post(
+            &format!("/api/v1/reservations/{}/cancel", self_cancelled.id),
+            &json!({}),
+            Some(&fans[4].token),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(available(app, tt).await, 5);
+
+    let res = cancel_event(app, &admin, event.id).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body = json(res).await;
+    assert_eq!(body["status"], "cancelled");
+    assert_eq!(
+        body["cancellation"],
+        json!({ "holds_released": 2, "refunds_requested": 2 })
+    );
+
+    // At once: the unpaid holds are gone and their inventory is back.
+    for held in [&seats_held, &standing_held] {
+        assert_eq!(reservation_status(app, held.id).await, "cancelled");
+    }
+    assert_eq!(available(app, tt).await, 7);
+    let reason: String = sqlx::query_scalar("SELECT close_reason FROM reservations WHERE id = $1")
+        .bind(seats_held.id)
+        .fetch_one(app.db())
+        .await
+        .expect("query");
+    assert_eq!(reason, "event_cancelled");
+    // The paid orders wait for Toss; their tickets stay valid until the money is back.
+    for paid in [&seat_paid, &standing_paid] {
+        assert_eq!(
+            payment_status(app, &paid.order_id).await.as_deref(),
+            Some("cancel_requested")
+        );
+        assert!(
+            tickets_of(app, paid.id)
+                .await
+                .iter()
+                .all(|(_, _, s)| s == "valid")
+        );
+    }
+    // A released hold can no longer be paid, and nothing is charged.
+    let key = authorize(&env.fake, &seats_held).await;
+    assert_problem(
+        confirm(app, &fans[0], &key, &seats_held.order_id, seats_held.amount).await,
+        StatusCode::CONFLICT,
+        "EVENT_CANCELLED",
+    )
+    .await;
+    assert_eq!(env.fake.ledger(&seats_held.order_id).captured_amount, 0);
+
+    // The reconciler returns the money (due at once), then voids and releases.
+    let stats = reconcile::reconcile_once(&app.state)
+        .await
+        .expect("reconcile");
+    assert_eq!(stats.refunded, 2, "{stats:?}");
+    for paid in [&seat_paid, &standing_paid] {
+        let ledger = env.fake.ledger(&paid.order_id);
+        assert_eq!(ledger.refunded_amount, paid.amount, "in full");
+        assert_eq!(ledger.cancel_executions, 1);
+        assert_eq!(
+            payment_status(app, &paid.order_id).await.as_deref(),
+            Some("refunded")
+        );
+        assert_eq!(reservation_status(app, paid.id).await, "refunded");
+        assert!(
+            tickets_of(app, paid.id)
+                .await
+                .iter()
+                .all(|(_, _, s)| s == "void")
+        );
+    }
+    let by: Vec<String> = sqlx::query_scalar(
+        "SELECT initiated_by FROM refunds WHERE order_id = ANY($1) ORDER BY order_id",
+    )
+    .bind(vec![
+        seat_paid.order_id.clone(),
+        standing_paid.order_id.clone(),
+    ])
+    .fetch_all(app.db())
+    .await
+    .expect("query");
+    assert_eq!(by, ["event_cancelled", "event_cancelled"]);
+    assert_eq!(available(app, tt).await, 10, "all standing stock is back");
+    assert_eq!(
+        live_items(app, event.id).await,
+        0,
+        "no seat is held or sold"
+    );
+    // The fan who had cancelled before keeps the policy's outcome.
+    assert_eq!(
+        env.fake.ledger(&self_cancelled.order_id).refunded_amount,
+        self_cancelled.amount * 90 / 100
+    );
+    assert_eq!(outbox_count(app, "payment.refunded").await, 3);
+    assert_eq!(outbox_count(app, "reservation.cancelled").await, 5);
+
+    // Once is enough: a second cancel changes nothing.
+    assert_problem(
+        cancel_event(app, &admin, event.id).await,
+        StatusCode::CONFLICT,
+        "EVENT_ALREADY_CANCELLED",
+    )
+    .await;
+    let again = reconcile::reconcile_once(&app.state)
+        .await
+        .expect("reconcile");
+    assert_eq!(again.refunded, 0, "{again:?}");
+    assert_eq!(env.fake.cancel_executions(&seat_paid.order_id), 1);
+}
+
+/// A payment whose confirm is at Toss while the event is cancelled: the hold is left to
+/// it, the confirm lands, finds the event cancelled, and the money goes straight back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_confirm_in_flight_when_the_event_is_cancelled_is_refunded() {
+    let env = spawn_env(&[]).await;
+    let app = &env.app;
+    let event = seated_and_standing(app).await;
+    let fan = create_fans(app, 1).await.remove(0);
+    let admin = app.create_user(Role::Admin).await;
+    let held = hold_seats(app, &fan, event.id, &event.seats[..1]).await;
+    env.fake.set_fault(
+        Fault::new(FaultKind::Delay(StdDuration::from_millis(500)))
+            .on(Op::Confirm)
+            .for_order(&held.order_id),
+    );
+    let key = authorize(&env.fake, &held).await;
+    let paying = {
+        let (app_addr, client, token) = (app.addr, app.client.clone(), fan.token.clone());
+        let body = json!({ "paymentKey": key, "orderId": held.order_id, "amount": held.amount });
+        tokio::spawn(async move {
+            client
+                .post(format!("http://{app_addr}/api/v1/payments/confirm"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .expect("confirm answers")
+        })
+    };
+    // The claim is committed once the call is at Toss.
+    env.fake.wait_in_flight(1).await;
+
+    let body = json(cancel_event(app, &admin, event.id).await).await;
+    assert_eq!(
+        body["cancellation"],
+        json!({ "holds_released": 0, "refunds_requested": 0 }),
+        "a hold being paid is left to its payment"
+    );
+
+    let res = paying.await.expect("join");
+    assert_ne!(
+        res.status(),
+        StatusCode::OK,
+        "no tickets for a cancelled event"
+    );
+    // The answer may come before Toss confirms the refund; the reconciler finishes it.
+    if env.fake.ledger(&held.order_id).refunded_amount != held.amount {
+        app.state.clock.advance(Duration::minutes(1));
+        reconcile::reconcile_once(&app.state)
+            .await
+            .expect("reconcile");
+    }
+    let ledger = env.fake.ledger(&held.order_id);
+    assert_eq!(ledger.captured_amount, held.amount);
+    assert_eq!(ledger.refunded_amount, held.amount, "every won goes back");
+    assert!(tickets_of(app, held.id).await.is_empty());
+    assert_ne!(reservation_status(app, held.id).await, "confirmed");
+    assert_eq!(outbox_count(app, "payment.confirmed").await, 0);
+}
