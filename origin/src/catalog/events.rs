@@ -1265,8 +1265,9 @@ pub struct CancelledEvent {
 
 /// Runs inside the cancel transaction, after `cancelled_at` is set and while the event
 /// row is locked, so it happens exactly once (D06/D30 of the original): every unpaid
-/// hold is cancelled with its inventory returned, and every paid order gets a full
-/// refund request. Returns the closed holds (their Redis keys are freed after the
+/// hold is cancelled with its inventory returned, every paid order gets a full refund
+/// request, and a queued event's rules turn to `reject` (the waiting room closes at
+/// the edge and in the origin's line; pushed to the edges after the commit). Returns the closed holds (their Redis keys are freed after the
 /// commit) and what was done.
 async fn on_event_cancelled(
     conn: &mut PgConnection,
@@ -1275,6 +1276,7 @@ async fn on_event_cancelled(
 ) -> ApiResult<(Vec<crate::booking::service::Closed>, Cancellation)> {
     let closed = crate::booking::service::cancel_event_holds(conn, event.id, now).await?;
     let refunds = crate::payments::refund::request_event_refunds(conn, event.id, now).await?;
+    crate::queue::rules::reject_cancelled(conn, event.id, now).await?;
     let done = Cancellation {
         holds_released: closed.len(),
         refunds_requested: refunds.len(),
@@ -1353,6 +1355,14 @@ pub(crate) async fn cancel(
         .ok_or_else(event_not_found)?;
     tx.commit().await?;
     crate::booking::service::release_redis(&state, &closed).await;
+    state.queue.settings.forget(event.id);
+    // Tell the edges now; the pusher retries any that miss it.
+    let pusher = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = crate::queue::rules::push_due(&pusher, Some(event.id)).await {
+            tracing::warn!(error = %e, "pushing a cancelled event's rules failed; the pusher retries");
+        }
+    });
     metrics::counter!("booking_closed_total", "reason" => "event_cancelled")
         .increment(closed.len() as u64);
     tracing::info!(

@@ -315,6 +315,7 @@ async fn join(
         (status = 200, body = QueueStatus),
         (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
         (status = 404, description = "EVENT_NOT_FOUND, QUEUE_NOT_FOUND, NOT_IN_QUEUE", body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "QUEUE_CLOSED (the event was cancelled or closed)", body = crate::http::Problem, content_type = "application/problem+json"),
         (status = 503, body = crate::http::Problem, content_type = "application/problem+json")))]
 async fn status(
     State(state): State<AppState>,
@@ -322,6 +323,13 @@ async fn status(
     Path(event_id): Path<Uuid>,
 ) -> ApiResult<Response> {
     let settings = event_settings(&state, event_id).await?;
+    if settings.rules.mode == Mode::Reject {
+        // Cancelled or closed for good: tell pollers to stop instead of "waiting".
+        return Err(ApiError::conflict(
+            "QUEUE_CLOSED",
+            "the queue for this event is closed",
+        ));
+    }
     let (standing, rate) = line::status(&state.redis, event_id, user.id, state.clock.unix_ms())
         .await
         .map_err(super::redis_down)?;

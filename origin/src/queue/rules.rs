@@ -380,9 +380,10 @@ async fn push_once(state: &AppState, event: Uuid, url: &str) -> anyhow::Result<i
     let version = settings.rules.version as i64;
     let now = state.clock.unix();
     let mut rules = settings.rules;
-    if !settings.edge_tier {
+    if !settings.edge_tier && rules.mode != shared_wasm::rules::Mode::Reject {
         // The origin's line alone decides: the edge lets everything through to it (and
         // drops a waiting room it may have shown before the promoter turned it off).
+        // A rejected (cancelled) event is refused at the edge either way.
         rules.mode = shared_wasm::rules::Mode::Passthrough;
     }
     let claims = RulesClaims {
@@ -432,14 +433,7 @@ pub async fn store_rules(
     edge_tier: bool,
 ) -> anyhow::Result<()> {
     let mut tx = db.begin().await?;
-    let current = sqlx::query(
-        "SELECT rules, edge_tier, draw_seed FROM event_queues WHERE event_id = $1 FOR UPDATE",
-    )
-    .bind(event)
-    .fetch_optional(&mut *tx)
-    .await?
-    .map(settings::from_row)
-    .transpose()?;
+    let current = current_for_update(&mut tx, event).await?;
     rules.version = 1;
     if let Some(c) = &current {
         rules.version = c.rules.version;
@@ -452,7 +446,52 @@ pub async fn store_rules(
     if let Err(errors) = rules.validate() {
         anyhow::bail!("invalid rules for {event}: {errors:?}");
     }
-    let now = clock.now();
+    write_and_schedule(&mut tx, event, &rules, edge_tier, clock.now()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Inside the transaction that cancels `event`: its rules turn to `reject` (the edge
+/// answers "not available" and lets nobody in; the origin's line refuses joins and
+/// polls), as the next version, delivered to every edge from now on. `false`: the
+/// event had no rules.
+pub async fn reject_cancelled(
+    conn: &mut sqlx::PgConnection,
+    event: Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+) -> sqlx::Result<bool> {
+    let Some(current) = current_for_update(conn, event).await? else {
+        return Ok(false);
+    };
+    let mut rules = current.rules;
+    rules.mode = shared_wasm::rules::Mode::Reject;
+    rules.version += 1;
+    write_and_schedule(conn, event, &rules, current.edge_tier, now).await?;
+    Ok(true)
+}
+
+async fn current_for_update(
+    conn: &mut sqlx::PgConnection,
+    event: Uuid,
+) -> sqlx::Result<Option<QueueSettings>> {
+    sqlx::query(
+        "SELECT rules, edge_tier, draw_seed FROM event_queues WHERE event_id = $1 FOR UPDATE",
+    )
+    .bind(event)
+    .fetch_optional(&mut *conn)
+    .await?
+    .map(settings::from_row)
+    .transpose()
+}
+
+/// Writes `rules` as the event's current version and makes every edge's delivery due.
+async fn write_and_schedule(
+    conn: &mut sqlx::PgConnection,
+    event: Uuid,
+    rules: &EdgeRules,
+    edge_tier: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO event_queues (event_id, rules, version, edge_tier, updated_at) \
          VALUES ($1, $2, $3, $4, $5) \
@@ -460,11 +499,11 @@ pub async fn store_rules(
            updated_at = $5",
     )
     .bind(event)
-    .bind(sqlx::types::Json(&rules))
+    .bind(sqlx::types::Json(rules))
     .bind(rules.version as i64)
     .bind(edge_tier)
     .bind(now)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
     sqlx::query(
         "UPDATE edge_rule_deliveries SET version = $2, next_attempt_at = $3, attempts = 0, \
@@ -473,8 +512,7 @@ pub async fn store_rules(
     .bind(event)
     .bind(rules.version as i64)
     .bind(now)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
-    tx.commit().await?;
     Ok(())
 }

@@ -602,18 +602,23 @@ struct StubEdge {
     fail: Arc<AtomicBool>,
     /// Seconds the stub's clock is ahead of the system's (tests move the app's clock).
     ahead: Arc<AtomicI64>,
+    /// The latest rules version acknowledged, to await a push.
+    acked: tokio::sync::watch::Receiver<u64>,
 }
 
 async fn stub_edge(origin_keys: shared_wasm::token::KeySet) -> StubEdge {
     let seen = Arc::new(Mutex::new(Vec::<RulesClaims>::new()));
     let fail = Arc::new(AtomicBool::new(false));
     let ahead = Arc::new(AtomicI64::new(0));
+    let (acked_tx, acked) = tokio::sync::watch::channel(0u64);
+    let acked_tx = Arc::new(acked_tx);
     let (s, f, a) = (seen.clone(), fail.clone(), ahead.clone());
     let app = axum::Router::new().route(
         "/__urr/rules/{event}",
         put(
             move |axum::extract::Path(event): axum::extract::Path<Uuid>, body: String| {
                 let (s, f, a, keys) = (s.clone(), f.clone(), a.clone(), origin_keys.clone());
+                let acked_tx = acked_tx.clone();
                 async move {
                     if f.load(Ordering::Relaxed) {
                         return (
@@ -626,6 +631,7 @@ async fn stub_edge(origin_keys: shared_wasm::token::KeySet) -> StubEdge {
                         Ok(c) => {
                             let v = c.rules.version;
                             s.lock().expect("lock").push(c);
+                            acked_tx.send_modify(|a| *a = (*a).max(v));
                             (axum::http::StatusCode::OK, format!("{{\"version\":{v}}}"))
                         }
                         Err(e) => (axum::http::StatusCode::FORBIDDEN, e.to_string()),
@@ -644,6 +650,7 @@ async fn stub_edge(origin_keys: shared_wasm::token::KeySet) -> StubEdge {
         seen,
         fail,
         ahead,
+        acked,
     }
 }
 
@@ -998,4 +1005,74 @@ async fn with_redis_down_joins_are_refused_and_entry_tokens_still_book() {
     );
     let res = reserve(&app, other, ev.id, ev.seats[0], Some(&entry2)).await;
     assert_problem(res, StatusCode::CONFLICT, "SEAT_UNAVAILABLE").await;
+}
+
+/// Cancelling a queued event closes its waiting room: the rules turn to `reject` as the
+/// next version, every edge is told at once, and the origin's line refuses joins and
+/// polls with a clear answer instead of leaving fans "waiting" for a show that is off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cancelling_a_queued_event_closes_its_line_and_tells_the_edges() {
+    let (origin_key, origin_spec) = random_key("origin-test");
+    let edge =
+        stub_edge(shared_wasm::token::KeySet::new([origin_key.public_key()]).expect("keys")).await;
+    let app = TestApp::spawn_with(&[
+        ("URR_ORIGIN_SIGNING_KEY", &origin_spec),
+        ("URR_EDGE_URLS", &edge.url),
+    ])
+    .await;
+    let admin = app.create_user(Role::Admin).await;
+    let ev = queued_event(&app, &admin, 10, 1).await;
+    let fans = create_fans(&app, 3).await;
+    for (i, fan) in fans[..2].iter().enumerate() {
+        let p = pass(&app, ev.id, i as u64 + 1);
+        assert_eq!(
+            join(&app, fan, ev.id, Some(&p)).await.status(),
+            StatusCode::CREATED
+        );
+    }
+    assert_eq!(status(&app, &fans[1], ev.id).await["state"], "waiting");
+
+    let res = app
+        .post(
+            &format!("/api/v1/events/{}/cancel", ev.id),
+            &json!({}),
+            Some(&admin.token),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let mut acked = edge.acked.clone();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        acked.wait_for(|v| *v >= 2),
+    )
+    .await
+    .expect("the edge hears of the cancellation without waiting for the pusher's next round")
+    .expect("stub edge alive");
+    let last = edge
+        .seen
+        .lock()
+        .expect("lock")
+        .last()
+        .cloned()
+        .expect("a push");
+    assert_eq!(last.rules.version, 2);
+    assert_eq!(last.rules.mode, shared_wasm::rules::Mode::Reject);
+
+    for fan in &fans[..2] {
+        let res = app
+            .get(
+                &format!("/api/v1/events/{}/queue/status", ev.id),
+                Some(&fan.token),
+            )
+            .await;
+        assert_problem(res, StatusCode::CONFLICT, "QUEUE_CLOSED").await;
+    }
+    let p = pass(&app, ev.id, 3);
+    assert_problem(
+        join(&app, &fans[2], ev.id, Some(&p)).await,
+        StatusCode::CONFLICT,
+        "QUEUE_CLOSED",
+    )
+    .await;
 }
