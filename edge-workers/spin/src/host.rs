@@ -28,6 +28,12 @@
 //! sequence number is simply never handed out; the serving line passes over such gaps,
 //! so nobody is admitted early.
 //!
+//! # Expiry
+//!
+//! Every write sets the key to expire at [`EventState::retain_until_ms`] (a week past
+//! the sale's close), so finished events leave the edge's Redis by themselves. Rules
+//! without a close keep their key: losing it would drop the waiting room.
+//!
 //! # Snapshots
 //!
 //! `snapshot` is a plain `GET`. Spin instantiates the component per request, so an
@@ -41,11 +47,13 @@ use uuid::Uuid;
 #[cfg(feature = "spin-services")]
 use spin_sdk::redis::{Connection, RedisParameter, RedisResult};
 
-/// Writes `ARGV[2]` to `KEYS[1]` only if it still holds `ARGV[1]` (`''`: absent).
-/// Answers 1 when written, 0 when someone else wrote first.
+/// Writes `ARGV[2]` to `KEYS[1]`, to expire in `ARGV[3]` ms (`0`: never), only if it
+/// still holds `ARGV[1]` (`''`: absent). Answers 1 when written, 0 when someone else
+/// wrote first.
 pub const CAS_SCRIPT: &str = "local c = redis.call('GET', KEYS[1]) \
 if (c == false and ARGV[1] == '') or c == ARGV[1] then \
-redis.call('SET', KEYS[1], ARGV[2]) return 1 end return 0";
+if tonumber(ARGV[3]) > 0 then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) \
+else redis.call('SET', KEYS[1], ARGV[2]) end return 1 end return 0";
 
 /// Attempts per operation before answering 503. Each lost attempt means another
 /// operation on the same event succeeded, so under a burst of N joins the last one
@@ -132,7 +140,11 @@ impl SpinHost {
                 Step::Write(out, new) => (out, new),
             };
             let new_raw = serde_json::to_vec(&new).map_err(|e| HostError(e.to_string()))?;
-            if self.compare_and_set(&key, old_raw, new_raw).await? {
+            let now = now_ms();
+            let ttl_ms = new
+                .retain_until_ms(now)
+                .map_or(0, |until| (until - now).max(1));
+            if self.compare_and_set(&key, old_raw, new_raw, ttl_ms).await? {
                 return Ok(out);
             }
             self.back_off(attempt).await;
@@ -174,12 +186,14 @@ impl SpinHost {
             .map_err(|e| HostError(format!("redis GET: {e}")))
     }
 
-    /// [`CAS_SCRIPT`]: `true` when `new` was written over `old` (empty: absent).
+    /// [`CAS_SCRIPT`]: `true` when `new` was written over `old` (empty: absent), to
+    /// expire in `ttl_ms` (0: never).
     async fn compare_and_set(
         &self,
         key: &str,
         old: Vec<u8>,
         new: Vec<u8>,
+        ttl_ms: i64,
     ) -> Result<bool, HostError> {
         let args = [
             RedisParameter::Binary(CAS_SCRIPT.as_bytes().to_vec()),
@@ -187,6 +201,7 @@ impl SpinHost {
             RedisParameter::Binary(key.as_bytes().to_vec()),
             RedisParameter::Binary(old),
             RedisParameter::Binary(new),
+            RedisParameter::Int64(ttl_ms),
         ];
         let out = self
             .conn()
@@ -221,6 +236,7 @@ impl SpinHost {
         _key: &str,
         _old: Vec<u8>,
         _new: Vec<u8>,
+        _ttl_ms: i64,
     ) -> Result<bool, HostError> {
         Err(HostError("built without spin-services: no Redis".into()))
     }

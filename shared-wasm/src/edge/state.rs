@@ -124,7 +124,29 @@ fn ms(s: i64) -> i64 {
     s.saturating_mul(1000)
 }
 
+/// How long after the sale's close an edge keeps an event's state (late status polls,
+/// support questions), in milliseconds: a week.
+pub const RETAIN_AFTER_CLOSE_MS: i64 = 7 * 24 * 3600 * 1000;
+/// The least time a state is kept after a write, so a push for a sale that closed
+/// long ago is not dropped at once.
+pub const RETAIN_AT_LEAST_MS: i64 = 24 * 3600 * 1000;
+
 impl EventState {
+    /// Until when (unix ms) storage should keep this state, written at `now_ms`: a week
+    /// past the sale's close, at least a day from now, so a finished event does not
+    /// stay in the edge's storage forever. `None` (keep) when the sale has no close:
+    /// a lost state means no waiting room, and an event between its announcement and
+    /// its pre-queue can go quiet for months.
+    pub fn retain_until_ms(&self, now_ms: i64) -> Option<i64> {
+        let close_s = self.rules.sale_closes_at?;
+        Some(
+            close_s
+                .saturating_mul(1000)
+                .saturating_add(RETAIN_AFTER_CLOSE_MS)
+                .max(now_ms.saturating_add(RETAIN_AT_LEAST_MS)),
+        )
+    }
+
     /// The state right after the first push of `push`.
     pub fn first(push: RulesPush) -> Self {
         let anchor = push.rules.opening_anchor();
@@ -432,6 +454,24 @@ mod tests {
 
     fn evt() -> Uuid {
         Uuid::from_u128(0xe1)
+    }
+
+    #[test]
+    fn state_is_kept_a_week_past_the_close_and_never_less_than_a_day() {
+        let mut s = EventState::first(push(1));
+        let close_s = OPEN_S + 3600;
+        s.rules.sale_closes_at = Some(close_s);
+        // During the sale: a week past the close.
+        assert_eq!(
+            s.retain_until_ms(OPEN_MS),
+            Some(close_s * 1000 + RETAIN_AFTER_CLOSE_MS)
+        );
+        // A write long after the close still keeps it a day.
+        let late = close_s * 1000 + 30 * RETAIN_AT_LEAST_MS;
+        assert_eq!(s.retain_until_ms(late), Some(late + RETAIN_AT_LEAST_MS));
+        // No close: kept.
+        s.rules.sale_closes_at = None;
+        assert_eq!(s.retain_until_ms(OPEN_MS), None);
     }
 
     fn push(version: u64) -> RulesPush {

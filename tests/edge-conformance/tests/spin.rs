@@ -51,6 +51,25 @@ async fn join_burst_is_gap_free_under_compare_and_set() -> anyhow::Result<()> {
         "stored counter: {}",
         stored["counter"]
     );
+    // Without a sale close the state is kept; with one, every write sets the expiry
+    // (a week past the close), so a finished event does not stay forever.
+    let key = format!("{{vwr:{event}}}:state");
+    let ttl_ms: i64 = redis.pttl(&key).await?;
+    anyhow::ensure!(ttl_ms == -1, "no close, no expiry: PTTL {ttl_ms}");
+    let mut closing = rules(event, 2, 60);
+    let close_s = closing.sale_opens_at + 3600;
+    closing.sale_closes_at = Some(close_s);
+    push(&ctx, &closing).await?;
+    let ttl_ms: i64 = redis.pttl(&key).await?;
+    let until_ms = close_s * 1000 + shared_wasm::edge::state::RETAIN_AFTER_CLOSE_MS;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as i64;
+    anyhow::ensure!(
+        (ttl_ms - (until_ms - now_ms)).abs() < 60_000,
+        "expires a week past the close: PTTL {ttl_ms} ms, expected about {} ms",
+        until_ms - now_ms
+    );
     Ok(())
 }
 
