@@ -390,17 +390,8 @@ pub async fn request_refund_in(
     now: DateTime<Utc>,
     r: RefundRequest<'_>,
 ) -> sqlx::Result<Option<RefundRow>> {
-    let RefundRequest {
-        order_id,
-        expected,
-        amount,
-        full_cancel,
-        reason,
-        initiator,
-        reconcile_after,
-        payment_key,
-    } = r;
-    let expected: Vec<&str> = expected.iter().map(|s| s.as_str()).collect();
+    let order_id = r.order_id;
+    let expected: Vec<&str> = r.expected.iter().map(|s| s.as_str()).collect();
     let moved = sqlx::query(
         "UPDATE payments SET status = 'cancel_requested', reconcile_after = $3, updated_at = $4,
                 payment_key = COALESCE($5, payment_key), version = version + 1
@@ -408,9 +399,9 @@ pub async fn request_refund_in(
     )
     .bind(order_id)
     .bind(&expected)
-    .bind(reconcile_after)
+    .bind(r.reconcile_after)
     .bind(now)
-    .bind(payment_key)
+    .bind(r.payment_key)
     .execute(&mut *conn)
     .await?
     .rows_affected();
@@ -426,10 +417,10 @@ pub async fn request_refund_in(
     ))
     .bind(id)
     .bind(order_id)
-    .bind(amount)
-    .bind(full_cancel)
-    .bind(reason)
-    .bind(initiator.as_str())
+    .bind(r.amount)
+    .bind(r.full_cancel)
+    .bind(r.reason)
+    .bind(r.initiator.as_str())
     .bind(format!("cancel:{order_id}:{id}"))
     .bind(now)
     .fetch_one(&mut *conn)
