@@ -158,6 +158,10 @@ impl HoldWriter {
         let (done, mut outcome) = oneshot::channel();
         let ticket = self.next_ticket.fetch_add(1, Ordering::Relaxed);
         self.lock().push_back(Queued { ticket, hold, done });
+        let _unqueue = Unqueue {
+            writer: self,
+            ticket,
+        };
         tokio::select! {
             biased;
             res = &mut outcome => return flatten(res),
@@ -188,6 +192,11 @@ impl HoldWriter {
             }
         }
         flatten(outcome.await)
+    }
+
+    /// Holds queued now (not yet taken by a writer).
+    pub fn queued(&self) -> usize {
+        self.lock().len()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Queued>> {
@@ -230,6 +239,23 @@ impl HoldWriter {
             let _ = q.done.send(res);
         });
         futures::future::join_all(alone).await;
+    }
+}
+
+/// Takes a queued hold back out if its request goes away before a writer took it (the
+/// client hung up): nobody would hear the outcome, and it must not be written later by
+/// some other request's batch. Once taken, the hold is written whatever happens.
+struct Unqueue<'a> {
+    writer: &'a HoldWriter,
+    ticket: u64,
+}
+
+impl Drop for Unqueue<'_> {
+    fn drop(&mut self) {
+        let mut queue = self.writer.lock();
+        if let Some(i) = queue.iter().position(|q| q.ticket == self.ticket) {
+            queue.remove(i);
+        }
     }
 }
 
@@ -509,4 +535,93 @@ async fn insert_many(db: &PgPool, holds: &[&NewReservation]) -> Result<(), sqlx:
     .execute(db)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hold(event: Uuid, user: Uuid, seats: &[Uuid], limit: i64) -> Arc<NewReservation> {
+        let now = Utc::now();
+        Arc::new(NewReservation {
+            id: Uuid::now_v7(),
+            event_title: "Concert".into(),
+            user_id: user,
+            event_id: event,
+            lines: seats
+                .iter()
+                .map(|s| Line {
+                    seat_id: Some(*s),
+                    ticket_type_id: None,
+                    label: "A-1".into(),
+                    quantity: 1,
+                    unit_price: 10_000,
+                    available: 0,
+                })
+                .collect(),
+            fence: 1,
+            expires_at: now,
+            now,
+            limit,
+            idempotency_key: None,
+            digest: Vec::new(),
+        })
+    }
+
+    fn queued(ticket: u64, hold: Arc<NewReservation>) -> Queued {
+        Queued {
+            ticket,
+            hold,
+            done: oneshot::channel().0,
+        }
+    }
+
+    fn tickets(groups: &[Vec<Queued>]) -> Vec<Vec<u64>> {
+        groups
+            .iter()
+            .map(|g| g.iter().map(|q| q.ticket).collect())
+            .collect()
+    }
+
+    #[test]
+    fn certain_collisions_never_share_a_statement() {
+        let (e1, e2) = (Uuid::new_v4(), Uuid::new_v4());
+        let (u1, u2, u3, u4) = (
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+        );
+        let (s1, s2, s3) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let batch = vec![
+            queued(0, hold(e1, u1, &[s1], 4)),
+            queued(1, hold(e1, u2, &[s2], 4)),
+            // The same user again: its per-user row would be updated twice.
+            queued(2, hold(e1, u1, &[s3], 4)),
+            // Seats already in the first group (s2) and the second (s3).
+            queued(3, hold(e1, u3, &[s3, s2], 4)),
+            // Another event, another limit.
+            queued(4, hold(e2, u4, &[Uuid::new_v4()], 4)),
+            queued(5, hold(e1, u4, &[Uuid::new_v4()], 2)),
+            queued(6, hold(e1, u4, &[Uuid::new_v4()], 4)),
+        ];
+        assert_eq!(
+            tickets(&group(batch)),
+            vec![vec![0, 1, 6], vec![2], vec![3], vec![4], vec![5]]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_hold_whose_request_went_away_is_never_written_later() {
+        // Nothing is written here: every writer slot is taken, so holds only queue.
+        let db = PgPool::connect_lazy("postgres://nobody@127.0.0.1:1/none").expect("lazy pool");
+        let writer = Arc::new(HoldWriter::new(1, 64));
+        let _busy = writer.writers.clone().acquire_owned().await.expect("slot");
+        let pending = writer.write(&db, hold(Uuid::new_v4(), Uuid::new_v4(), &[], 4));
+        let mut pending = Box::pin(pending);
+        assert!(futures::poll!(pending.as_mut()).is_pending());
+        assert_eq!(writer.queued(), 1);
+        drop(pending);
+        assert_eq!(writer.queued(), 0, "an abandoned hold left the queue");
+    }
 }
