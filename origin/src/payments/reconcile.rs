@@ -320,14 +320,16 @@ async fn record_external_refund(
     tracing::warn!(order_id = %row.order_id, "payment cancelled at Toss directly; voiding its tickets");
     let refund = store::request_refund(
         state,
-        &row.order_id,
-        &[PaymentStatus::Paid],
-        p.cancelled_amount().max(1),
-        true,
-        "Cancelled at Toss",
-        Initiator::External,
-        state.clock.now(),
-        None,
+        store::RefundRequest {
+            order_id: &row.order_id,
+            expected: &[PaymentStatus::Paid],
+            amount: p.cancelled_amount().max(1),
+            full_cancel: true,
+            reason: "Cancelled at Toss",
+            initiator: Initiator::External,
+            reconcile_after: state.clock.now(),
+            payment_key: None,
+        },
     )
     .await?;
     let Some(refund) = refund else {

@@ -359,14 +359,16 @@ async fn refund_reservation(
                 .map_err(ApiError::internal)?;
             let requested = store::request_refund(
                 state,
-                &order_id,
-                &[PaymentStatus::Paid],
-                amount,
-                full,
-                reason,
-                initiator,
-                state.clock.now() + min_age,
-                None,
+                store::RefundRequest {
+                    order_id: &order_id,
+                    expected: &[PaymentStatus::Paid],
+                    amount,
+                    full_cancel: full,
+                    reason,
+                    initiator,
+                    reconcile_after: state.clock.now() + min_age,
+                    payment_key: None,
+                },
             )
             .await?;
             match requested {

@@ -616,14 +616,16 @@ async fn reverse(
     let amount = p.balance_amount.max(1);
     let refund = store::request_refund(
         state,
-        &row.order_id,
-        &[PaymentStatus::Confirming, PaymentStatus::Failed],
-        amount,
-        true,
-        reason,
-        Initiator::Reconciler,
-        state.clock.now() + min_age,
-        Some(&p.payment_key),
+        store::RefundRequest {
+            order_id: &row.order_id,
+            expected: &[PaymentStatus::Confirming, PaymentStatus::Failed],
+            amount,
+            full_cancel: true,
+            reason,
+            initiator: Initiator::Reconciler,
+            reconcile_after: state.clock.now() + min_age,
+            payment_key: Some(&p.payment_key),
+        },
     )
     .await?;
     let refund = match refund {

@@ -337,39 +337,17 @@ pub async fn last_completed_refund(
 /// One transaction: `expected → cancel_requested` and a `requested` refund row with its
 /// idempotency key fixed. `None`: the order was not in `expected` (a concurrent cancel
 /// won; re-read and resume its refund).
-#[allow(clippy::too_many_arguments)]
 pub async fn request_refund(
     state: &AppState,
-    order_id: &str,
-    expected: &[PaymentStatus],
-    amount: i64,
-    full_cancel: bool,
-    reason: &str,
-    initiator: Initiator,
-    reconcile_after: DateTime<Utc>,
-    payment_key: Option<&str>,
+    r: RefundRequest<'_>,
 ) -> sqlx::Result<Option<RefundRow>> {
     let mut tx = state.db.begin().await?;
-    let row = request_refund_in(
-        &mut tx,
-        state.clock.now(),
-        RefundRequest {
-            order_id,
-            expected,
-            amount,
-            full_cancel,
-            reason,
-            initiator,
-            reconcile_after,
-            payment_key,
-        },
-    )
-    .await?;
+    let row = request_refund_in(&mut tx, state.clock.now(), r).await?;
     tx.commit().await?;
     Ok(row)
 }
 
-/// What [`request_refund_in`] records.
+/// What [`request_refund`] records.
 pub struct RefundRequest<'a> {
     pub order_id: &'a str,
     /// The order must be in one of these states.
