@@ -10,7 +10,9 @@
 //! | [`queue`] | serving counter (anchors), random draw, poll interval and wait estimate |
 //! | [`rules`] | per-event waiting-room rules pushed from the origin to the edges       |
 //! | [`edge`]  | all platform-independent edge behaviour: routes, guard, join/status, page |
+//! | [`client_ip`] | the edge's MACed attestation of the client IP, verified by the origin |
 
+pub mod client_ip;
 pub mod edge;
 pub mod queue;
 pub mod rules;
