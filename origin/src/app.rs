@@ -66,6 +66,24 @@ fn start_workers(state: &AppState) -> Workers {
         let s = s.clone();
         async move {
             auth::purge_expired_refresh_tokens(&s.db, s.clock.now()).await?;
+            let keep = s.config.auth.access_ttl;
+            auth::revocation::purge(&s.db, s.clock.now(), keep).await?;
+            Ok(())
+        }
+    });
+    workers
+}
+
+/// Jobs every replica runs for itself, even with `URR_BACKGROUND_JOBS=false`: keeping
+/// its view of revoked sessions fresh (logout and role changes take effect within a
+/// second everywhere).
+fn start_replica_workers(state: &AppState) -> Workers {
+    let mut workers = Workers::new();
+    let s = state.clone();
+    workers.every("auth_revocation_sync", Duration::from_secs(1), move || {
+        let s = s.clone();
+        async move {
+            s.revocations.sync(&s.db, s.clock.now()).await?;
             Ok(())
         }
     });
@@ -102,6 +120,10 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", config.http_addr))?;
         let booking = booking::Booking::new(&config.booking);
+        let revocations = crate::auth::Revocations::new(
+            config.auth.access_ttl
+                + Duration::from_secs(shared_wasm::token::CLOCK_SKEW_SECS.unsigned_abs()),
+        );
         let state = AppState {
             config: Arc::new(config),
             db,
@@ -111,6 +133,7 @@ impl Application {
             payments: Arc::new(payments),
             queue: Arc::new(queue),
             verified_tokens: Default::default(),
+            revocations: Arc::new(revocations),
         };
         Ok(Application { listener, state })
     }
@@ -136,6 +159,7 @@ impl Application {
         } else {
             None
         };
+        let replica_workers = start_replica_workers(&self.state);
         let app = router(self.state.clone());
         tracing::info!(addr = %self.local_addr(), "origin listening");
         axum::serve(
@@ -148,6 +172,7 @@ impl Application {
         if let Some(w) = workers {
             w.shutdown().await;
         }
+        replica_workers.shutdown().await;
         self.state.db.close().await;
         tracing::info!("origin stopped");
         Ok(())

@@ -16,4 +16,6 @@ pub struct AppState {
     pub payments: Arc<crate::payments::Payments>,
     pub queue: Arc<crate::queue::Queue>,
     pub verified_tokens: Arc<crate::auth::VerifiedTokens>,
+    /// Ended sessions and role changes of the last token lifetime (synced every second).
+    pub revocations: Arc<crate::auth::Revocations>,
 }

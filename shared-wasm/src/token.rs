@@ -178,6 +178,10 @@ pub struct AccessClaims {
     pub jti: String,
     pub iat: i64,
     pub exp: i64,
+    /// The login session (refresh-token family) the token was issued for; revoking the
+    /// session (logout, role change) refuses its access tokens within seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
 }
 
 /// Payload of a ticket's QR code: checked at the venue door with the origin public key.
@@ -494,6 +498,12 @@ struct Envelope {
 }
 
 /// Verifies `token` as a `C` (see the module docs for the checks, in order).
+/// The `kid` of a token's header, read without verifying anything. Use it only on a
+/// token that [`verify`] has accepted (e.g. to keep apart what several keys issued).
+pub fn key_id(token: &str) -> Option<String> {
+    jsonwebtoken::decode_header(token).ok()?.kid
+}
+
 pub fn verify<C: Claims>(keys: &KeySet, token: &str, now: i64) -> Result<C, TokenError> {
     if token.len() > C::KIND.max_len() || token.bytes().filter(|b| *b == b'.').count() != 2 {
         return Err(TokenError::Malformed);

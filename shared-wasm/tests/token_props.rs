@@ -101,6 +101,7 @@ fn all_kinds(key: &SigningKey, c: &Common) -> Vec<(Kind, String)> {
                     jti: format!("j{}", c.n),
                     iat: c.iat,
                     exp,
+                    sid: None,
                 },
             ),
         ),

@@ -72,18 +72,32 @@ fn token_error(e: TokenError) -> ApiError {
 fn verify(state: &AppState, t: &str) -> Result<AuthUser, ApiError> {
     let now = state.clock.unix();
     let digest: [u8; 32] = Sha256::digest(t.as_bytes()).into();
-    if let Some(user) = state.verified_tokens.get(&digest, now) {
-        return Ok(user);
-    }
-    let claims: AccessClaims =
-        token::verify(&state.config.keys.origin_public, t, now).map_err(token_error)?;
-    let user = AuthUser {
-        id: claims.sub,
-        role: claims.role,
+    let (user, session) = match state.verified_tokens.get(&digest, now) {
+        Some(hit) => hit,
+        None => {
+            let claims: AccessClaims =
+                token::verify(&state.config.keys.origin_public, t, now).map_err(token_error)?;
+            let user = AuthUser {
+                id: claims.sub,
+                role: claims.role,
+            };
+            state
+                .verified_tokens
+                .put(digest, (user, claims.sid), claims.exp);
+            (user, claims.sid)
+        }
     };
-    state.verified_tokens.put(digest, user, claims.exp);
+    if state.revocations.is_revoked(user.id, user.role, session) {
+        return Err(ApiError::unauthorized(
+            "TOKEN_REVOKED",
+            "This session was ended or your role changed: refresh or log in again",
+        ));
+    }
     Ok(user)
 }
+
+/// A verified token's caller and session.
+type Verified = (AuthUser, Option<Uuid>);
 
 /// Access tokens whose signature this replica has already checked, by SHA-256 of the
 /// token, until they expire. During an on-sale every fan sends the same token with
@@ -93,14 +107,14 @@ fn verify(state: &AppState, t: &str) -> Result<AuthUser, ApiError> {
 /// restart, which empties the cache.
 #[derive(Default)]
 pub struct VerifiedTokens {
-    entries: std::sync::Mutex<std::collections::HashMap<[u8; 32], (AuthUser, i64)>>,
+    entries: std::sync::Mutex<std::collections::HashMap<[u8; 32], (Verified, i64)>>,
 }
 
 /// Entries kept at most; a full cache starts over (tokens are re-verified, not lost).
 const VERIFIED_TOKENS_MAX: usize = 200_000;
 
 impl VerifiedTokens {
-    fn get(&self, digest: &[u8; 32], now: i64) -> Option<AuthUser> {
+    fn get(&self, digest: &[u8; 32], now: i64) -> Option<Verified> {
         let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         match map.get(digest) {
             Some((user, exp)) if *exp > now - token::CLOCK_SKEW_SECS => Some(*user),
@@ -112,7 +126,7 @@ impl VerifiedTokens {
         }
     }
 
-    fn put(&self, digest: [u8; 32], user: AuthUser, exp: i64) {
+    fn put(&self, digest: [u8; 32], user: Verified, exp: i64) {
         let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= VERIFIED_TOKENS_MAX {
             map.clear();
@@ -159,10 +173,13 @@ mod tests {
     #[test]
     fn verified_tokens_expire_with_the_same_skew_as_verification() {
         let cache = VerifiedTokens::default();
-        let user = AuthUser {
-            id: Uuid::new_v4(),
-            role: Role::Fan,
-        };
+        let user = (
+            AuthUser {
+                id: Uuid::new_v4(),
+                role: Role::Fan,
+            },
+            None,
+        );
         let d = [7u8; 32];
         assert_eq!(cache.get(&d, 1_000), None);
         cache.put(d, user, 1_000);

@@ -22,6 +22,7 @@ mod extract;
 mod google;
 pub mod password;
 mod rate_limit;
+pub mod revocation;
 mod routes;
 pub mod session;
 pub mod users;
@@ -30,6 +31,7 @@ pub use extract::{AuthUser, MaybeAuthUser, VerifiedTokens};
 pub use password::{
     PasswordError, PasswordParams, hash_password, hash_password_blocking, verify_password,
 };
+pub use revocation::Revocations;
 pub use routes::{GoogleRequest, LoginRequest, RefreshRequest, RegisterRequest, TokenResponse};
 pub use session::{
     REFRESH_COOKIE, REFRESH_COOKIE_PATH, purge_expired_refresh_tokens, revoke_all_sessions,
@@ -47,7 +49,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Signs an access token for `user`; returns it with its lifetime in seconds.
-pub fn issue_access_token(state: &AppState, user: Uuid, role: Role) -> (String, i64) {
+/// `session`: the refresh-token family the token belongs to (revoked with it).
+pub fn issue_access_token(
+    state: &AppState,
+    user: Uuid,
+    role: Role,
+    session: Option<Uuid>,
+) -> (String, i64) {
     let now = state.clock.unix();
     let ttl = i64::try_from(state.config.auth.access_ttl.as_secs()).unwrap_or(i64::MAX / 2);
     let claims = AccessClaims {
@@ -56,6 +64,7 @@ pub fn issue_access_token(state: &AppState, user: Uuid, role: Role) -> (String, 
         jti: Uuid::new_v4().simple().to_string(),
         iat: now,
         exp: now.saturating_add(ttl),
+        sid: session,
     };
     (token::sign(&state.config.keys.origin_signing, &claims), ttl)
 }

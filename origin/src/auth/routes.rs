@@ -169,10 +169,10 @@ fn session_response(
     state: &AppState,
     status: StatusCode,
     user: &UserRow,
-    refresh_token: String,
+    (refresh_token, session): (String, uuid::Uuid),
 ) -> ApiResult<Response> {
     let role = user.role()?;
-    let (access_token, expires_in) = issue_access_token(state, user.id, role);
+    let (access_token, expires_in) = issue_access_token(state, user.id, role, Some(session));
     let body = TokenResponse {
         access_token,
         token_type: "Bearer",
@@ -391,7 +391,12 @@ async fn refresh_inner(
     match session::rotate(&state.db, &token, now, &state.config.auth).await? {
         Ok(rotated) => {
             count("success");
-            session_response(state, StatusCode::OK, &rotated.user, rotated.token)
+            session_response(
+                state,
+                StatusCode::OK,
+                &rotated.user,
+                (rotated.token, rotated.family_id),
+            )
         }
         Err(RefreshError::Invalid) => {
             count("invalid");
@@ -439,6 +444,10 @@ async fn logout(
 ) -> ApiResult<Response> {
     if let Some(token) = session::presented(&headers, body.map(|b| b.refresh_token)) {
         session::revoke_family_of(&state.db, &token, state.clock.now()).await?;
+        // This replica refuses the session's access tokens at once; others within a second.
+        if let Err(e) = state.revocations.sync(&state.db, state.clock.now()).await {
+            tracing::warn!(error = %e, "revocation sync after logout failed; the worker retries");
+        }
     }
     metrics::counter!("auth_logouts_total").increment(1);
     let jar = CookieJar::new().add(session::clearing_cookie(&state.config.auth));

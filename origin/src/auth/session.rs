@@ -95,15 +95,17 @@ async fn insert_token(
 }
 
 /// Starts a new family for `user` (login, registration, Google sign-in) and returns its
-/// first token.
+/// first token and the family's id (the session id access tokens carry as `sid`).
 pub(crate) async fn start_family(
     db: &PgPool,
     user_id: Uuid,
     now: DateTime<Utc>,
     config: &AuthConfig,
-) -> sqlx::Result<String> {
+) -> sqlx::Result<(String, Uuid)> {
     let mut conn = db.acquire().await?;
-    insert_token(&mut conn, user_id, Uuid::new_v4(), now, config).await
+    let family = Uuid::new_v4();
+    let token = insert_token(&mut conn, user_id, family, now, config).await?;
+    Ok((token, family))
 }
 
 /// A successful rotation.
@@ -112,6 +114,7 @@ pub(crate) struct Rotated {
     /// The account as stored now: a role change takes effect at the next refresh.
     pub user: UserRow,
     pub token: String,
+    pub family_id: Uuid,
 }
 
 /// Why a refresh was refused. Each has its own stable code.
@@ -193,6 +196,7 @@ async fn rotate_once(
         return Ok(Ok(Rotated {
             user: c.user,
             token,
+            family_id: c.family_id,
         }));
     }
     // Not claimable: find out why. The row cannot become claimable again (used_at and
@@ -231,20 +235,31 @@ fn locked_live(condition: &str) -> String {
     )
 }
 
+/// Revokes the live tokens matching `condition` and, in the same statement, records
+/// each family they belonged to in `session_revocations`, so the sessions' access
+/// tokens are refused too (see [`super::revocation`]). `$2` is the time.
+fn revoke_live(condition: &str) -> String {
+    format!(
+        "WITH revoked AS (UPDATE refresh_tokens SET revoked_at = $2 WHERE id IN ({}) \
+                          RETURNING user_id, family_id), \
+              recorded AS (INSERT INTO session_revocations (user_id, family_id, revoked_at) \
+                           SELECT DISTINCT user_id, family_id, $2::timestamptz FROM revoked) \
+         SELECT count(*) FROM revoked",
+        locked_live(condition)
+    )
+}
+
 async fn revoke_family_in(
     conn: &mut PgConnection,
     family_id: Uuid,
     now: DateTime<Utc>,
 ) -> sqlx::Result<u64> {
-    Ok(sqlx::query(&format!(
-        "UPDATE refresh_tokens SET revoked_at = $2 WHERE id IN ({})",
-        locked_live("family_id = $1")
-    ))
-    .bind(family_id)
-    .bind(now)
-    .execute(conn)
-    .await?
-    .rows_affected())
+    let revoked: i64 = sqlx::query_scalar(&revoke_live("family_id = $1"))
+        .bind(family_id)
+        .bind(now)
+        .fetch_one(conn)
+        .await?;
+    Ok(revoked.max(0) as u64)
 }
 
 /// Revokes the family that `presented` belongs to (logout). Unknown or malformed tokens
@@ -257,13 +272,12 @@ pub(crate) async fn revoke_family_of(
     if !well_formed(presented) {
         return Ok(());
     }
-    sqlx::query(&format!(
-        "UPDATE refresh_tokens SET revoked_at = $2 WHERE id IN ({})",
-        locked_live("family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)")
+    sqlx::query_scalar::<_, i64>(&revoke_live(
+        "family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)",
     ))
     .bind(hash(presented))
     .bind(now)
-    .execute(db)
+    .fetch_one(db)
     .await?;
     Ok(())
 }
@@ -274,15 +288,12 @@ pub async fn revoke_all_sessions(
     user_id: Uuid,
     now: DateTime<Utc>,
 ) -> sqlx::Result<u64> {
-    Ok(sqlx::query(&format!(
-        "UPDATE refresh_tokens SET revoked_at = $2 WHERE id IN ({})",
-        locked_live("user_id = $1")
-    ))
-    .bind(user_id)
-    .bind(now)
-    .execute(db)
-    .await?
-    .rows_affected())
+    let revoked: i64 = sqlx::query_scalar(&revoke_live("user_id = $1"))
+        .bind(user_id)
+        .bind(now)
+        .fetch_one(db)
+        .await?;
+    Ok(revoked.max(0) as u64)
 }
 
 /// Deletes refresh tokens that expired more than a day before `now`. Rows are kept a

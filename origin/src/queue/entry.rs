@@ -7,8 +7,12 @@
 //! token until the slot ends.
 //!
 //! [`require`] guards `POST /api/v1/events/{event_id}/reservations`: token valid for
-//! this event and this user, and the user still holds an active slot. If Redis cannot
-//! say (down, or flushed), the signed token alone decides: it expires with the slot.
+//! this event and this user, and the user still holds an active slot. A fan who left or
+//! paid holds no slot and is refused, also when nobody else holds one: the line's epoch
+//! sentinel (refreshed by every join) tells "no slot" from "Redis lost the line". Only
+//! when Redis cannot say (down, or the sentinel is gone after a flush) does the signed
+//! token alone decide; it expires with the slot (at most 10 minutes), so a Redis blip
+//! does not lock every admitted fan out mid-booking.
 
 use super::line;
 use crate::auth::AuthUser;
@@ -139,7 +143,7 @@ pub async fn require(
     match line::slot(&state.redis, event, user.id, state.clock.unix_ms()).await {
         Ok(line::Slot::Active { .. }) => Ok(()),
         Ok(line::Slot::Unknown) => {
-            tracing::warn!(%event, "no active slots in Redis: entry token checked by signature only");
+            tracing::warn!(%event, "the line's state is gone from Redis: entry token checked by signature only");
             Ok(())
         }
         Ok(line::Slot::Ended) => Err(ApiError::forbidden(

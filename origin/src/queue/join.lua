@@ -6,14 +6,16 @@
 -- KEYS[2] seen    ZSET  user -> last poll (ms)
 -- KEYS[3] active  ZSET  user -> slot expiry (ms)
 -- KEYS[4] joined  HASH  user -> "position|joined_ms"
--- KEYS[5] the pass key (`pass:<position>`), or the arrival counter when there is no pass
+-- KEYS[5] the pass key (`pass:<edge key id>:<position>`), or the arrival counter when
+--         there is no pass
 -- KEYS[6] meta    HASH  rate_per_min (measured admissions)
+-- KEYS[7] epoch   STR   exists while the line has state (an ended slot vs a flushed line)
 -- ARGV[1] user id
 -- ARGV[2] position from the pass, or 0: take the next arrival number from KEYS[5]
 -- ARGV[3] now (ms)
 -- ARGV[4] capacity (max active)
 -- ARGV[5] slot length (ms)
--- ARGV[6] life of the pass key (s): until the pass could no longer verify
+-- ARGV[6] life of the pass key (s): until the sale closes, plus grace
 -- ARGV[7] "1": the sale is open, immediate admission allowed
 -- ARGV[8] key life (ms) of the line's keys
 --
@@ -23,6 +25,10 @@
 local user = ARGV[1]
 local now = tonumber(ARGV[3])
 local life = tonumber(ARGV[8])
+
+-- The sentinel lives at least as long as anything this join writes, so while a slot
+-- could exist the entry guard can tell an ended slot from a flushed Redis.
+redis.call('SET', KEYS[7], now, 'PX', life)
 
 local function rate()
   return redis.call('HGET', KEYS[6], 'rate_per_min') or '0'
@@ -47,7 +53,8 @@ end
 
 local position = tonumber(ARGV[2])
 if position > 0 then
-  -- One pass (one tier-1 position) seats one user, once.
+  -- One tier-1 position seats one user for the whole sale: the edge re-signs a pass for
+  -- the same position on every poll, so the marker must outlive every such pass.
   if not redis.call('SET', KEYS[5], user, 'NX', 'EX', ARGV[6]) then
     return {'pass_used', position, 0, 0}
   end

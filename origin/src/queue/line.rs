@@ -10,7 +10,8 @@
 //! | `seen`              | ZSET | user → last status poll, ms (stale waiters go)   |
 //! | `active`            | ZSET | user → slot expiry, ms                           |
 //! | `joined`            | HASH | user → `position|joined_ms` (status, wait time)  |
-//! | `pass:<position>`   | STR  | the user who consumed the pass for `position`    |
+//! | `pass:<kid>:<pos>`  | STR  | who tier-1 position `pos` of edge key `kid` seated; kept until the sale closes |
+//! | `epoch`             | STR  | refreshed by every join: while it exists, "no slot" means the slot ended |
 //! | `seq`               | STR  | arrival counter (events without the edge tier)   |
 //! | `tick`              | STR  | the last admission tick that ran                 |
 //! | `meta`              | HASH | `rate_per_min`: measured admissions, smoothed    |
@@ -38,6 +39,7 @@ struct Keys {
     joined: String,
     tick: String,
     meta: String,
+    epoch: String,
 }
 
 impl Keys {
@@ -50,6 +52,7 @@ impl Keys {
             self.joined.clone(),
             ticket_key,
             self.meta.clone(),
+            self.epoch.clone(),
         ]
     }
 
@@ -101,6 +104,7 @@ fn keys(redis: &Redis, event: Uuid) -> Keys {
         joined: k("joined"),
         tick: k("tick"),
         meta: k("meta"),
+        epoch: k("epoch"),
     }
 }
 
@@ -115,10 +119,15 @@ pub struct Limits {
 
 /// How a user joins.
 #[derive(Debug, Clone, Copy)]
-pub enum Ticket {
-    /// With a verified edge pass: its tier-1 position, and how long (s) the pass could
-    /// still verify (the consumed-pass marker lives that long).
-    Pass { position: u64, life_secs: u64 },
+pub enum Ticket<'a> {
+    /// With a verified edge pass: the edge key that signed it (each edge deployment
+    /// counts positions with its own key), its tier-1 position, and how long (s) the
+    /// position stays taken: until the sale closes, plus grace.
+    Pass {
+        edge_kid: &'a str,
+        position: u64,
+        life_secs: u64,
+    },
     /// Without an edge tier: the next arrival number.
     Arrival,
 }
@@ -205,7 +214,7 @@ pub async fn join(
     redis: &Redis,
     event: Uuid,
     user: Uuid,
-    ticket: Ticket,
+    ticket: Ticket<'_>,
     limits: Limits,
     open: bool,
     now_ms: i64,
@@ -213,10 +222,11 @@ pub async fn join(
     let k = keys(redis, event);
     let (counter_key, position, life) = match ticket {
         Ticket::Pass {
+            edge_kid,
             position,
             life_secs,
         } => (
-            redis.tagged(&tag(event), &format!("pass:{position}")),
+            redis.tagged(&tag(event), &format!("pass:{edge_kid}:{position}")),
             position,
             life_secs.max(1),
         ),
@@ -303,19 +313,22 @@ pub enum Slot {
         expires_ms: i64,
     },
     Ended,
-    /// The event has no active slots at all in Redis (flushed, or a fresh replica of the
-    /// store): nothing to say either way.
+    /// The line has no state in Redis at all (its epoch sentinel is gone: flushed, or a
+    /// fresh store): nothing to say either way.
     Unknown,
 }
 
+/// Whether `user` holds a slot. Without one the answer is [`Slot::Ended`] whenever the
+/// line's epoch sentinel exists (every join refreshes it), so a fan who left or paid is
+/// refused even when nobody else holds a slot; only a line Redis lost is `Unknown`.
 pub async fn slot(redis: &Redis, event: Uuid, user: Uuid, now_ms: i64) -> RedisResult<Slot> {
-    let active = keys(redis, event).active;
+    let k = keys(redis, event);
     let (score, exists): (Option<f64>, bool) = redis::pipe()
         .cmd("ZSCORE")
-        .arg(&active)
+        .arg(&k.active)
         .arg(user.to_string())
         .cmd("EXISTS")
-        .arg(&active)
+        .arg(&k.epoch)
         .query_async(&mut redis.conn())
         .await?;
     Ok(match score.map(|s| s as i64) {
@@ -431,7 +444,7 @@ mod tests {
         let redis = Redis::connect("redis://127.0.0.1:1", "urr:").expect("lazy client");
         let event = Uuid::new_v4();
         let k = keys(&redis, event);
-        let pass = redis.tagged(&tag(event), "pass:17");
+        let pass = redis.tagged(&tag(event), "pass:edge-1:17");
         let seq = redis.tagged(&tag(event), "seq");
         let scripts = [
             ("join", include_str!("join.lua"), k.for_join(pass)),

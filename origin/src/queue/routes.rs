@@ -203,6 +203,24 @@ fn check_open(settings: &QueueSettings, now_s: i64) -> ApiResult<()> {
     }
 }
 
+/// How long a consumed tier-1 position stays taken: until the sale closes plus
+/// [`POSITION_LOCK_GRACE_SECS`] (a week without a close), and never less than the pass
+/// could still verify. The edge re-signs a fresh pass for a served position on every
+/// poll, so a shorter lock would let a second account join with the same low position.
+fn position_lock_secs(settings: &QueueSettings, pass_exp: i64, now_s: i64) -> u64 {
+    let pass_life = pass_exp + CLOCK_SKEW_SECS - now_s;
+    let sale_life = match settings.rules.sale_closes_at {
+        Some(close) => close + POSITION_LOCK_GRACE_SECS - now_s,
+        None => POSITION_LOCK_WITHOUT_CLOSE_SECS,
+    };
+    pass_life.max(sale_life).max(1) as u64
+}
+
+/// Past the sale's close a position stays taken this long (late passes still verify).
+const POSITION_LOCK_GRACE_SECS: i64 = 3_600;
+/// A sale without a closing time keeps its positions taken a week.
+const POSITION_LOCK_WITHOUT_CLOSE_SECS: i64 = 7 * 24 * 3_600;
+
 /// Joins the event's booking line (tier 2). With the edge tier on, send the pass the
 /// edge handed out; your place is the pass's tier-1 position. A pass seats one user,
 /// once. Joining again while in the line answers where you stand.
@@ -229,6 +247,7 @@ async fn join(
     let settings = event_settings(&state, event_id).await?;
     let now_s = state.clock.unix();
     check_open(&settings, now_s)?;
+    let edge_kid: String;
     let ticket = if settings.edge_tier {
         let Some(raw) = body
             .pass
@@ -249,6 +268,8 @@ async fn join(
         })?;
         let pass: PassClaims =
             token::verify_for_event(keys, raw, event_id, now_s).map_err(|e| pass_refused(&e))?;
+        // Verified above, so the header parses and names one of our edge keys.
+        edge_kid = token::key_id(raw).unwrap_or_default();
         if pass.pos == 0 {
             return Err(ApiError::forbidden(
                 "PASS_INVALID",
@@ -256,8 +277,9 @@ async fn join(
             ));
         }
         Ticket::Pass {
+            edge_kid: edge_kid.as_str(),
             position: pass.pos,
-            life_secs: (pass.exp + CLOCK_SKEW_SECS - now_s).max(1) as u64,
+            life_secs: position_lock_secs(&settings, pass.exp, now_s),
         }
     } else {
         Ticket::Arrival

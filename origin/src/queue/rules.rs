@@ -164,7 +164,7 @@ async fn get_rules(
         (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
         (status = 403, description = "FORBIDDEN_ROLE, NOT_EVENT_OWNER", body = crate::http::Problem, content_type = "application/problem+json"),
         (status = 404, description = "EVENT_NOT_FOUND", body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "RULES_VERSION_CONFLICT (body has current_version)", body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "RULES_VERSION_CONFLICT (body has current_version), EVENT_CANCELLED", body = crate::http::Problem, content_type = "application/problem+json"),
         (status = 422, description = "VALIDATION_FAILED (every bad field listed), RULES_EVENT_MISMATCH", body = crate::http::Problem, content_type = "application/problem+json")))]
 async fn put_rules(
     State(state): State<AppState>,
@@ -189,6 +189,19 @@ async fn put_rules(
     }
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
+    // FOR SHARE waits for a cancellation in progress (it locks the row FOR UPDATE), so
+    // either we see it and refuse, or it sees our version and writes `reject` after it.
+    let cancelled: Option<Option<chrono::DateTime<chrono::Utc>>> =
+        sqlx::query_scalar("SELECT cancelled_at FROM events WHERE id = $1 FOR SHARE")
+            .bind(event_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if matches!(cancelled, Some(Some(_))) {
+        return Err(ApiError::conflict(
+            "EVENT_CANCELLED",
+            "the event is cancelled: its waiting room stays closed",
+        ));
+    }
     let current =
         sqlx::query("SELECT version, draw_seed FROM event_queues WHERE event_id = $1 FOR UPDATE")
             .bind(event_id)

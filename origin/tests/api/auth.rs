@@ -676,6 +676,7 @@ async fn only_valid_access_tokens_pass() {
         jti: "x".into(),
         iat: now,
         exp: now + 600,
+        sid: None,
     };
     let (rogue, _) = random_key("rogue");
     check(token::sign(&rogue, &admin), "TOKEN_UNKNOWN_KEY").await;

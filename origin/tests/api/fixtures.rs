@@ -181,7 +181,7 @@ pub async fn create_fans(app: &TestApp, n: usize) -> Vec<TestUser> {
             id,
             email,
             role: Role::Fan,
-            token: urr_origin::auth::issue_access_token(&app.state, id, Role::Fan).0,
+            token: urr_origin::auth::issue_access_token(&app.state, id, Role::Fan, None).0,
         })
         .collect()
 }

@@ -328,7 +328,7 @@ impl TestApp {
         .execute(self.db())
         .await
         .expect("insert user");
-        let (token, _) = urr_origin::auth::issue_access_token(&self.state, id, role);
+        let (token, _) = urr_origin::auth::issue_access_token(&self.state, id, role, None);
         TestUser {
             id,
             email,
@@ -340,7 +340,8 @@ impl TestApp {
     /// The same user with an access token valid at the app's current (maybe advanced)
     /// clock.
     pub fn refresh_token(&self, user: TestUser) -> TestUser {
-        let (token, _) = urr_origin::auth::issue_access_token(&self.state, user.id, user.role);
+        let (token, _) =
+            urr_origin::auth::issue_access_token(&self.state, user.id, user.role, None);
         TestUser { token, ..user }
     }
 

@@ -392,6 +392,7 @@ fn the_guard() {
             jti: "j".into(),
             iat: NOW_S,
             exp: NOW_S + 600,
+            sid: None,
         },
     );
     assert_eq!(deny(&[("x-entry-token", &access)]), "TOKEN_WRONG_TYPE");

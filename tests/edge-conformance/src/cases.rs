@@ -475,6 +475,7 @@ async fn guard_accepts_and_refuses_entry_tokens(c: &Ctx) -> Result<()> {
             jti: "a".into(),
             iat: now,
             exp: now + 600,
+            sid: None,
         },
     );
     refuse(vec![("x-entry-token", access)], "TOKEN_WRONG_TYPE").await?;

@@ -46,6 +46,7 @@ pub fn access_token(key: &SigningKey, user: Uuid, role: Role) -> String {
             jti: Uuid::new_v4().simple().to_string(),
             iat: now,
             exp: now + 3600,
+            sid: None,
         },
     )
 }
