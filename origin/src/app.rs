@@ -124,6 +124,10 @@ impl Application {
             config.auth.access_ttl
                 + Duration::from_secs(shared_wasm::token::CLOCK_SKEW_SECS.unsigned_abs()),
         );
+        let password_gate = crate::auth::password::HashingGate::new(
+            config.auth.password_hash_concurrency,
+            config.auth.password_hash_queue,
+        );
         let state = AppState {
             config: Arc::new(config),
             db,
@@ -134,6 +138,7 @@ impl Application {
             queue: Arc::new(queue),
             verified_tokens: Default::default(),
             revocations: Arc::new(revocations),
+            password_gate: Arc::new(password_gate),
         };
         Ok(Application { listener, state })
     }

@@ -204,10 +204,24 @@ pub struct AuthConfig {
     pub rate_login_per_account: u32,
     pub rate_register_per_ip: u32,
     pub rate_window: Duration,
-    /// `URR_TRUST_FORWARDED_FOR`, default false: take the client IP (for rate limits)
-    /// from the first `X-Forwarded-For` entry instead of the TCP peer. Turn it on only
-    /// behind a proxy that overwrites that header, or clients choose their own IP.
-    pub trust_forwarded_for: bool,
+    /// `URR_EDGE_PROXY_SECRETS`: comma-separated base64url secrets (the first current,
+    /// the rest retired but still accepted) with which the edge MACs the client IP it
+    /// saw (`urr-client-ip`, see `shared_wasm::client_ip`). The client IP for rate
+    /// limits comes from that header only when it verifies; otherwise from the TCP peer.
+    /// Forwarded headers (`X-Forwarded-For`, ...) are never trusted. Empty: peer only.
+    pub edge_proxy_secrets: Vec<Vec<u8>>,
+    /// `URR_PASSWORD_HASH_CONCURRENCY`, default 0 = one per CPU core: Argon2 hashes
+    /// (~19 MiB and tens of ms each) running at once; the rest wait.
+    pub password_hash_concurrency: usize,
+    /// `URR_PASSWORD_HASH_QUEUE_MS`, default 2,000: how long a login or registration
+    /// waits for a hashing slot before answering 503 `BUSY` with `Retry-After`.
+    pub password_hash_queue: Duration,
+    /// `URR_RATE_RESERVATIONS_PER_USER_PER_SEC`, default 5: reservation attempts per
+    /// account per second (0 turns it off).
+    pub rate_reservations_per_user: u32,
+    /// `URR_RATE_QUEUE_JOINS_PER_USER_PER_SEC`, default 2: tier-2 queue joins per
+    /// account per second (0 turns it off).
+    pub rate_queue_joins_per_user: u32,
     /// Google sign-in; off unless `URR_GOOGLE_CLIENT_ID` is set.
     pub google: Option<GoogleConfig>,
 }
@@ -579,7 +593,27 @@ impl AuthConfig {
             rate_login_per_account: v.parse("URR_RATE_LOGIN_PER_ACCOUNT", 10)?,
             rate_register_per_ip: v.parse("URR_RATE_REGISTER_PER_IP", 10)?,
             rate_window: v.secs("URR_RATE_WINDOW_SECS", 60)?,
-            trust_forwarded_for: v.bool("URR_TRUST_FORWARDED_FOR", false)?,
+            edge_proxy_secrets: v
+                .list("URR_EDGE_PROXY_SECRETS")
+                .iter()
+                .map(|s| {
+                    use base64::Engine;
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD
+                        .decode(s.trim())
+                        .ok()
+                        .filter(|k| k.len() >= 16)
+                        .ok_or_else(|| {
+                            anyhow!(
+                                "URR_EDGE_PROXY_SECRETS: each secret must be base64url \
+                                 (no padding) of at least 16 bytes"
+                            )
+                        })
+                })
+                .collect::<Result<_>>()?,
+            password_hash_concurrency: v.parse("URR_PASSWORD_HASH_CONCURRENCY", 0)?,
+            password_hash_queue: v.millis("URR_PASSWORD_HASH_QUEUE_MS", 2_000)?,
+            rate_reservations_per_user: v.parse("URR_RATE_RESERVATIONS_PER_USER_PER_SEC", 5)?,
+            rate_queue_joins_per_user: v.parse("URR_RATE_QUEUE_JOINS_PER_USER_PER_SEC", 2)?,
             google,
         };
         // Refuse at start-up what would otherwise fail on the first login.
@@ -659,7 +693,8 @@ mod tests {
         assert_eq!(c.http_addr.to_string(), "127.0.0.1:8080");
         assert_eq!(c.auth.access_ttl, Duration::from_secs(1800));
         assert!(c.auth.cookie_secure);
-        assert!(!c.auth.trust_forwarded_for);
+        assert!(c.auth.edge_proxy_secrets.is_empty());
+        assert_eq!(c.auth.rate_reservations_per_user, 5);
         assert!(c.keys.edge_public.is_none());
     }
 
@@ -730,9 +765,9 @@ mod tests {
         assert!(e.to_string().contains("URR_RATE_WINDOW_SECS"), "{e}");
         let m = vars(&[
             ("URR_ORIGIN_SIGNING_KEY", KEY),
-            ("URR_TRUST_FORWARDED_FOR", "maybe"),
+            ("URR_EDGE_PROXY_SECRETS", "not base64!"),
         ]);
         let e = Config::from_vars(&Vars::from_map(&m)).unwrap_err();
-        assert!(e.to_string().contains("URR_TRUST_FORWARDED_FOR"), "{e}");
+        assert!(e.to_string().contains("URR_EDGE_PROXY_SECRETS"), "{e}");
     }
 }

@@ -18,4 +18,6 @@ pub struct AppState {
     pub verified_tokens: Arc<crate::auth::VerifiedTokens>,
     /// Ended sessions and role changes of the last token lifetime (synced every second).
     pub revocations: Arc<crate::auth::Revocations>,
+    /// Bounds the Argon2 hashing in flight (logins, registrations).
+    pub password_gate: Arc<crate::auth::password::HashingGate>,
 }

@@ -12,7 +12,9 @@
 //! 4. `exp` has not passed and `iat` is not in the future, by `state.clock` with the
 //!    same skew as our own tokens;
 //! 5. `email_verified` is true: the email is what links a Google identity to an
-//!    existing account, so it must be one Google has proven (defect D37).
+//!    existing account, so it must be one Google has proven;
+//! 6. (in the route) `nonce` is one we issued (`POST /api/v1/auth/google/nonce`) and
+//!    have not seen used: a captured ID token cannot be replayed to sign in again.
 //!
 //! The key set is cached in memory (per origin process) for the `max-age` Google sends
 //! (bounded to 5 min..24 h; 1 h without one). Google rotates keys and publishes the new
@@ -51,6 +53,8 @@ pub(crate) struct GoogleIdentity {
     /// Lowercased; verified by Google.
     pub email: String,
     pub name: Option<String>,
+    /// The nonce the browser passed to Google; checked and used up by the route.
+    pub nonce: Option<String>,
 }
 
 /// Why an ID token was refused, or could not be checked.
@@ -132,6 +136,8 @@ struct IdClaims {
     exp: i64,
     #[serde(default)]
     iat: Option<i64>,
+    #[serde(default)]
+    nonce: Option<String>,
 }
 
 fn bool_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
@@ -241,6 +247,7 @@ impl GoogleVerifier {
             sub: claims.sub,
             email,
             name: claims.name,
+            nonce: claims.nonce,
         })
     }
 

@@ -10,7 +10,11 @@
 //!   ([`session`] explains the rules). It is the revocable part of a session.
 //! - **Passwords**: Argon2id on the blocking pool ([`password`]).
 //! - **Google sign-in**: ID tokens checked against Google's JWKS ([`google`]).
-//! - **Rate limits** for login and registration in Redis ([`rate_limit`]).
+//! - **Rate limits** for login, registration and, per account, the hot paths
+//!   (reservations, queue joins) in Redis ([`rate_limit`]); the client IP is the one the
+//!   edge attests ([`ClientIp`]).
+//! - **Revocation** of access tokens within a second of logout or a role change
+//!   ([`revocation`]).
 //!
 //! Routes (see [`routes`]): `POST /api/v1/auth/{register,login,refresh,logout,google}`
 //! and `GET /api/v1/me`.
@@ -31,6 +35,7 @@ pub use extract::{AuthUser, MaybeAuthUser, VerifiedTokens};
 pub use password::{
     PasswordError, PasswordParams, hash_password, hash_password_blocking, verify_password,
 };
+pub use rate_limit::{ClientIp, Scope as RateLimit};
 pub use revocation::Revocations;
 pub use routes::{GoogleRequest, LoginRequest, RefreshRequest, RegisterRequest, TokenResponse};
 pub use session::{
@@ -67,4 +72,16 @@ pub fn issue_access_token(
         sid: session,
     };
     (token::sign(&state.config.keys.origin_signing, &claims), ttl)
+}
+
+/// Counts one hot-path attempt of `user` in `scope` (reservation attempts, queue joins:
+/// per second, `URR_RATE_*_PER_USER_PER_SEC`); 429 `RATE_LIMITED` with `Retry-After`
+/// beyond the limit. Fails open when Redis is down, like every limit here: booking
+/// keeps working on Postgres alone, and the limit is a brake, not a guarantee.
+pub async fn limit_per_user(
+    state: &AppState,
+    scope: RateLimit,
+    user: Uuid,
+) -> Result<(), crate::http::ApiError> {
+    rate_limit::check(state, scope, &user.simple().to_string()).await
 }

@@ -116,6 +116,54 @@ pub(crate) fn dummy_hash(params: PasswordParams) -> Result<String, PasswordError
     hash_password_blocking(params, "urr-dummy-password-never-matches")
 }
 
+/// Bounds the password hashing in flight.
+///
+/// Each Argon2 hash takes ~19 MiB and tens of milliseconds of a core; a login flood
+/// that hashed everything at once would exhaust memory and starve the rest of the
+/// origin. So at most `URR_PASSWORD_HASH_CONCURRENCY` (default one per core) hashes run
+/// at once; a request waits up to `URR_PASSWORD_HASH_QUEUE_MS` for a slot, then gets
+/// 503 `BUSY` with `Retry-After` and nothing was done.
+pub struct HashingGate {
+    slots: std::sync::Arc<tokio::sync::Semaphore>,
+    wait: std::time::Duration,
+}
+
+impl HashingGate {
+    /// `concurrency` 0 means one slot per available core.
+    pub fn new(concurrency: usize, wait: std::time::Duration) -> Self {
+        let n = if concurrency == 0 {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        } else {
+            concurrency
+        };
+        HashingGate {
+            slots: std::sync::Arc::new(tokio::sync::Semaphore::new(n)),
+            wait,
+        }
+    }
+
+    /// A slot for one request's hashing; hold it until the hashing is done.
+    pub async fn enter(&self) -> Result<tokio::sync::OwnedSemaphorePermit, crate::http::ApiError> {
+        let busy = || {
+            metrics::counter!("auth_password_hash_busy_total").increment(1);
+            crate::http::ApiError::unavailable(
+                "BUSY",
+                "too many sign-ins are being checked right now; try again in a moment",
+            )
+            .with_retry_after(1)
+        };
+        match tokio::time::timeout(self.wait, self.slots.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(busy()),
+        }
+    }
+
+    /// The semaphore itself (tests fill it to see the gate close).
+    pub fn slots(&self) -> &std::sync::Arc<tokio::sync::Semaphore> {
+        &self.slots
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

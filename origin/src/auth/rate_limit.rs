@@ -1,4 +1,6 @@
-//! Attempt limits for login and registration, counted in Redis.
+//! Attempt limits, counted in Redis: login and registration per client IP and per
+//! account, and on the hot paths reservation attempts and queue joins per account per
+//! second (so one account cannot hammer the booking statement or churn its place).
 //!
 //! Fixed windows: the window number is `now / window` with `now` from `state.clock`, and
 //! each (scope, subject, window) has one counter, bumped with `INCR` and given a TTL
@@ -17,8 +19,8 @@
 //! outage during an on-sale; the limits are a brake on guessing, and Argon2 already makes
 //! each guess expensive. Alert on the metric.
 //!
-//! Subjects: the client IP ([`ClientIp`]; IPv6 addresses count per /64, which is what
-//! one subscriber usually gets) and, for login, the account (a SHA-256 of the normalised
+//! Subjects: the client IP ([`ClientIp`]: the address the edge attests, else the TCP
+//! peer; IPv6 addresses count per /64, which is what one subscriber usually gets) and, for login, the account (a SHA-256 of the normalised
 //! email, so Redis holds no addresses). The account limit counts every attempt, so
 //! someone who knows an email can keep that account from logging in for one window;
 //! the window is short, and without it a botnet could guess one account's password from
@@ -34,10 +36,14 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 /// What is being limited.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Scope {
+pub enum Scope {
     LoginIp,
     LoginAccount,
     RegisterIp,
+    /// `POST /events/{id}/reservations` per account, per second.
+    ReservationUser,
+    /// `POST /events/{id}/queue/join` per account, per second.
+    QueueJoinUser,
 }
 
 impl Scope {
@@ -46,6 +52,15 @@ impl Scope {
             Scope::LoginIp => "login_ip",
             Scope::LoginAccount => "login_account",
             Scope::RegisterIp => "register_ip",
+            Scope::ReservationUser => "reservation_user",
+            Scope::QueueJoinUser => "queue_join_user",
+        }
+    }
+
+    fn window_secs(self, state: &AppState) -> u64 {
+        match self {
+            Scope::ReservationUser | Scope::QueueJoinUser => 1,
+            _ => state.config.auth.rate_window.as_secs().max(1),
         }
     }
 
@@ -55,18 +70,20 @@ impl Scope {
             Scope::LoginIp => c.rate_login_per_ip,
             Scope::LoginAccount => c.rate_login_per_account,
             Scope::RegisterIp => c.rate_register_per_ip,
+            Scope::ReservationUser => c.rate_reservations_per_user,
+            Scope::QueueJoinUser => c.rate_queue_joins_per_user,
         }
     }
 }
 
 /// Counts one attempt of `subject` in `scope`; 429 `RATE_LIMITED` with `Retry-After`
 /// when that attempt is over the limit. A limit of 0 turns the check off.
-pub(crate) async fn check(state: &AppState, scope: Scope, subject: &str) -> Result<(), ApiError> {
+pub async fn check(state: &AppState, scope: Scope, subject: &str) -> Result<(), ApiError> {
     let limit = scope.limit(state);
     if limit == 0 {
         return Ok(());
     }
-    let window = state.config.auth.rate_window.as_secs().max(1);
+    let window = scope.window_secs(state);
     let now = u64::try_from(state.clock.unix()).unwrap_or(0);
     let index = now / window;
     let key = state
@@ -106,13 +123,15 @@ pub(crate) fn account_subject(normalized_email: &str) -> String {
 
 /// The client's IP address, as far as the origin can tell.
 ///
-/// The TCP peer, unless `URR_TRUST_FORWARDED_FOR=true`: then the first entry of
-/// `X-Forwarded-For`, which is what the edge or load balancer in front of the origin
-/// sets. Only turn that on behind a proxy that overwrites the header; otherwise every
-/// client picks its own IP and per-IP limits mean nothing. `None` when neither is known
-/// (a router served without connect info): those requests share one `unknown` bucket.
+/// Behind the edge every request comes from the edge's address, so the edge attests
+/// the address it saw in the `urr-client-ip` header, MACed with a secret it shares with
+/// the origin (`URR_EDGE_PROXY_SECRETS`, format in `shared_wasm::client_ip`). That
+/// address is used when the MAC verifies and the attestation is under a minute old;
+/// otherwise the TCP peer. Forwarded headers (`X-Forwarded-For`, `X-Real-IP`, ...) are
+/// never believed: anyone who reaches the origin directly could write them. `None` when
+/// nothing is known (a router served without connect info): one `unknown` bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ClientIp(pub Option<IpAddr>);
+pub struct ClientIp(pub Option<IpAddr>);
 
 impl ClientIp {
     /// The rate-limit subject: the address, IPv6 cut to its /64.
@@ -138,15 +157,24 @@ impl FromRequestParts<AppState> for ClientIp {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if state.config.auth.trust_forwarded_for {
-            let forwarded = parts
+        let secrets = &state.config.auth.edge_proxy_secrets;
+        if !secrets.is_empty()
+            && let Some(header) = parts
                 .headers
-                .get("x-forwarded-for")
+                .get(shared_wasm::client_ip::HEADER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .and_then(|first| first.trim().parse::<IpAddr>().ok());
-            if let Some(ip) = forwarded {
-                return Ok(ClientIp(Some(ip)));
+        {
+            let keys: Vec<&[u8]> = secrets.iter().map(Vec::as_slice).collect();
+            match shared_wasm::client_ip::verify(&keys, header, state.clock.unix()) {
+                Ok(ip) => {
+                    if let Ok(ip) = ip.parse::<IpAddr>() {
+                        return Ok(ClientIp(Some(ip)));
+                    }
+                }
+                Err(e) => {
+                    metrics::counter!("auth_client_ip_refused_total").increment(1);
+                    tracing::debug!(error = %e, "client-ip attestation refused; using the peer");
+                }
             }
         }
         let peer = parts

@@ -67,8 +67,10 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(login))
         .routes(routes!(refresh))
         .routes(routes!(logout))
+        .routes(routes!(google_nonce))
         .routes(routes!(google))
         .routes(routes!(me))
+        .routes(routes!(admin_update_user))
         .layer(Extension(Arc::new(AuthShared::default())))
 }
 
@@ -226,6 +228,7 @@ async fn register(
     Json(req): Json<RegisterRequest>,
 ) -> ApiResult<Response> {
     rate_limit::check(&state, Scope::RegisterIp, &ip.subject()).await?;
+    let _hashing = state.password_gate.enter().await?;
     let now = state.clock.now();
     let user = users::create_account(
         &state.db,
@@ -282,6 +285,7 @@ async fn login(
         count_login("rate_limited");
         return Err(e);
     }
+    let _hashing = state.password_gate.enter().await?;
     let params = PasswordParams::from_config(&state.config.auth);
     // Made on the first login of any kind, so that first login is not slower for
     // unknown emails than for known ones.
@@ -468,7 +472,8 @@ async fn logout(
             headers(("set-cookie" = String, description = "urr_refresh=…; HttpOnly; SameSite=Strict; Path=/api/v1/auth"))),
         (status = 400, description = "`MALFORMED_JSON`", body = Problem, content_type = PROBLEM_JSON),
         (status = 401, description = "`GOOGLE_TOKEN_INVALID` (member `reason`: malformed, algorithm, unknown_key, \
-            signature, audience, issuer, not_yet_valid), `GOOGLE_TOKEN_EXPIRED`, `GOOGLE_EMAIL_UNVERIFIED`",
+            signature, audience, issuer, not_yet_valid), `GOOGLE_TOKEN_EXPIRED`, `GOOGLE_EMAIL_UNVERIFIED`, \
+            `GOOGLE_NONCE_INVALID` (no nonce, one we did not issue, expired or already used)",
             body = Problem, content_type = PROBLEM_JSON),
         (status = 404, description = "`GOOGLE_DISABLED`: Google sign-in is not configured", body = Problem, content_type = PROBLEM_JSON),
         (status = 409, description = "`GOOGLE_ACCOUNT_CONFLICT`: the account with this email is linked to another Google account; \
@@ -501,12 +506,93 @@ async fn google(
             return Err(e.into());
         }
     };
+    if !use_google_nonce(&state, identity.nonce.as_deref()).await? {
+        metrics::counter!("auth_google_signins_total", "outcome" => "bad_nonce").increment(1);
+        return Err(ApiError::unauthorized(
+            "GOOGLE_NONCE_INVALID",
+            "The sign-in's nonce is missing, expired or already used: start the sign-in again",
+        ));
+    }
     let (user, how) = google_account(&state, &identity).await?;
     metrics::counter!("auth_google_signins_total", "outcome" => how).increment(1);
     count_login("success");
     let refresh =
         session::start_family(&state.db, user.id, state.clock.now(), &state.config.auth).await?;
     session_response(&state, StatusCode::OK, &user, refresh)
+}
+
+/// How long a Google sign-in nonce stays usable.
+const GOOGLE_NONCE_TTL_SECS: u64 = 600;
+
+fn google_nonce_key(state: &AppState, nonce: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(nonce.as_bytes());
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    state.redis.key(&format!("auth:gnonce:{hex}"))
+}
+
+/// Uses up `nonce` if we issued it and it is unused; false otherwise.
+async fn use_google_nonce(state: &AppState, nonce: Option<&str>) -> ApiResult<bool> {
+    let Some(nonce) = nonce.filter(|n| !n.is_empty() && n.len() <= 128) else {
+        return Ok(false);
+    };
+    let removed: i64 = redis::cmd("DEL")
+        .arg(google_nonce_key(state, nonce))
+        .query_async(&mut state.redis.conn())
+        .await
+        .map_err(google_nonce_store_down)?;
+    Ok(removed == 1)
+}
+
+fn google_nonce_store_down(e: redis::RedisError) -> ApiError {
+    tracing::warn!(error = %e, "Google sign-in nonces unavailable (Redis)");
+    ApiError::unavailable(
+        "GOOGLE_UNAVAILABLE",
+        "Google sign-in cannot be checked right now; retry shortly",
+    )
+    .with_retry_after(5)
+}
+
+/// A fresh nonce for one Google sign-in.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GoogleNonce {
+    /// Pass it to Google Identity Services (`nonce`); the ID token must carry it.
+    pub nonce: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Start a Google sign-in: a one-time nonce, valid 10 minutes, that the ID token must
+/// carry. A captured ID token is useless once its nonce is used.
+#[utoipa::path(post, path = "/api/v1/auth/google/nonce", tag = "auth",
+    responses(
+        (status = 201, body = GoogleNonce),
+        (status = 404, description = "`GOOGLE_DISABLED`", body = Problem, content_type = PROBLEM_JSON),
+        (status = 503, description = "`GOOGLE_UNAVAILABLE`", body = Problem, content_type = PROBLEM_JSON),
+    ))]
+async fn google_nonce(State(state): State<AppState>) -> ApiResult<Response> {
+    if state.config.auth.google.is_none() {
+        return Err(ApiError::not_found(
+            "GOOGLE_DISABLED",
+            "Google sign-in is not enabled on this server",
+        ));
+    }
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let nonce = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let _: () = redis::cmd("SET")
+        .arg(google_nonce_key(&state, &nonce))
+        .arg(1)
+        .arg("EX")
+        .arg(GOOGLE_NONCE_TTL_SECS)
+        .query_async(&mut state.redis.conn())
+        .await
+        .map_err(google_nonce_store_down)?;
+    let expires_at = state.clock.now() + chrono::Duration::seconds(GOOGLE_NONCE_TTL_SECS as i64);
+    let mut res = (StatusCode::CREATED, Json(GoogleNonce { nonce, expires_at })).into_response();
+    no_store(&mut res);
+    Ok(res)
 }
 
 /// Finds, links or creates the account of a verified Google identity. Returns it with
@@ -604,6 +690,65 @@ async fn google_account(
         "GOOGLE_SIGNIN_CONFLICT",
         "Another sign-in for this account is in progress; retry",
     ))
+}
+
+/// `PATCH /api/v1/admin/users/{user_id}` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdminUserUpdate {
+    /// The account's new role.
+    #[schema(value_type = String, example = "promoter")]
+    pub role: Role,
+}
+
+/// Change an account's role (admins). The account's access tokens carrying the old
+/// role are refused within a second on every replica (`TOKEN_REVOKED`); its next
+/// refresh issues a token with the new role.
+#[utoipa::path(patch, path = "/api/v1/admin/users/{user_id}", tag = "auth",
+    params(("user_id" = uuid::Uuid, Path, description = "Account id")),
+    request_body = AdminUserUpdate,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = UserProfile),
+        (status = 401, body = Problem, content_type = PROBLEM_JSON),
+        (status = 403, description = "`FORBIDDEN_ROLE`", body = Problem, content_type = PROBLEM_JSON),
+        (status = 404, description = "`USER_NOT_FOUND`", body = Problem, content_type = PROBLEM_JSON),
+        (status = 409, description = "`OWN_ROLE`: admins cannot change their own role (ask another admin)", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "`INVALID_BODY`", body = Problem, content_type = PROBLEM_JSON),
+    ))]
+async fn admin_update_user(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    crate::http::Path(user_id): crate::http::Path<uuid::Uuid>,
+    Json(body): Json<AdminUserUpdate>,
+) -> ApiResult<Json<UserProfile>> {
+    caller.require(&[Role::Admin])?;
+    if caller.id == user_id {
+        return Err(ApiError::conflict(
+            "OWN_ROLE",
+            "admins cannot change their own role; ask another admin",
+        ));
+    }
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let row = sqlx::query_as::<_, UserRow>(
+        "UPDATE users SET role = $2, updated_at = $3 WHERE id = $1
+         RETURNING id, email, password_hash, display_name, phone, role, google_sub,
+                   email_verified, created_at",
+    )
+    .bind(user_id)
+    .bind(body.role.as_str())
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| ApiError::not_found("USER_NOT_FOUND", "no such account"))?;
+    super::revocation::record_role_change(&mut *tx, user_id, body.role, now).await?;
+    tx.commit().await?;
+    if let Err(e) = state.revocations.sync(&state.db, state.clock.now()).await {
+        tracing::warn!(error = %e, "revocation sync after a role change failed; the worker retries");
+    }
+    tracing::info!(admin = %caller.id, user = %user_id, role = body.role.as_str(), "role changed");
+    Ok(Json(row.profile()?))
 }
 
 /// The caller's own profile.

@@ -148,7 +148,9 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
         (status = 404, body = crate::http::Problem, content_type = "application/problem+json"),
         (status = 409, description = "SEAT_UNAVAILABLE, SOLD_OUT, TICKET_LIMIT_EXCEEDED, SALE_NOT_OPEN, SALE_CLOSED, EVENT_CANCELLED",
          body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 422, body = crate::http::Problem, content_type = "application/problem+json")))]
+        (status = 422, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "RATE_LIMITED: more reservation attempts per second than an account may make (Retry-After)",
+         body = crate::http::Problem, content_type = "application/problem+json")))]
 async fn create_reservation(
     State(state): State<AppState>,
     user: AuthUser,
@@ -156,6 +158,7 @@ async fn create_reservation(
     headers: HeaderMap,
     Json(body): Json<CreateReservation>,
 ) -> ApiResult<Response> {
+    crate::auth::limit_per_user(&state, crate::auth::RateLimit::ReservationUser, user.id).await?;
     crate::queue::entry::require(&state, &user, event_id, &headers).await?;
     let key = idempotency_key(&headers)?;
     let want = service::Want::from_request(body)?;

@@ -237,6 +237,8 @@ const POSITION_LOCK_WITHOUT_CLOSE_SECS: i64 = 7 * 24 * 3_600;
         (status = 404, description = "EVENT_NOT_FOUND, QUEUE_NOT_FOUND", body = crate::http::Problem, content_type = "application/problem+json"),
         (status = 409, description = "PASS_ALREADY_USED, QUEUE_NOT_OPEN, QUEUE_CLOSED, QUEUE_NOT_REQUIRED, SALE_CLOSED",
          body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "RATE_LIMITED: more joins per second than an account may make (Retry-After)",
+         body = crate::http::Problem, content_type = "application/problem+json"),
         (status = 503, body = crate::http::Problem, content_type = "application/problem+json")))]
 async fn join(
     State(state): State<AppState>,
@@ -244,6 +246,7 @@ async fn join(
     Path(event_id): Path<Uuid>,
     Json(body): Json<JoinRequest>,
 ) -> ApiResult<Response> {
+    crate::auth::limit_per_user(&state, crate::auth::RateLimit::QueueJoinUser, user.id).await?;
     let settings = event_settings(&state, event_id).await?;
     let now_s = state.clock.unix();
     check_open(&settings, now_s)?;
