@@ -20,6 +20,7 @@ const LOGIN: &str = "/api/v1/auth/login";
 const REFRESH: &str = "/api/v1/auth/refresh";
 const LOGOUT: &str = "/api/v1/auth/logout";
 const GOOGLE: &str = "/api/v1/auth/google";
+const GOOGLE_NONCE: &str = "/api/v1/auth/google/nonce";
 const ME: &str = "/api/v1/me";
 const PASSWORD: &str = "correct horse battery";
 
@@ -802,7 +803,7 @@ async fn login_is_limited_per_ip() {
     let wait = retry_after(&res);
     assert!((1..=60).contains(&wait), "Retry-After {wait}");
     assert_problem(res, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED").await;
-    // Without trusting X-Forwarded-For, a spoofed header changes nothing.
+    // Forwarded headers are never believed: a spoofed one changes nothing.
     let res = app
         .request(Method::POST, LOGIN, None)
         .header("x-forwarded-for", "203.0.113.9")
@@ -822,10 +823,28 @@ async fn login_is_limited_per_ip() {
     );
 }
 
+/// The secret the test edge MACs client IPs with (`URR_EDGE_PROXY_SECRETS`).
+const EDGE_PROXY_SECRET: &[u8] = b"test-edge-proxy-secret-32-bytes!";
+
+fn edge_proxy_secrets() -> String {
+    URL_SAFE_NO_PAD.encode(EDGE_PROXY_SECRET)
+}
+
+/// A login as the edge forwards it: the client IP attested with the shared secret.
 async fn login_from(app: &TestApp, ip: &str, email: &str, password: &str) -> Response {
+    let attestation = shared_wasm::client_ip::attest(EDGE_PROXY_SECRET, ip, app.state.clock.unix());
     app.request(Method::POST, LOGIN, None)
-        .header("x-forwarded-for", format!("{ip}, 10.0.0.1"))
+        .header(shared_wasm::client_ip::HEADER, attestation)
         .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .expect("login")
+}
+
+async fn login_with_header(app: &TestApp, name: &str, value: &str) -> Response {
+    app.request(Method::POST, LOGIN, None)
+        .header(name, value)
+        .json(&json!({"email": "x@example.com", "password": "p"}))
         .send()
         .await
         .expect("login")
@@ -836,7 +855,7 @@ async fn login_is_limited_per_account_across_ips() {
     let app = TestApp::spawn_with(&[
         ("URR_RATE_LOGIN_PER_IP", "100"),
         ("URR_RATE_LOGIN_PER_ACCOUNT", "2"),
-        ("URR_TRUST_FORWARDED_FOR", "true"),
+        ("URR_EDGE_PROXY_SECRETS", &edge_proxy_secrets()),
     ])
     .await;
     start_of_window(&app);
@@ -855,11 +874,11 @@ async fn login_is_limited_per_account_across_ips() {
 }
 
 #[tokio::test]
-async fn forwarded_for_is_the_client_ip_when_trusted() {
+async fn the_edge_attested_ip_is_the_client_ip() {
     let app = TestApp::spawn_with(&[
         ("URR_RATE_LOGIN_PER_IP", "1"),
         ("URR_RATE_LOGIN_PER_ACCOUNT", "100"),
-        ("URR_TRUST_FORWARDED_FOR", "true"),
+        ("URR_EDGE_PROXY_SECRETS", &edge_proxy_secrets()),
     ])
     .await;
     start_of_window(&app);
@@ -867,8 +886,231 @@ async fn forwarded_for_is_the_client_ip_when_trusted() {
     assert_eq!(a.status(), StatusCode::UNAUTHORIZED);
     let a = login_from(&app, "192.0.2.1", "x@example.com", "p").await;
     assert_eq!(a.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Another fan behind the same edge has their own budget.
     let b = login_from(&app, "192.0.2.2", "x@example.com", "p").await;
     assert_eq!(b.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn forged_forwarded_headers_and_attestations_count_as_the_peer() {
+    let app = TestApp::spawn_with(&[
+        ("URR_RATE_LOGIN_PER_IP", "2"),
+        ("URR_RATE_LOGIN_PER_ACCOUNT", "100"),
+        ("URR_EDGE_PROXY_SECRETS", &edge_proxy_secrets()),
+    ])
+    .await;
+    start_of_window(&app);
+    let now = app.state.clock.unix();
+    // Each claims a different address; all of them are the same peer (127.0.0.1), so
+    // the third attempt is over the per-IP limit of 2.
+    let forged =
+        shared_wasm::client_ip::attest(b"not-the-edge-secret-at-all-12345", "192.0.2.7", now);
+    let stale = shared_wasm::client_ip::attest(EDGE_PROXY_SECRET, "192.0.2.8", now - 3_600);
+    let a = login_with_header(&app, "x-forwarded-for", "192.0.2.5").await;
+    assert_eq!(a.status(), StatusCode::UNAUTHORIZED);
+    let b = login_with_header(&app, shared_wasm::client_ip::HEADER, &forged).await;
+    assert_eq!(b.status(), StatusCode::UNAUTHORIZED);
+    let c = login_with_header(&app, shared_wasm::client_ip::HEADER, &stale).await;
+    assert_problem(c, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED").await;
+    let d = login_with_header(&app, "x-real-ip", "192.0.2.9").await;
+    assert_problem(d, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED").await;
+}
+
+#[tokio::test]
+async fn a_full_hashing_gate_answers_busy_and_changes_nothing() {
+    let app = TestApp::spawn_with(&[
+        ("URR_PASSWORD_HASH_CONCURRENCY", "2"),
+        ("URR_PASSWORD_HASH_QUEUE_MS", "0"),
+    ])
+    .await;
+    register(&app, "gate@example.com").await;
+    let gate = app.state.password_gate.slots().clone();
+    let held = gate.acquire_many(2).await.expect("fill the gate");
+    let res = login(&app, "gate@example.com", PASSWORD).await;
+    assert_eq!(retry_after(&res), 1);
+    assert_problem(res, StatusCode::SERVICE_UNAVAILABLE, "BUSY").await;
+    let res = register(&app, "gate2@example.com").await;
+    assert_problem(res, StatusCode::SERVICE_UNAVAILABLE, "BUSY").await;
+    assert_eq!(app.count_rows("users").await, 1);
+    assert_eq!(
+        app.count_rows("refresh_tokens").await,
+        1,
+        "no session started"
+    );
+    drop(held);
+    assert_eq!(
+        login(&app, "gate@example.com", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_login_flood_is_bounded_by_the_gate() {
+    // 40 concurrent logins through a gate of one slot that waits 0 ms: every answer is
+    // a verdict or BUSY, never an error, and at least one of each happens.
+    let app = TestApp::spawn_with(&[
+        ("URR_PASSWORD_HASH_CONCURRENCY", "1"),
+        ("URR_PASSWORD_HASH_QUEUE_MS", "0"),
+        ("URR_RATE_LOGIN_PER_IP", "0"),
+        ("URR_RATE_LOGIN_PER_ACCOUNT", "0"),
+    ])
+    .await;
+    register(&app, "flood@example.com").await;
+    let answers = join_all((0..40).map(|_| login(&app, "flood@example.com", PASSWORD))).await;
+    let busy = answers
+        .iter()
+        .filter(|r| r.status() == StatusCode::SERVICE_UNAVAILABLE)
+        .count();
+    let ok = answers
+        .iter()
+        .filter(|r| r.status() == StatusCode::OK)
+        .count();
+    assert_eq!(busy + ok, 40, "only 200 or 503");
+    assert!(ok >= 1 && busy >= 1, "ok {ok}, busy {busy}");
+}
+
+#[tokio::test]
+async fn logout_revokes_the_sessions_access_token_on_every_replica() {
+    let app = TestApp::spawn().await;
+    register(&app, "leave@example.com").await;
+    let res = login(&app, "leave@example.com", PASSWORD).await;
+    let refresh = refresh_token(&res);
+    let access = json(res).await["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    // A second session of the same account stays valid.
+    let other = json(login(&app, "leave@example.com", PASSWORD).await).await["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    // Another replica that has already seen (and cached) the token.
+    let replica = urr_origin::auth::Revocations::new(std::time::Duration::from_secs(1_830));
+    replica
+        .sync(app.db(), app.state.clock.now())
+        .await
+        .expect("sync");
+    let user: Uuid = json(app.get(ME, Some(&access)).await).await["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("id");
+    let sid = |t: &str| {
+        token::verify::<AccessClaims>(
+            &app.state.config.keys.origin_public,
+            t,
+            app.state.clock.unix(),
+        )
+        .expect("claims")
+        .sid
+    };
+    let (access_sid, other_sid) = (sid(&access), sid(&other));
+    assert!(access_sid.is_some(), "access tokens name their session");
+    assert_ne!(access_sid, other_sid);
+    assert!(!replica.is_revoked(user, Role::Fan, access_sid));
+
+    let res = app
+        .request(Method::POST, LOGOUT, None)
+        .header(header::COOKIE, format!("urr_refresh={refresh}"))
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    // This replica refuses it at once ...
+    let body = assert_problem(
+        app.get(ME, Some(&access)).await,
+        StatusCode::UNAUTHORIZED,
+        "TOKEN_REVOKED",
+    )
+    .await;
+    assert!(body["detail"].as_str().is_some());
+    assert_eq!(app.get(ME, Some(&other)).await.status(), StatusCode::OK);
+    // ... and the other replica at its next sync (every second).
+    replica
+        .sync(app.db(), app.state.clock.now())
+        .await
+        .expect("sync");
+    assert!(replica.is_revoked(user, Role::Fan, access_sid));
+    assert!(!replica.is_revoked(user, Role::Fan, other_sid));
+    // Once every token of the session has expired, the revocation is forgotten.
+    app.state.clock.advance(chrono::Duration::seconds(1_900));
+    replica
+        .sync(app.db(), app.state.clock.now())
+        .await
+        .expect("sync");
+    assert!(!replica.is_revoked(user, Role::Fan, access_sid));
+}
+
+#[tokio::test]
+async fn a_role_change_refuses_tokens_with_the_old_role_until_refreshed() {
+    let app = TestApp::spawn().await;
+    let admin = app.create_user(Role::Admin).await;
+    register(&app, "riley@example.com").await;
+    let res = login(&app, "riley@example.com", PASSWORD).await;
+    let refresh = refresh_token(&res);
+    let body = json(res).await;
+    let access = body["access_token"].as_str().expect("token").to_owned();
+    let id = body["user"]["id"].as_str().expect("id").to_owned();
+    let path = format!("/api/v1/admin/users/{id}");
+
+    // Only admins, never their own role, only known roles and accounts.
+    let fan = app.create_user(Role::Fan).await;
+    assert_problem(
+        app.patch(&path, &json!({"role": "admin"}), Some(&fan.token))
+            .await,
+        StatusCode::FORBIDDEN,
+        "FORBIDDEN_ROLE",
+    )
+    .await;
+    assert_problem(
+        app.patch(
+            &format!("/api/v1/admin/users/{}", admin.id),
+            &json!({"role": "fan"}),
+            Some(&admin.token),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "OWN_ROLE",
+    )
+    .await;
+    assert_eq!(
+        app.patch(&path, &json!({"role": "overlord"}), Some(&admin.token))
+            .await
+            .status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_problem(
+        app.patch(
+            &format!("/api/v1/admin/users/{}", Uuid::new_v4()),
+            &json!({"role": "fan"}),
+            Some(&admin.token),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "USER_NOT_FOUND",
+    )
+    .await;
+    assert_eq!(app.get(ME, Some(&access)).await.status(), StatusCode::OK);
+
+    let res = app
+        .patch(&path, &json!({"role": "promoter"}), Some(&admin.token))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(json(res).await["role"], "promoter");
+    // The fan-role token is refused at once; the silent refresh gets a promoter token.
+    assert_problem(
+        app.get(ME, Some(&access)).await,
+        StatusCode::UNAUTHORIZED,
+        "TOKEN_REVOKED",
+    )
+    .await;
+    let res = refresh_with_cookie(&app, &refresh).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let fresh = json(res).await["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let me = json(app.get(ME, Some(&fresh)).await).await;
+    assert_eq!(me["role"], "promoter");
 }
 
 #[tokio::test]
@@ -1023,6 +1265,24 @@ impl LocalIssuer {
     }
 }
 
+/// `claims` with a fresh nonce from `app` (unless they name one already).
+async fn with_nonce(app: &TestApp, claims: &Value) -> Value {
+    let mut claims = claims.clone();
+    if claims.get("nonce").is_none() {
+        let res = app.post(GOOGLE_NONCE, &json!({}), None).await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        claims["nonce"] = json(res).await["nonce"].clone();
+    }
+    claims
+}
+
+impl LocalIssuer {
+    /// Signs `claims` with a fresh nonce and signs in with them.
+    async fn sign_in(&self, app: &TestApp, claims: &Value) -> Response {
+        google_sign_in(app, &self.sign(&with_nonce(app, claims).await)).await
+    }
+}
+
 async fn google_sign_in(app: &TestApp, credential: &str) -> Response {
     app.post(GOOGLE, &json!({"credential": credential}), None)
         .await
@@ -1035,7 +1295,7 @@ async fn google_sign_in_creates_an_account_then_finds_it() {
     let now = app.state.clock.unix();
     let claims = LocalIssuer::claims("g-100", "Grace@Example.com", now);
 
-    let res = google_sign_in(&app, &issuer.sign(&claims)).await;
+    let res = issuer.sign_in(&app, &claims).await;
     assert_eq!(res.status(), StatusCode::OK);
     let refresh = refresh_token(&res);
     let body = json(res).await;
@@ -1055,7 +1315,7 @@ async fn google_sign_in_creates_an_account_then_finds_it() {
         StatusCode::OK
     );
 
-    let res = google_sign_in(&app, &issuer.sign(&claims)).await;
+    let res = issuer.sign_in(&app, &claims).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(json(res).await["user"]["id"], id);
     assert_eq!(app.count_rows("users").await, 1);
@@ -1161,7 +1421,7 @@ async fn google_refuses_bad_id_tokens() {
     assert_eq!(app.count_rows("refresh_tokens").await, 0);
 
     // The same token that was valid an hour and a minute ago is now expired.
-    let token = issuer.sign(&valid);
+    let token = issuer.sign(&with_nonce(&app, &valid).await);
     assert_eq!(google_sign_in(&app, &token).await.status(), StatusCode::OK);
     app.state
         .clock
@@ -1185,7 +1445,7 @@ async fn google_links_an_existing_password_account_by_verified_email() {
     let mut unverified = LocalIssuer::claims("g-300", "IVY@example.com", now);
     unverified["email_verified"] = json!(false);
     assert_problem(
-        google_sign_in(&app, &issuer.sign(&unverified)).await,
+        issuer.sign_in(&app, &unverified).await,
         StatusCode::UNAUTHORIZED,
         "GOOGLE_EMAIL_UNVERIFIED",
     )
@@ -1198,7 +1458,7 @@ async fn google_links_an_existing_password_account_by_verified_email() {
     assert_eq!(linked, None);
 
     let verified = LocalIssuer::claims("g-300", "IVY@example.com", now);
-    let res = google_sign_in(&app, &issuer.sign(&verified)).await;
+    let res = issuer.sign_in(&app, &verified).await;
     assert_eq!(res.status(), StatusCode::OK);
     let body = json(res).await;
     assert_eq!(body["user"]["id"], id.to_string());
@@ -1219,13 +1479,13 @@ async fn google_links_an_existing_password_account_by_verified_email() {
         "INVALID_CREDENTIALS",
     )
     .await;
-    let res = google_sign_in(&app, &issuer.sign(&verified)).await;
+    let res = issuer.sign_in(&app, &verified).await;
     assert_eq!(json(res).await["user"]["id"], id.to_string());
 
     // Another Google account with the same email cannot take the account over.
     let intruder = LocalIssuer::claims("g-999", "ivy@example.com", now);
     assert_problem(
-        google_sign_in(&app, &issuer.sign(&intruder)).await,
+        issuer.sign_in(&app, &intruder).await,
         StatusCode::CONFLICT,
         "GOOGLE_ACCOUNT_CONFLICT",
     )
@@ -1238,14 +1498,11 @@ async fn google_keys_are_refetched_for_a_new_kid_but_not_on_every_request() {
     let app = issuer.app().await;
     let now = app.state.clock.unix();
     let claims = LocalIssuer::claims("g-400", "kim@example.com", now);
-    assert_eq!(
-        google_sign_in(&app, &issuer.sign(&claims)).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(issuer.sign_in(&app, &claims).await.status(), StatusCode::OK);
     assert_eq!(issuer.fetches(), 1);
 
     // Google rotates: a token with a new kid arrives before we know the key.
-    let rotated = issuer.sign_with(&claims, OTHER_KID, &issuer.other);
+    let rotated = issuer.sign_with(&with_nonce(&app, &claims).await, OTHER_KID, &issuer.other);
     issuer
         .jwks
         .write()
@@ -1284,10 +1541,7 @@ async fn google_keys_are_refetched_for_a_new_kid_but_not_on_every_request() {
     // After the cache TTL (max-age 3600) the set is fetched again.
     app.state.clock.advance(chrono::Duration::seconds(3600));
     let fresh = LocalIssuer::claims("g-400", "kim@example.com", app.state.clock.unix());
-    assert_eq!(
-        google_sign_in(&app, &issuer.sign(&fresh)).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(issuer.sign_in(&app, &fresh).await.status(), StatusCode::OK);
     assert_eq!(issuer.fetches(), 3);
 }
 
@@ -1473,4 +1727,42 @@ async fn openapi_documents_the_auth_routes() {
             "{path} documents no problem response"
         );
     }
+}
+
+#[tokio::test]
+async fn google_sign_in_needs_a_nonce_we_issued_and_uses_it_up() {
+    let issuer = LocalIssuer::start().await;
+    let app = issuer.app().await;
+    let now = app.state.clock.unix();
+    let claims = LocalIssuer::claims("g-600", "nonce@example.com", now);
+    // No nonce at all, and a nonce we never issued.
+    let mut made_up = claims.clone();
+    made_up["nonce"] = json!("made-up");
+    for credential in [issuer.sign(&claims), issuer.sign(&made_up)] {
+        assert_problem(
+            google_sign_in(&app, &credential).await,
+            StatusCode::UNAUTHORIZED,
+            "GOOGLE_NONCE_INVALID",
+        )
+        .await;
+    }
+    assert_eq!(app.count_rows("users").await, 0);
+    // A good one works once; the captured token replayed is refused.
+    let token = issuer.sign(&with_nonce(&app, &claims).await);
+    assert_eq!(google_sign_in(&app, &token).await.status(), StatusCode::OK);
+    assert_problem(
+        google_sign_in(&app, &token).await,
+        StatusCode::UNAUTHORIZED,
+        "GOOGLE_NONCE_INVALID",
+    )
+    .await;
+    assert_eq!(app.count_rows("refresh_tokens").await, 1);
+    // Nonces are not handed out when Google sign-in is off.
+    let off = TestApp::spawn().await;
+    assert_problem(
+        off.post(GOOGLE_NONCE, &json!({}), None).await,
+        StatusCode::NOT_FOUND,
+        "GOOGLE_DISABLED",
+    )
+    .await;
 }
