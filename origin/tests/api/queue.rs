@@ -1076,3 +1076,262 @@ async fn cancelling_a_queued_event_closes_its_line_and_tells_the_edges() {
     )
     .await;
 }
+
+fn pass_expiring(key: &SigningKey, event: Uuid, pos: u64, exp: i64) -> String {
+    token::sign(
+        key,
+        &PassClaims {
+            evt: event,
+            sub: format!("v-{}", Uuid::new_v4().simple()),
+            pos,
+            jti: Uuid::new_v4().simple().to_string(),
+            iat: exp - 600,
+            exp,
+        },
+    )
+}
+
+/// Milliseconds the Redis key whose name contains `needle` has left.
+async fn pttl_of(app: &TestApp, needle: &str) -> i64 {
+    let keys = app.redis_keys().await;
+    let key = keys
+        .iter()
+        .find(|k| k.contains(needle))
+        .unwrap_or_else(|| panic!("no key with {needle} in {keys:?}"));
+    redis::cmd("PTTL")
+        .arg(key)
+        .query_async(&mut app.state.redis.conn())
+        .await
+        .expect("PTTL")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tier1_position_seats_one_account_for_the_whole_sale() {
+    let (second_edge, _) = random_key("edge-two");
+    let (first_edge, _) = random_key("edge-one");
+    let app = TestApp::spawn_with(&[(
+        "URR_EDGE_PUBLIC_KEYS",
+        &format!("{},{}", first_edge.public_key(), second_edge.public_key()),
+    )])
+    .await;
+    let admin = app.create_user(Role::Admin).await;
+    let ev = create_event(&app, EventSpec::on_sale(&app).seats(4)).await;
+    let now = app.state.clock.unix();
+    let mut r = rules(&app, ev.id, 1, 1);
+    r.sale_closes_at = Some(now + 4 * 3600);
+    put_rules(&app, &admin, &r, true).await;
+    let fans = create_fans(&app, 4).await;
+    let (a, b, c, d) = (&fans[0], &fans[1], &fans[2], &fans[3]);
+
+    // A is seated by position 5 with a pass presented inside the skew window (its
+    // `exp` just passed): the marker must not live only as long as that pass could.
+    let late = pass_expiring(&first_edge, ev.id, 5, now - 29);
+    assert_eq!(
+        join(&app, a, ev.id, Some(&late)).await.status(),
+        StatusCode::CREATED
+    );
+    let c_pass = pass_with(&app, &first_edge, ev.id, 6);
+    assert_eq!(
+        json(join(&app, c, ev.id, Some(&c_pass)).await).await["state"],
+        "waiting"
+    );
+    let left = pttl_of(&app, ":pass:edge-one:5").await;
+    assert!(
+        left > (4 * 3600 - 60) * 1000,
+        "position 5 stays taken until the sale closes, not {left} ms"
+    );
+
+    // A fresh pass for the same position, as the edge re-signs on every poll, presented
+    // by another account: refused, so B cannot jump ahead of C (position 6).
+    let again = pass_with(&app, &first_edge, ev.id, 5);
+    assert_problem(
+        join(&app, b, ev.id, Some(&again)).await,
+        StatusCode::CONFLICT,
+        "PASS_ALREADY_USED",
+    )
+    .await;
+    assert!(matches!(
+        status_of(&app, b, ev.id).await.status(),
+        StatusCode::NOT_FOUND
+    ));
+    assert_eq!(status(&app, c, ev.id).await["ahead"], 0);
+
+    // Another edge deployment (its own key) counts its own positions: its 5 is not
+    // the first edge's 5, and both wait in pass order.
+    let other = pass_with(&app, &second_edge, ev.id, 5);
+    let v = json(join(&app, d, ev.id, Some(&other)).await).await;
+    assert_eq!(v["state"], "waiting");
+    assert_eq!(v["position"], 5);
+    assert_eq!(
+        status(&app, c, ev.id).await["ahead"],
+        1,
+        "D (5) waits ahead of C (6)"
+    );
+}
+
+async fn status_of(app: &TestApp, fan: &TestUser, event: Uuid) -> reqwest::Response {
+    app.get(
+        &format!("/api/v1/events/{event}/queue/status"),
+        Some(&fan.token),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn leaving_ends_the_slot_even_when_nobody_else_holds_one() {
+    let app = TestApp::spawn().await;
+    let admin = app.create_user(Role::Admin).await;
+    let ev = queued_event(&app, &admin, 4, 10).await;
+    let fan = &create_fans(&app, 1).await[0];
+    let v = json(join(&app, fan, ev.id, Some(&pass(&app, ev.id, 1))).await).await;
+    assert_eq!(v["state"], "admitted");
+    let entry = entry_of(&v);
+    let res = app
+        .post(
+            &format!("/api/v1/events/{}/queue/leave", ev.id),
+            &json!({}),
+            Some(&fan.token),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    // The active set is empty now; the guard still knows the line and refuses.
+    assert_problem(
+        reserve(&app, fan, ev.id, ev.seats[0], Some(&entry)).await,
+        StatusCode::FORBIDDEN,
+        "QUEUE_SLOT_ENDED",
+    )
+    .await;
+    assert_eq!(app.count_rows("reservations").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn paying_ends_the_slot_so_the_entry_token_books_no_more() {
+    use crate::payments::{authorize, confirm, spawn_env};
+    let env = spawn_env(&[]).await;
+    let app = &env.app;
+    let admin = app.create_user(Role::Admin).await;
+    let ev = queued_event(app, &admin, 4, 10).await;
+    let fan = &create_fans(app, 1).await[0];
+    let v = json(join(app, fan, ev.id, Some(&pass(app, ev.id, 1))).await).await;
+    let entry = entry_of(&v);
+    let held =
+        crate::payments::held_from(reserve(app, fan, ev.id, ev.seats[0], Some(&entry)).await).await;
+    let key = authorize(&env.fake, &held).await;
+    let res = confirm(app, fan, &key, &held.order_id, held.amount).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_problem(
+        reserve(app, fan, ev.id, ev.seats[1], Some(&entry)).await,
+        StatusCode::FORBIDDEN,
+        "QUEUE_SLOT_ENDED",
+    )
+    .await;
+    assert_eq!(app.count_rows("reservations").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn queue_joins_and_reservation_attempts_are_limited_per_account() {
+    let app = TestApp::spawn_with(&[
+        ("URR_RATE_QUEUE_JOINS_PER_USER_PER_SEC", "2"),
+        ("URR_RATE_RESERVATIONS_PER_USER_PER_SEC", "3"),
+    ])
+    .await;
+    let admin = app.create_user(Role::Admin).await;
+    let ev = queued_event(&app, &admin, 8, 10).await;
+    let fans = create_fans(&app, 2).await;
+    let (fan, other) = (&fans[0], &fans[1]);
+    // Stop the clock at the start of a second so every call falls in one window.
+    let next = app.state.clock.unix() + 1;
+    app.state
+        .clock
+        .freeze_at(chrono::DateTime::from_timestamp(next, 0).expect("time"));
+    let p = pass(&app, ev.id, 1);
+    let first = json(join(&app, fan, ev.id, Some(&p)).await).await;
+    let entry = entry_of(&first);
+    assert_eq!(
+        join(&app, fan, ev.id, Some(&p)).await.status(),
+        StatusCode::OK
+    );
+    let res = join(&app, fan, ev.id, Some(&p)).await;
+    assert_eq!(
+        res.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    assert_problem(res, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED").await;
+    // Another account is not affected.
+    let p2 = pass(&app, ev.id, 2);
+    assert_eq!(
+        join(&app, other, ev.id, Some(&p2)).await.status(),
+        StatusCode::CREATED
+    );
+
+    for seat in &ev.seats[..3] {
+        let res = reserve(&app, fan, ev.id, *seat, Some(&entry)).await;
+        assert_ne!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+    let before = app.count_rows("reservations").await;
+    assert_problem(
+        reserve(&app, fan, ev.id, ev.seats[3], Some(&entry)).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "RATE_LIMITED",
+    )
+    .await;
+    assert_eq!(
+        app.count_rows("reservations").await,
+        before,
+        "nothing written"
+    );
+    // The next second the account may try again.
+    app.state.clock.advance(Duration::seconds(1));
+    assert_ne!(
+        reserve(&app, fan, ev.id, ev.seats[3], Some(&entry))
+            .await
+            .status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rules_of_a_cancelled_event_cannot_be_changed() {
+    let app = TestApp::spawn().await;
+    let admin = app.create_user(Role::Admin).await;
+    let ev = queued_event(&app, &admin, 2, 10).await;
+    let res = app
+        .post(
+            &format!("/api/v1/events/{}/cancel", ev.id),
+            &json!({}),
+            Some(&admin.token),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let current = json(
+        app.get(
+            &format!("/api/v1/events/{}/edge-rules", ev.id),
+            Some(&admin.token),
+        )
+        .await,
+    )
+    .await;
+    let version = current["rules"]["version"].as_u64().expect("version");
+    let mut reopened = rules(&app, ev.id, version + 1, 10);
+    reopened.mode = Mode::Queue;
+    let res = app
+        .put(
+            &format!("/api/v1/events/{}/edge-rules", ev.id),
+            &json!({ "rules": reopened, "edge_tier": true }),
+            Some(&admin.token),
+        )
+        .await;
+    assert_problem(res, StatusCode::CONFLICT, "EVENT_CANCELLED").await;
+    let after = json(
+        app.get(
+            &format!("/api/v1/events/{}/edge-rules", ev.id),
+            Some(&admin.token),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(after["rules"]["version"].as_u64(), Some(version));
+    assert_eq!(after["rules"]["mode"], "reject");
+}
