@@ -449,9 +449,7 @@ async fn logout(
     if let Some(token) = session::presented(&headers, body.map(|b| b.refresh_token)) {
         session::revoke_family_of(&state.db, &token, state.clock.now()).await?;
         // This replica refuses the session's access tokens at once; others within a second.
-        if let Err(e) = state.revocations.sync(&state.db, state.clock.now()).await {
-            tracing::warn!(error = %e, "revocation sync after logout failed; the worker retries");
-        }
+        super::revocation::sync_after_commit(&state).await;
     }
     metrics::counter!("auth_logouts_total").increment(1);
     let jar = CookieJar::new().add(session::clearing_cookie(&state.config.auth));
@@ -744,9 +742,7 @@ async fn admin_update_user(
     .ok_or_else(|| ApiError::not_found("USER_NOT_FOUND", "no such account"))?;
     super::revocation::record_role_change(&mut *tx, user_id, body.role, now).await?;
     tx.commit().await?;
-    if let Err(e) = state.revocations.sync(&state.db, state.clock.now()).await {
-        tracing::warn!(error = %e, "revocation sync after a role change failed; the worker retries");
-    }
+    super::revocation::sync_after_commit(&state).await;
     tracing::info!(admin = %caller.id, user = %user_id, role = body.role.as_str(), "role changed");
     Ok(Json(row.profile()?))
 }
