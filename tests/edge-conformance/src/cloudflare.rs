@@ -135,6 +135,12 @@ impl Platform for Cloudflare {
         "cloudflare"
     }
 
+    /// `wrangler dev` sets `CF-Connecting-IP` only when the client sent none; Cloudflare
+    /// itself always replaces it with the address it saw.
+    fn client_ip_header(&self) -> &str {
+        "cf-connecting-ip"
+    }
+
     async fn start(&self, vars: &Vars) -> Result<RunningEdge> {
         let built = self.worker_dir.join(&self.build_dir).join("index.js");
         if !built.is_file() {
