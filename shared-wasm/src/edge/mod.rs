@@ -29,11 +29,15 @@
 //!
 //! # What a platform implements
 //!
-//! [`Host`]: four storage calls and two primitives. `join`, `observe` and `push_rules`
+//! [`Host`]: seven storage calls and two primitives. `join`, `observe` and `push_rules`
 //! must each run **atomically per event** around the pure functions
 //! [`state::EventState::join`], [`state::EventState::observe`] and [`state::apply_push`]
 //! (see [`state`] for the exact semantics and a Redis mapping); `snapshot` may return a
 //! copy cached for about a second, which is what keeps status polls off the storage.
+//! `hit` (a counter that expires) and `claim_once` (a mark that expires) must be atomic
+//! per key ([`limits`] has the keys and an in-memory implementation). `may_have_state`
+//! may say "certainly no state" so that nothing else is asked for that event (see
+//! [`known`]); its default always says "maybe".
 //!
 //! # Keys
 //!

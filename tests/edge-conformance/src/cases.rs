@@ -1088,17 +1088,25 @@ async fn joins_are_limited_per_client_address(c: &Ctx) -> Result<()> {
             .post(&url, &[(c.client_ip_header.as_str(), ip)])
             .await
     };
-    // A window boundary between the joins would reset the count: start early in one.
-    let into_minute = now_s().rem_euclid(60);
-    if into_minute > 45 {
-        tokio::time::sleep(Duration::from_secs((61 - into_minute) as u64)).await;
-    }
-    for _ in 0..3 {
-        from("198.51.100.10", url.clone())
-            .await?
-            .expect_status(201)?;
-    }
-    let limited = from("198.51.100.10", url.clone()).await?;
+    // Fixed minutes: the first 429 comes after at least 3 joins, and by the 7th even if a
+    // minute ends in between (3 + 3 + 1). No waiting for a fresh minute.
+    let mut admitted = 0;
+    let limited = loop {
+        let r = from("198.51.100.10", url.clone()).await?;
+        if r.status == 429 {
+            break r;
+        }
+        r.expect_status(201)?;
+        admitted += 1;
+        ensure!(
+            admitted < 7,
+            "7 joins from one address within a minute were all admitted"
+        );
+    };
+    ensure!(
+        admitted >= 3,
+        "limited after {admitted} joins, the limit is 3"
+    );
     let v = limited.expect_problem(429, "RATE_LIMITED")?;
     let retry: u64 = limited
         .header("retry-after")
