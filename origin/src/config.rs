@@ -369,12 +369,13 @@ pub struct PaymentsConfig {
     pub reconcile_min_age: Duration,
     /// `URR_RECONCILE_BATCH`, default 50 orders per run.
     pub reconcile_batch: u32,
-    /// `URR_WEBHOOK_RATE_PER_IP`, default 10: webhook calls per second per client IP
-    /// (a token bucket of that many, refilled at that rate, per replica); 0: no limit.
-    pub webhook_rate_per_ip: u32,
-    /// `URR_WEBHOOK_RATE_GLOBAL`, default 100: webhook calls per second from everyone
-    /// together (per replica); 0: no limit.
-    pub webhook_rate_global: u32,
+    /// `URR_WEBHOOK_PER_IP_PER_MIN`, default 600: webhook calls per minute per client
+    /// IP (a token bucket of that many, refilled evenly over the minute, per replica);
+    /// 0: no limit.
+    pub webhook_per_ip_per_min: u32,
+    /// `URR_WEBHOOK_GLOBAL_PER_MIN`, default 6,000: webhook calls per minute from
+    /// everyone together (per replica); 0: no limit.
+    pub webhook_global_per_min: u32,
     pub refund_policy: RefundPolicy,
 }
 
@@ -464,8 +465,8 @@ impl PaymentsConfig {
             reconcile_interval: v.millis("URR_RECONCILE_INTERVAL_MS", 10_000)?,
             reconcile_min_age: v.secs("URR_RECONCILE_MIN_AGE_SECS", 30)?,
             reconcile_batch: v.parse("URR_RECONCILE_BATCH", 50)?,
-            webhook_rate_per_ip: v.parse("URR_WEBHOOK_RATE_PER_IP", 10)?,
-            webhook_rate_global: v.parse("URR_WEBHOOK_RATE_GLOBAL", 100)?,
+            webhook_per_ip_per_min: v.parse("URR_WEBHOOK_PER_IP_PER_MIN", 600)?,
+            webhook_global_per_min: v.parse("URR_WEBHOOK_GLOBAL_PER_MIN", 6000)?,
             refund_policy,
         };
         for (key, d) in [
@@ -747,8 +748,8 @@ mod tests {
             c.metrics_addr.map(|a| a.to_string()).as_deref(),
             Some("127.0.0.1:9090")
         );
-        assert_eq!(c.payments.webhook_rate_per_ip, 10);
-        assert_eq!(c.payments.webhook_rate_global, 100);
+        assert_eq!(c.payments.webhook_per_ip_per_min, 600);
+        assert_eq!(c.payments.webhook_global_per_min, 6000);
         assert_eq!(c.auth.access_ttl, Duration::from_secs(1800));
         assert!(c.auth.cookie_secure);
         assert!(c.auth.edge_proxy_secrets.is_empty());
@@ -848,7 +849,7 @@ mod tests {
             ("URR_TOSS_BUDGET_MS", "15000"),
             ("URR_REFUND_PARTIAL_PERCENT", "120"),
             ("URR_TOSS_MAX_ATTEMPTS", "0"),
-            ("URR_WEBHOOK_RATE_PER_IP", "-1"),
+            ("URR_WEBHOOK_PER_IP_PER_MIN", "-1"),
         ] {
             let m = vars(&[
                 ("URR_ORIGIN_SIGNING_KEY", KEY),

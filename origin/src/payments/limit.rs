@@ -4,15 +4,16 @@
 //! let anyone make the origin read (and, before the order is due, write) as fast as
 //! they can send. Two token buckets, per replica and in memory, decide first:
 //!
-//! - per client IP (`URR_WEBHOOK_RATE_PER_IP` per second, the bucket holds one
-//!   second's worth; IPv6 per /64, the same subject as the login limits);
-//! - everyone together (`URR_WEBHOOK_RATE_GLOBAL` per second).
+//! - per client IP (`URR_WEBHOOK_PER_IP_PER_MIN`; IPv6 per /64, the same subject as
+//!   the login limits);
+//! - everyone together (`URR_WEBHOOK_GLOBAL_PER_MIN`).
 //!
-//! Over either: 429 `RATE_LIMITED` with `Retry-After` (seconds until a token is back).
-//! Nothing is lost by refusing: Toss retries a webhook that was not answered 200, and
-//! the reconciler settles every order from its own schedule without any webhook. The
-//! per-IP buckets live in a size-capped cache (idle ones are dropped), so spoofed or
-//! rotating addresses cannot grow memory. Time comes from `state.clock`.
+//! Each bucket holds a minute's worth and refills evenly over the minute. Over either:
+//! 429 `RATE_LIMITED` with `Retry-After` (seconds until a token is back). Nothing is
+//! lost by refusing: Toss retries a webhook that was not answered 200, and the
+//! reconciler settles every order on its own schedule without any webhook. The per-IP
+//! buckets live in a size-capped cache (idle ones are dropped, and would be full again
+//! anyway), so rotating addresses cannot grow memory. Time comes from `state.clock`.
 
 use crate::auth::ClientIp;
 use crate::http::ApiError;
@@ -26,34 +27,41 @@ const MAX_CLIENTS: u64 = 10_000;
 /// A bucket unused this long is dropped (it would be full again anyway).
 const IDLE: Duration = Duration::from_secs(60);
 
-/// A token bucket of `rate` tokens, refilled at `rate` per second.
+/// A token bucket of `per_min` tokens, refilled at `per_min` per minute. Counted in
+/// exact integers: a token is 60,000 units and a millisecond adds `per_min` units.
 #[derive(Debug)]
 struct Bucket {
-    tokens: f64,
+    units: i64,
     at: DateTime<Utc>,
 }
 
+const UNITS_PER_TOKEN: i64 = 60_000;
+
 impl Bucket {
-    fn full(rate: u32, now: DateTime<Utc>) -> Bucket {
+    fn full(per_min: u32, now: DateTime<Utc>) -> Bucket {
         Bucket {
-            tokens: f64::from(rate),
+            units: i64::from(per_min) * UNITS_PER_TOKEN,
             at: now,
         }
     }
 
     /// Takes a token, or says how many seconds until one is back.
-    fn take(&mut self, rate: u32, now: DateTime<Utc>) -> Result<(), u64> {
-        let rate = f64::from(rate.max(1));
+    fn take(&mut self, per_min: u32, now: DateTime<Utc>) -> Result<(), u64> {
+        let per_ms = i64::from(per_min.max(1));
         if now > self.at {
-            let elapsed = (now - self.at).num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6;
-            self.tokens = (self.tokens + elapsed * rate).min(rate);
+            let elapsed_ms = (now - self.at).num_milliseconds();
+            self.units = self
+                .units
+                .saturating_add(elapsed_ms.saturating_mul(per_ms))
+                .min(per_ms * UNITS_PER_TOKEN);
             self.at = now;
         }
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        if self.units >= UNITS_PER_TOKEN {
+            self.units -= UNITS_PER_TOKEN;
             Ok(())
         } else {
-            Err(((1.0 - self.tokens) / rate).ceil().max(1.0) as u64)
+            let wait_ms = (UNITS_PER_TOKEN - self.units + per_ms - 1) / per_ms;
+            Err(u64::try_from((wait_ms + 999) / 1000).unwrap_or(1).max(1))
         }
     }
 }
@@ -84,8 +92,8 @@ impl WebhookLimiter {
             metrics::counter!("payments_webhooks_limited_total", "scope" => scope).increment(1);
             ApiError::too_many_requests(secs)
         };
-        if cfg.webhook_rate_per_ip > 0 {
-            let rate = cfg.webhook_rate_per_ip;
+        if cfg.webhook_per_ip_per_min > 0 {
+            let rate = cfg.webhook_per_ip_per_min;
             let bucket = self
                 .per_ip
                 .get_with(ip.subject(), || Arc::new(Mutex::new(Bucket::full(rate, now))));
@@ -95,8 +103,8 @@ impl WebhookLimiter {
                 .take(rate, now);
             taken.map_err(|secs| limited("ip", secs))?;
         }
-        if cfg.webhook_rate_global > 0 {
-            let rate = cfg.webhook_rate_global;
+        if cfg.webhook_global_per_min > 0 {
+            let rate = cfg.webhook_global_per_min;
             let mut global = self.global.lock().unwrap_or_else(|p| p.into_inner());
             global
                 .get_or_insert_with(|| Bucket::full(rate, now))
@@ -112,23 +120,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_bucket_holds_one_second_and_refills_at_the_rate() {
+    fn a_bucket_holds_a_minute_and_refills_evenly() {
         let t0 = DateTime::from_timestamp(1_800_000_000, 0).expect("time");
         let mut b = Bucket::full(4, t0);
         for _ in 0..4 {
             assert_eq!(b.take(4, t0), Ok(()));
         }
-        assert_eq!(b.take(4, t0), Err(1));
-        // A quarter second later one token is back, not more.
-        let t1 = t0 + chrono::Duration::milliseconds(250);
-        assert_eq!(b.take(4, t1), Ok(()));
-        assert_eq!(b.take(4, t1), Err(1));
-        // Idle for long: full again, never more than the rate.
-        let t2 = t1 + chrono::Duration::hours(1);
-        for _ in 0..4 {
-            assert_eq!(b.take(4, t2), Ok(()));
-        }
+        // One token comes back every 15 s.
+        assert_eq!(b.take(4, t0), Err(15));
+        let t1 = t0 + chrono::Duration::seconds(10);
+        assert_eq!(b.take(4, t1), Err(5));
+        let t2 = t0 + chrono::Duration::seconds(15);
+        assert_eq!(b.take(4, t2), Ok(()));
         assert!(b.take(4, t2).is_err());
+        // Idle for long: full again, never more than a minute's worth.
+        let t3 = t2 + chrono::Duration::hours(1);
+        for _ in 0..4 {
+            assert_eq!(b.take(4, t3), Ok(()));
+        }
+        assert!(b.take(4, t3).is_err());
         // A clock that goes backwards refills nothing.
         assert!(b.take(4, t0).is_err());
     }

@@ -159,7 +159,7 @@ async fn get_payment(
 /// run holds it), which re-fetches the payment from Toss and acts on Toss's answer.
 /// 200 with the same body for any JSON, whether or not it names an order of ours (Toss
 /// retries anything else for days). Rate-limited per client IP
-/// (`URR_WEBHOOK_RATE_PER_IP`/s) and in total (`URR_WEBHOOK_RATE_GLOBAL`/s).
+/// (`URR_WEBHOOK_PER_IP_PER_MIN`) and in total (`URR_WEBHOOK_GLOBAL_PER_MIN`).
 #[utoipa::path(post, path = "/api/v1/payments/toss/webhook", tag = "payments",
     request_body(content = Object, description = "Toss webhook event", content_type = "application/json"),
     responses(

@@ -70,8 +70,7 @@ pub async fn reconcile_once(state: &AppState) -> anyhow::Result<ReconcileStats> 
         cfg.reconcile_min_age
             .max(std::time::Duration::from_secs(60)),
     )?;
-    let leased_until = state.clock.now() + lease;
-    let rows = store::lease_due(state, cfg.reconcile_batch, lease).await?;
+    let (rows, leased_until) = store::lease_due(state, cfg.reconcile_batch, lease).await?;
     let mut stats = ReconcileStats {
         examined: rows.len(),
         ..Default::default()

@@ -224,13 +224,15 @@ pub async fn mark_due(state: &AppState, order_id: &str) -> sqlx::Result<bool> {
 /// Orders the reconciler should look at now, leased to this caller for `lease` (another
 /// replica skips them; if this one dies, they come back after the lease). The lease is
 /// `leased_until`; [`release_lease`] ends it when the caller is done with the order.
+/// Returns the orders and the lease's end.
 pub async fn lease_due(
     state: &AppState,
     batch: u32,
     lease: Duration,
-) -> sqlx::Result<Vec<PaymentRow>> {
+) -> sqlx::Result<(Vec<PaymentRow>, DateTime<Utc>)> {
     let now = state.clock.now();
-    sqlx::query_as::<_, PaymentRow>(&format!(
+    let until = now + lease;
+    let rows = sqlx::query_as::<_, PaymentRow>(&format!(
         "UPDATE payments p SET reconcile_after = $2, leased_until = $2
          FROM (SELECT order_id FROM payments
                WHERE reconcile_after IS NOT NULL AND reconcile_after <= $1
@@ -247,10 +249,11 @@ pub async fn lease_due(
             .join(", ")
     ))
     .bind(now)
-    .bind(now + lease)
+    .bind(until)
     .bind(i64::from(batch))
     .fetch_all(&state.db)
-    .await
+    .await?;
+    Ok((rows, until))
 }
 
 /// Ends this caller's lease of an order (`until`: the end [`lease_due`] gave it; a
