@@ -790,7 +790,8 @@ mod tests {
         assert!(e.contains("URR_TOSS_ALLOW_TEST=true"), "{e}");
         let e = parse(&[("URR_TOSS_SECRET_KEY", "test_sk_mine")]).unwrap_err();
         assert!(
-            e.to_string().contains("URR_TOSS_SECRET_KEY is a Toss test key"),
+            e.to_string()
+                .contains("URR_TOSS_SECRET_KEY is a Toss test key"),
             "{e}"
         );
         let e = parse(&[("URR_TOSS_ALLOW_TEST", "false")]).unwrap_err();

@@ -95,6 +95,10 @@ impl SeatMapCache {
         self.events.run_pending_tasks().await;
         self.events.entry_count()
     }
+
+    pub async fn is_empty(&self) -> bool {
+        self.len().await == 0
+    }
 }
 
 async fn build(state: &AppState, event: Uuid) -> ApiResult<Bytes> {

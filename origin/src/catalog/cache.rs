@@ -133,6 +133,10 @@ impl DetailCache {
             None => 0,
         }
     }
+
+    pub async fn is_empty(&self) -> bool {
+        self.len().await == 0
+    }
 }
 
 async fn load(state: &AppState, id: Uuid, now: DateTime<Utc>) -> ApiResult<Cached> {

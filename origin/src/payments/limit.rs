@@ -94,9 +94,9 @@ impl WebhookLimiter {
         };
         if cfg.webhook_per_ip_per_min > 0 {
             let rate = cfg.webhook_per_ip_per_min;
-            let bucket = self
-                .per_ip
-                .get_with(ip.subject(), || Arc::new(Mutex::new(Bucket::full(rate, now))));
+            let bucket = self.per_ip.get_with(ip.subject(), || {
+                Arc::new(Mutex::new(Bucket::full(rate, now)))
+            });
             let taken = bucket
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())

@@ -18,9 +18,7 @@
 
 use super::code;
 use crate::auth::AuthUser;
-use crate::catalog::{
-    Cursor, Page, authorize_event_manager, invalid_query, page_limit, paginate,
-};
+use crate::catalog::{Cursor, Page, authorize_event_manager, invalid_query, page_limit, paginate};
 use crate::http::{ApiError, ApiResult, Json, Path, Problem, Query};
 use crate::state::AppState;
 use axum::extract::State;
@@ -93,16 +91,19 @@ fn wanted(state: &AppState, event_id: Uuid, body: CheckInRequest) -> ApiResult<W
             if qr.len() > MAX_QR_LEN {
                 return Err(ApiError::validation("qr", "is too long to be a ticket QR"));
             }
-            let claims: QrClaims =
-                token::verify(&state.config.keys.origin_public, qr.trim(), state.clock.unix())
-                    .map_err(|e| {
-                        ApiError::new(
-                            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                            "QR_INVALID",
-                            "The QR code is not a valid ticket of ours",
-                        )
-                        .with("reason", e.code())
-                    })?;
+            let claims: QrClaims = token::verify(
+                &state.config.keys.origin_public,
+                qr.trim(),
+                state.clock.unix(),
+            )
+            .map_err(|e| {
+                ApiError::new(
+                    axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                    "QR_INVALID",
+                    "The QR code is not a valid ticket of ours",
+                )
+                .with("reason", e.code())
+            })?;
             if claims.evt != event_id {
                 return Err(ticket_not_found());
             }
@@ -207,18 +208,19 @@ pub(crate) async fn check_in(
             "TICKET_VOID",
             "This ticket is void (refunded or cancelled); do not admit it",
         )
-        .with("voided_at", row.get::<Option<DateTime<Utc>>, _>("voided_at"))
+        .with(
+            "voided_at",
+            row.get::<Option<DateTime<Utc>>, _>("voided_at"),
+        )
         .with("void_reason", row.get::<Option<String>, _>("void_reason")));
     }
     refused("already_checked_in");
-    Err(ApiError::conflict(
-        "ALREADY_CHECKED_IN",
-        "This ticket was already checked in",
+    Err(
+        ApiError::conflict("ALREADY_CHECKED_IN", "This ticket was already checked in").with(
+            "checked_in_at",
+            row.get::<Option<DateTime<Utc>>, _>("checked_in_at"),
+        ),
     )
-    .with(
-        "checked_in_at",
-        row.get::<Option<DateTime<Utc>>, _>("checked_in_at"),
-    ))
 }
 
 /// Parses `since`: RFC 3339 (an unencoded `+09:00` arrives as ` 09:00`).

@@ -79,7 +79,12 @@ async fn the_door_admits_each_ticket_once_and_only_its_own_event_staff() {
     let paid = pay(&env, fan, &hold_seats(app, fan, a.id, &a.seats[..2]).await).await;
     let ts = tickets(&paid);
     let (t1, t2) = (&ts[0], &ts[1]);
-    let paid_b = pay(&env, &fans[1], &hold_seats(app, &fans[1], b.id, &b.seats[..1]).await).await;
+    let paid_b = pay(
+        &env,
+        &fans[1],
+        &hold_seats(app, &fans[1], b.id, &b.seats[..1]).await,
+    )
+    .await;
     let tb = &tickets(&paid_b)[0];
 
     // Fans and other promoters cannot check anyone in; nothing changes.
@@ -107,7 +112,11 @@ async fn the_door_admits_each_ticket_once_and_only_its_own_event_staff() {
         },
     );
     for (body, status, code) in [
-        (json!({}), StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED"),
+        (
+            json!({}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_FAILED",
+        ),
         (
             json!({ "qr": t1.2, "code": t1.1 }),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -153,7 +162,11 @@ async fn the_door_admits_each_ticket_once_and_only_its_own_event_staff() {
         assert_problem(res, status, code).await;
     }
     let res = app
-        .request(reqwest::Method::POST, &check_in_path(a.id), Some(&promoter.token))
+        .request(
+            reqwest::Method::POST,
+            &check_in_path(a.id),
+            Some(&promoter.token),
+        )
         .header("content-type", "application/json")
         .body("{not json")
         .send()
@@ -188,15 +201,13 @@ async fn the_door_admits_each_ticket_once_and_only_its_own_event_staff() {
     assert_eq!(admitted["ticket_id"], t1.0.as_str());
     assert_eq!(admitted["label"], "A-1-1");
     let at = admitted["checked_in_at"].as_str().expect("time").to_owned();
-    let typed = format!(
-        "{}-{}",
-        t1.1[..5].to_lowercase(),
-        t1.1[5..].to_lowercase()
-    );
+    let typed = format!("{}-{}", t1.1[..5].to_lowercase(), t1.1[5..].to_lowercase());
     let res = check_in(app, &promoter, a.id, json!({ "code": typed })).await;
     let again = assert_problem(res, StatusCode::CONFLICT, "ALREADY_CHECKED_IN").await;
     assert_eq!(
-        again["checked_in_at"].as_str().map(|s| s.parse::<DateTime<Utc>>().ok()),
+        again["checked_in_at"]
+            .as_str()
+            .map(|s| s.parse::<DateTime<Utc>>().ok()),
         Some(at.parse::<DateTime<Utc>>().ok())
     );
     let (_, by) = checked_in(app, &t1.0).await.expect("checked in");
@@ -221,7 +232,12 @@ async fn many_scanners_on_one_ticket_admit_it_exactly_once() {
     let promoter = promoter_of(app, event.id).await;
     let admin = app.create_user(Role::Admin).await;
     let fan = create_fans(app, 1).await.remove(0);
-    let paid = pay(&env, &fan, &hold_seats(app, &fan, event.id, &event.seats[..1]).await).await;
+    let paid = pay(
+        &env,
+        &fan,
+        &hold_seats(app, &fan, event.id, &event.seats[..1]).await,
+    )
+    .await;
     let (_, code, qr) = tickets(&paid).remove(0);
 
     let scans = (0..64).map(|i| {
@@ -257,7 +273,12 @@ async fn a_refunded_ticket_is_refused_at_the_door_while_its_seat_is_resold() {
     let promoter = promoter_of(app, event.id).await;
     let fans = create_fans(app, 2).await;
     let seat = &event.seats[..1];
-    let paid = pay(&env, &fans[0], &hold_seats(app, &fans[0], event.id, seat).await).await;
+    let paid = pay(
+        &env,
+        &fans[0],
+        &hold_seats(app, &fans[0], event.id, seat).await,
+    )
+    .await;
     let (old_id, old_code, old_qr) = tickets(&paid).remove(0);
     let reservation = paid["payment"]["reservation_id"]
         .as_str()
@@ -273,7 +294,12 @@ async fn a_refunded_ticket_is_refused_at_the_door_while_its_seat_is_resold() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK, "{}", json(res).await);
-    let resold = pay(&env, &fans[1], &hold_seats(app, &fans[1], event.id, seat).await).await;
+    let resold = pay(
+        &env,
+        &fans[1],
+        &hold_seats(app, &fans[1], event.id, seat).await,
+    )
+    .await;
     let (new_id, new_code, _) = tickets(&resold).remove(0);
 
     // The old QR still verifies offline (it is signed and not expired)...
@@ -377,20 +403,30 @@ async fn the_void_feed_pages_in_voided_order_from_a_time() {
             .map(|t| t["id"].as_str().expect("id").to_owned())
             .collect()
     };
-    let first = json(app.get(&format!("{path}?limit=4"), Some(&promoter.token)).await).await;
+    let first = json(
+        app.get(&format!("{path}?limit=4"), Some(&promoter.token))
+            .await,
+    )
+    .await;
     assert_eq!(first["items"][0]["code"], expected[0].1.as_str());
     assert!(first["items"][0]["voided_at"].is_string());
     let cursor = first["next_cursor"].as_str().expect("more").to_owned();
     let second = json(
-        app.get(&format!("{path}?limit=4&cursor={cursor}"), Some(&admin.token))
-            .await,
+        app.get(
+            &format!("{path}?limit=4&cursor={cursor}"),
+            Some(&admin.token),
+        )
+        .await,
     )
     .await;
     assert!(second["next_cursor"].is_null(), "{second}");
     let all: Vec<String> = ids(&first).into_iter().chain(ids(&second)).collect();
     assert_eq!(
         all,
-        expected.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>()
+        expected
+            .iter()
+            .map(|(id, _)| id.clone())
+            .collect::<Vec<_>>()
     );
 
     // `since`: from the second refund on (RFC 3339 in UTC or with an offset).
@@ -455,7 +491,12 @@ async fn the_void_feed_pages_in_voided_order_from_a_time() {
     .await;
 }
 
-async fn patch_event(app: &TestApp, user: &TestUser, event: Uuid, body: Value) -> reqwest::Response {
+async fn patch_event(
+    app: &TestApp,
+    user: &TestUser,
+    event: Uuid,
+    body: Value,
+) -> reqwest::Response {
     app.patch(&format!("/api/v1/events/{event}"), &body, Some(&user.token))
         .await
 }
@@ -498,12 +539,20 @@ async fn show_times_freeze_for_promoters_after_the_first_sale() {
 
     // The hold goes: free again. Then a sale: frozen for good.
     let res = app
-        .delete(&format!("/api/v1/reservations/{}", held.id), Some(&fan.token))
+        .delete(
+            &format!("/api/v1/reservations/{}", held.id),
+            Some(&fan.token),
+        )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let res = patch_event(app, &promoter, event.id, later(t1)).await;
     assert_eq!(res.status(), StatusCode::OK);
-    pay(&env, fan, &hold_seats(app, fan, event.id, &event.seats[1..2]).await).await;
+    pay(
+        &env,
+        fan,
+        &hold_seats(app, fan, event.id, &event.seats[1..2]).await,
+    )
+    .await;
     let t2 = starts_at(app, event.id).await;
     let past = app.state.clock.now() - Duration::days(1);
     for body in [

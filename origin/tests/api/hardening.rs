@@ -35,7 +35,9 @@ async fn seat_maps_are_cached_only_for_real_events_and_bounded() {
         events.push(create_event(&app, EventSpec::on_sale(&app).standing("GA", 10_000, 5)).await);
     }
     for e in &events[..3] {
-        let res = app.get(&format!("/api/v1/events/{}/seats", e.id), None).await;
+        let res = app
+            .get(&format!("/api/v1/events/{}/seats", e.id), None)
+            .await;
         assert_eq!(res.status(), StatusCode::OK);
     }
     assert_eq!(app.state.booking.seatmaps.len().await, 3);
@@ -80,12 +82,14 @@ async fn event_details_are_cached_briefly_and_edits_show_at_once() {
         .fetch_one(app.db())
         .await
         .expect("event");
-    let promoter =
-        urr_origin::auth::issue_access_token(&app.state, promoter_id, Role::Promoter).0;
+    let promoter = urr_origin::auth::issue_access_token(&app.state, promoter_id, Role::Promoter).0;
     let first = json(app.get(&path, None).await).await;
     assert_eq!(first["title"], "Test concert");
     assert_eq!(first["status"], "on_sale");
-    assert_eq!(first["seat_map"]["sections"][0]["rows"][0]["seats"][0]["label"], "A-1-1");
+    assert_eq!(
+        first["seat_map"]["sections"][0]["rows"][0]["seats"][0]["label"],
+        "A-1-1"
+    );
     assert_eq!(details.len().await, 1);
 
     // A change behind the cache's back (as through another replica) is not seen while
@@ -95,7 +99,10 @@ async fn event_details_are_cached_briefly_and_edits_show_at_once() {
         .execute(app.db())
         .await
         .expect("update");
-    assert_eq!(json(app.get(&path, None).await).await["title"], "Test concert");
+    assert_eq!(
+        json(app.get(&path, None).await).await["title"],
+        "Test concert"
+    );
 
     // An edit through the API shows at once, with its new version.
     let res = app
@@ -104,7 +111,10 @@ async fn event_details_are_cached_briefly_and_edits_show_at_once() {
     assert_eq!(res.status(), StatusCode::OK);
     let edited = json(app.get(&path, None).await).await;
     assert_eq!(edited["title"], "Edited");
-    assert_eq!(edited["version"], first["version"].as_i64().unwrap_or(0) + 1);
+    assert_eq!(
+        edited["version"],
+        first["version"].as_i64().unwrap_or(0) + 1
+    );
 
     // The derived status follows the clock even from the cache.
     app.state.clock.advance(Duration::days(2));
@@ -127,7 +137,10 @@ async fn event_detail_edits_elsewhere_show_within_the_ttl() {
     let app = TestApp::spawn_with(&[("URR_EVENT_CACHE_TTL_MS", "1000")]).await;
     let event = create_event(&app, EventSpec::on_sale(&app)).await;
     let path = format!("/api/v1/events/{}", event.id);
-    assert_eq!(json(app.get(&path, None).await).await["title"], "Test concert");
+    assert_eq!(
+        json(app.get(&path, None).await).await["title"],
+        "Test concert"
+    );
     sqlx::query("UPDATE events SET title = 'Changed elsewhere' WHERE id = $1")
         .bind(event.id)
         .execute(app.db())
@@ -155,7 +168,10 @@ fn hook_body(order_id: &str) -> Value {
 }
 
 /// `(xmin, reconcile_after)` of a payment row: `xmin` changes with every write.
-async fn payment_row(app: &TestApp, order_id: &str) -> (String, Option<chrono::DateTime<chrono::Utc>>) {
+async fn payment_row(
+    app: &TestApp,
+    order_id: &str,
+) -> (String, Option<chrono::DateTime<chrono::Utc>>) {
     sqlx::query_as("SELECT xmin::text, reconcile_after FROM payments WHERE order_id = $1")
         .bind(order_id)
         .fetch_one(app.db())
@@ -189,7 +205,10 @@ async fn webhooks_answer_alike_write_only_when_needed_and_respect_leases() {
     ] {
         let res = app.post(HOOK, &body, None).await;
         assert_eq!(res.status(), StatusCode::OK);
-        let ct = res.headers()["content-type"].to_str().unwrap_or("").to_owned();
+        let ct = res.headers()["content-type"]
+            .to_str()
+            .unwrap_or("")
+            .to_owned();
         answers.push((ct, res.bytes().await.expect("body")));
     }
     assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
@@ -197,7 +216,10 @@ async fn webhooks_answer_alike_write_only_when_needed_and_respect_leases() {
     // The first webhook made the order due; further ones write nothing.
     let (due_xmin, after) = payment_row(app, &held.order_id).await;
     assert_ne!(due_xmin, settled_xmin);
-    assert!(after.is_some_and(|t| t <= app.state.clock.now()), "due: {after:?}");
+    assert!(
+        after.is_some_and(|t| t <= app.state.clock.now()),
+        "due: {after:?}"
+    );
     for _ in 0..3 {
         app.post(HOOK, &hook_body(&held.order_id), None).await;
     }
@@ -212,7 +234,10 @@ async fn webhooks_answer_alike_write_only_when_needed_and_respect_leases() {
     assert_eq!(leased.len(), 1);
     let (leased_xmin, leased_after) = payment_row(app, &held.order_id).await;
     let soon = app.state.clock.now() + lease - Duration::seconds(5);
-    assert!(leased_after.is_some_and(|t| t > soon), "leased: {leased_after:?}");
+    assert!(
+        leased_after.is_some_and(|t| t > soon),
+        "leased: {leased_after:?}"
+    );
     app.state.clock.advance(Duration::seconds(5));
     let res = app.post(HOOK, &hook_body(&held.order_id), None).await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -236,7 +261,10 @@ async fn webhooks_answer_alike_write_only_when_needed_and_respect_leases() {
         .expect("release");
     app.post(HOOK, &hook_body(&held.order_id), None).await;
     let (_, after) = payment_row(app, &held.order_id).await;
-    assert!(after.is_some_and(|t| t <= app.state.clock.now()), "due: {after:?}");
+    assert!(
+        after.is_some_and(|t| t <= app.state.clock.now()),
+        "due: {after:?}"
+    );
     let stats = reconcile::reconcile_once(&app.state)
         .await
         .expect("reconcile");
@@ -265,7 +293,10 @@ async fn webhooks_are_rate_limited_per_client_and_in_total() {
             .send()
     };
     for _ in 0..5 {
-        assert_eq!(from("203.0.113.7").await.expect("send").status(), StatusCode::OK);
+        assert_eq!(
+            from("203.0.113.7").await.expect("send").status(),
+            StatusCode::OK
+        );
     }
     let res = from("203.0.113.7").await.expect("send");
     let retry: u64 = res.headers()["retry-after"]
@@ -279,7 +310,10 @@ async fn webhooks_are_rate_limited_per_client_and_in_total() {
 
     // Another client is not held back by the first, until everyone together is.
     for _ in 0..3 {
-        assert_eq!(from("198.51.100.1").await.expect("send").status(), StatusCode::OK);
+        assert_eq!(
+            from("198.51.100.1").await.expect("send").status(),
+            StatusCode::OK
+        );
     }
     let res = from("198.51.100.1").await.expect("send");
     assert!(res.headers().contains_key("retry-after"));
@@ -287,8 +321,14 @@ async fn webhooks_are_rate_limited_per_client_and_in_total() {
 
     // Time refills the buckets.
     app.state.clock.advance(Duration::seconds(60));
-    assert_eq!(from("203.0.113.7").await.expect("send").status(), StatusCode::OK);
-    assert_eq!(from("198.51.100.1").await.expect("send").status(), StatusCode::OK);
+    assert_eq!(
+        from("203.0.113.7").await.expect("send").status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        from("198.51.100.1").await.expect("send").status(),
+        StatusCode::OK
+    );
 
     // Malformed bodies count too (the limit comes first) and stay problems.
     let res = app
