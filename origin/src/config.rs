@@ -147,7 +147,8 @@ pub struct BookingConfig {
     /// `URR_SEATMAP_TTL_MS`, default 1,000: the seat map snapshot's maximum age.
     pub seatmap_ttl: Duration,
     /// `URR_EVENT_CACHE_TTL_MS`, default 1,000: how old the cached event row (sale
-    /// window, cancellation, limit) a seat request checks may be.
+    /// window, cancellation, limit) a seat request checks may be, and the cached event
+    /// detail (`catalog::cache`); 0 turns the detail cache off.
     pub event_cache_ttl: Duration,
     /// `URR_BOOKING_WRITERS`, default 4: hold-writing statements in flight at once
     /// (group commit: holds that arrive meanwhile wait and share the next statement).
