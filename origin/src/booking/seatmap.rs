@@ -81,7 +81,16 @@ impl SeatMapCache {
                 if at.elapsed() < ttl {
                     return Ok(bytes);
                 }
-                let bytes = build(state, event).await?;
+                let bytes = match build(state, event).await {
+                    Ok(bytes) => bytes,
+                    Err(e) => {
+                        if e.status == axum::http::StatusCode::NOT_FOUND {
+                            // Deleted since: keep nothing for it.
+                            self.events.invalidate(&event).await;
+                        }
+                        return Err(e);
+                    }
+                };
                 *slot.snapshot.write().unwrap_or_else(|p| p.into_inner()) =
                     (Instant::now(), bytes.clone());
                 Ok(bytes)
