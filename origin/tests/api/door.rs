@@ -22,7 +22,7 @@ async fn promoter_of(app: &TestApp, event: Uuid) -> TestUser {
         id,
         email: String::new(),
         role: Role::Promoter,
-        token: urr_origin::auth::issue_access_token(&app.state, id, Role::Promoter).0,
+        token: urr_origin::auth::issue_access_token(&app.state, id, Role::Promoter, None).0,
     }
 }
 

@@ -82,7 +82,8 @@ async fn event_details_are_cached_briefly_and_edits_show_at_once() {
         .fetch_one(app.db())
         .await
         .expect("event");
-    let promoter = urr_origin::auth::issue_access_token(&app.state, promoter_id, Role::Promoter).0;
+    let promoter =
+        urr_origin::auth::issue_access_token(&app.state, promoter_id, Role::Promoter, None).0;
     let first = json(app.get(&path, None).await).await;
     assert_eq!(first["title"], "Test concert");
     assert_eq!(first["status"], "on_sale");
@@ -278,17 +279,25 @@ async fn webhooks_answer_alike_write_only_when_needed_and_respect_leases() {
     assert_eq!(leased_until, None, "a run releases its leases");
 }
 
+/// The secret this test's "edge" attests client IPs with (`URR_EDGE_PROXY_SECRETS`).
+const EDGE_PROXY_SECRET: &[u8] = b"hardening-edge-proxy-secret-32b!";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn webhooks_are_rate_limited_per_client_and_in_total() {
+    use base64::Engine;
+    let secrets = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(EDGE_PROXY_SECRET);
     let app = TestApp::spawn_with(&[
         ("URR_WEBHOOK_PER_IP_PER_MIN", "5"),
         ("URR_WEBHOOK_GLOBAL_PER_MIN", "8"),
-        ("URR_TRUST_FORWARDED_FOR", "true"),
+        ("URR_EDGE_PROXY_SECRETS", &secrets),
     ])
     .await;
+    // As the edge forwards them: the client IP attested in `urr-client-ip`.
     let from = |ip: &'static str| {
+        let attested =
+            shared_wasm::client_ip::attest(EDGE_PROXY_SECRET, ip, app.state.clock.unix());
         app.request(reqwest::Method::POST, HOOK, None)
-            .header("x-forwarded-for", ip)
+            .header(shared_wasm::client_ip::HEADER, attested)
             .json(&json!({"eventType": "PAYMENT_STATUS_CHANGED", "data": {}}))
             .send()
     };
