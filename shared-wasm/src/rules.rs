@@ -89,6 +89,16 @@ pub const MAX_MESSAGE_CHARS: usize = 2_000;
 pub const MAX_CUSTOM_HTML_BYTES: usize = 64 * 1024;
 /// Longest logo URL, in bytes.
 pub const MAX_LOGO_URL_LEN: usize = 2_048;
+/// Default `join_limit_per_ip_per_min`: generous, because carrier-grade NAT puts many
+/// fans behind one address.
+pub const DEFAULT_JOIN_LIMIT_PER_IP_PER_MIN: u32 = 60;
+/// Largest `join_limit_per_ip_per_min` (0 turns the limit off).
+pub const MAX_JOIN_LIMIT_PER_IP_PER_MIN: u32 = 1_000_000;
+/// Largest `pow_difficulty`, in leading zero bits: about 16 million hashes on average,
+/// some seconds of a phone's CPU.
+pub const MAX_POW_DIFFICULTY: u8 = 24;
+/// Default `pow_difficulty`: about 65,000 hashes, well under a second in a browser.
+pub const DEFAULT_POW_DIFFICULTY: u8 = 16;
 /// Latest accepted Unix time: 9999-12-31T23:59:59Z. Keeps `seconds × 1000` far from
 /// overflow and catches milliseconds passed where seconds were meant.
 pub const MAX_UNIX_SECS: i64 = 253_402_300_799;
@@ -111,6 +121,37 @@ pub enum Method {
     Fifo,
     /// The pre-queue is shuffled at the opening; later arrivals follow FIFO.
     Random,
+}
+
+/// What a visitor must do before joining, besides asking from the room's own page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Challenge {
+    /// Nothing.
+    #[default]
+    None,
+    /// Solve a proof-of-work puzzle of `pow_difficulty` bits (see `edge::pow`).
+    Pow,
+}
+
+fn default_join_limit() -> u32 {
+    DEFAULT_JOIN_LIMIT_PER_IP_PER_MIN
+}
+
+fn is_default_join_limit(v: &u32) -> bool {
+    *v == DEFAULT_JOIN_LIMIT_PER_IP_PER_MIN
+}
+
+fn default_pow_difficulty() -> u8 {
+    DEFAULT_POW_DIFFICULTY
+}
+
+fn is_default_pow_difficulty(v: &u8) -> bool {
+    *v == DEFAULT_POW_DIFFICULTY
+}
+
+fn is_no_challenge(c: &Challenge) -> bool {
+    *c == Challenge::None
 }
 
 /// Where a moment lies on the sale's timeline (see the module docs).
@@ -178,6 +219,24 @@ pub struct EdgeRules {
     /// [`Method::Random`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draw_seed_commitment: Option<String>,
+    /// Most tier-1 joins one client address may make per minute for this event (IPv6:
+    /// per /64); beyond it the edge answers 429. `0` turns the limit off. Default 60.
+    /// Omitted from the JSON when default, so older edges keep accepting the rules.
+    #[serde(
+        default = "default_join_limit",
+        skip_serializing_if = "is_default_join_limit"
+    )]
+    pub join_limit_per_ip_per_min: u32,
+    /// Whether joining needs a solved proof-of-work challenge. Default `none`.
+    #[serde(default, skip_serializing_if = "is_no_challenge")]
+    pub challenge: Challenge,
+    /// Leading zero bits the proof of work needs, `0..=24`; used when `challenge` is
+    /// `pow`. Default 16.
+    #[serde(
+        default = "default_pow_difficulty",
+        skip_serializing_if = "is_default_pow_difficulty"
+    )]
+    pub pow_difficulty: u8,
 }
 
 /// One thing wrong with a rules document: the field path (`template.title_ko`,
@@ -241,6 +300,9 @@ impl EdgeRules {
                 custom_html: None,
             },
             draw_seed_commitment: None,
+            join_limit_per_ip_per_min: DEFAULT_JOIN_LIMIT_PER_IP_PER_MIN,
+            challenge: Challenge::None,
+            pow_difficulty: DEFAULT_POW_DIFFICULTY,
         }
     }
 
@@ -300,6 +362,17 @@ impl EdgeRules {
             ACTIVE_SLOT_SECS_RANGE.contains(&self.active_slot_secs),
             "active_slot_secs",
             "must be between 60 and 3600",
+        );
+
+        e.check(
+            self.join_limit_per_ip_per_min <= MAX_JOIN_LIMIT_PER_IP_PER_MIN,
+            "join_limit_per_ip_per_min",
+            "must be between 0 (off) and 1000000",
+        );
+        e.check(
+            self.pow_difficulty <= MAX_POW_DIFFICULTY,
+            "pow_difficulty",
+            format!("must be between 0 and {MAX_POW_DIFFICULTY} bits"),
         );
 
         e.check(

@@ -332,6 +332,9 @@ pub struct SigningKey {
     kid: String,
     encoding: EncodingKey,
     public: [u8; 32],
+    /// HMAC-SHA256(seed, "urr/derive/v1"): the root of [`SigningKey::derive_secret`], so
+    /// the seed itself is not kept beside the encoding key.
+    derive_root: [u8; 32],
 }
 
 impl fmt::Debug for SigningKey {
@@ -352,7 +355,16 @@ impl SigningKey {
             kid: kid.to_owned(),
             encoding: EncodingKey::from_ed_der(der.as_bytes()),
             public: secret.verifying_key().to_bytes(),
+            derive_root: hmac_sha256(&seed, b"urr/derive/v1"),
         })
+    }
+
+    /// A 32-byte symmetric secret for `context`, derived from this key's seed (HMAC-SHA256):
+    /// the edge MACs short-lived values it hands out and takes back (proof-of-work
+    /// challenges) without a second configured secret. Different contexts give
+    /// independent secrets; nobody without the private key can compute them.
+    pub fn derive_secret(&self, context: &str) -> [u8; 32] {
+        hmac_sha256(&self.derive_root, context.as_bytes())
     }
 
     /// Parses `kid:base64url(seed)`.
@@ -371,6 +383,15 @@ impl SigningKey {
             bytes: self.public,
         }
     }
+}
+
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    // HMAC accepts keys of any length; `new_from_slice` cannot fail for it.
+    let mut m = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    m.update(message);
+    m.finalize().into_bytes().into()
 }
 
 /// A public Ed25519 key with its key id; the `Display` form is the spec string.

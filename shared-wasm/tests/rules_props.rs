@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use shared_wasm::queue::{ServingAnchor, seed_commitment};
 use shared_wasm::rules::{
-    EdgeRules, MAX_UNIX_SECS, Method, Mode, Phase, RuleError, WaitingRoomTemplate,
+    Challenge, EdgeRules, MAX_UNIX_SECS, Method, Mode, Phase, RuleError, WaitingRoomTemplate,
 };
 use uuid::Uuid;
 
@@ -143,6 +143,13 @@ fn valid_rules() -> impl Strategy<Value = EdgeRules> {
                     protected_paths,
                     template,
                     draw_seed_commitment: (random || commit_anyway).then(|| seed_commitment(&seed)),
+                    join_limit_per_ip_per_min: version as u32 % 200,
+                    challenge: if version % 2 == 0 {
+                        Challenge::Pow
+                    } else {
+                        Challenge::None
+                    },
+                    pow_difficulty: (version % 25) as u8,
                 }
             },
         )
@@ -326,11 +333,19 @@ fn mutate(r: &mut EdgeRules, which: usize, pick: usize) -> String {
             };
             "sale_opens_at".into()
         }
+        21 => {
+            r.join_limit_per_ip_per_min = 1_000_001 + pick as u32 % 1000;
+            "join_limit_per_ip_per_min".into()
+        }
+        22 => {
+            r.pow_difficulty = 25 + (pick % 200) as u8;
+            "pow_difficulty".into()
+        }
         _ => unreachable!("mutation index out of range"),
     }
 }
 
-const MUTATIONS: usize = 21;
+const MUTATIONS: usize = 23;
 
 fn fields(errors: &[RuleError]) -> Vec<&str> {
     errors.iter().map(|e| e.field.as_str()).collect()

@@ -83,6 +83,9 @@ pub fn run(args: &[String]) -> Result<()> {
         "URR_EDGE_PUBLIC_KEYS".into(),
         keys["URR_EDGE_PUBLIC_KEYS"].clone(),
     );
+    if let Some(secrets) = keys.get(keys::PROXY_SECRETS) {
+        env.insert(keys::PROXY_SECRETS.into(), secrets.clone());
+    }
     let toss_fake = toss_fake_addr();
     if let Some(fake) = &toss_fake {
         util::step("building the Toss fake (no URR_TOSS_SECRET_KEY set)");

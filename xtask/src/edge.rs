@@ -256,6 +256,9 @@ pub fn start_dev(
     vars.insert("ORIGIN_PUBLIC_KEYS".into(), key("URR_ORIGIN_PUBLIC_KEYS")?);
     vars.insert("ORIGIN_URL".into(), format!("http://{origin_addr}"));
     vars.insert("COOKIE_SECURE".into(), "false".into());
+    if let Some(secret) = crate::keys::current_proxy_secret(keys) {
+        vars.insert("EDGE_PROXY_SECRET".into(), secret);
+    }
     let dev_dir = util::root().join("target/dev");
     std::fs::create_dir_all(&dev_dir)?;
     let config = dev_dir.join("wrangler.toml");

@@ -10,8 +10,24 @@
 //! rules), which makes a visitor wait a little longer, never pass early; and the edge
 //! logic asks for a fresh `observe` when a snapshot predates the opening's freeze.
 //! A rules change reaches every isolate within a second.
+//!
+//! # Only events with a waiting room reach an object
+//!
+//! Before addressing an event's object, [`CfHost`] asks [`Host::may_have_state`]: the
+//! isolate's copy of the registry's list ([`KnownEvents`], refreshed at most every
+//! [`shared_wasm::edge::known::REFRESH_MS`] and only on a miss). An event not on it is treated as having no
+//! rules without any object being addressed (a Durable Object is created by its first
+//! request), so random event ids in URLs cost nothing. A push registers its event in
+//! the registry before the event's object applies it.
+//!
+//! # Join limits and proof-of-work claims
+//!
+//! Counted in memory in the event's object, or, with join shards, in the counter object
+//! the key hashes to (so one address always counts in one place and the event object is
+//! not the bottleneck again).
 
-use crate::queue::{ShardInfo, shard_name};
+use crate::queue::{Keyed, REGISTRY, Registration, ShardInfo, shard_name};
+use shared_wasm::edge::known::{KnownEvents, Lookup};
 use shared_wasm::edge::state::{self, EventState, PushRejected, RulesPush};
 use shared_wasm::edge::{Host, HostError, JoinResult};
 use std::cell::RefCell;
@@ -26,6 +42,14 @@ const MAX_CACHED: usize = 1_024;
 
 thread_local! {
     static CACHE: RefCell<HashMap<Uuid, (i64, Option<EventState>)>> = RefCell::new(HashMap::new());
+    static KNOWN: RefCell<KnownEvents> = RefCell::new(KnownEvents::new());
+}
+
+/// FNV-1a: picks the counter object of a key (stable across isolates).
+fn fnv(key: &str) -> u64 {
+    key.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 fn now_ms() -> i64 {
@@ -101,6 +125,18 @@ impl<'a> CfHost<'a> {
     }
 }
 
+impl CfHost<'_> {
+    /// The object counting `key` of `event`: the event's, or with shards the counter the
+    /// key hashes to.
+    fn counter_object(&self, event: Uuid, key: &str) -> String {
+        if self.shards > 1 {
+            shard_name(event, fnv(key) % self.shards)
+        } else {
+            event.to_string()
+        }
+    }
+}
+
 impl Host for CfHost<'_> {
     async fn snapshot(&self, event: Uuid) -> Result<Option<EventState>, HostError> {
         let now = now_ms();
@@ -166,6 +202,17 @@ impl Host for CfHost<'_> {
         event: Uuid,
         push: RulesPush,
     ) -> Result<Result<EventState, PushRejected>, HostError> {
+        // Registered first: an event with state is always on the list (a refused or
+        // failed push leaves at most a listed event without rules).
+        let registration = Registration {
+            event,
+            until_ms: state::retain_until_ms(&push.rules, now_ms()),
+        };
+        let body = serde_json::to_string(&registration).map_err(|e| HostError(e.to_string()))?;
+        let _: bool = self
+            .call_object(REGISTRY, Method::Post, "/registry/add", Some(body))
+            .await?;
+        KNOWN.with(|k| k.borrow_mut().insert(event));
         let body = serde_json::to_string(&push).map_err(|e| HostError(e.to_string()))?;
         let r: Result<EventState, PushRejected> =
             self.call(event, Method::Post, "/push", Some(body)).await?;
@@ -175,6 +222,54 @@ impl Host for CfHost<'_> {
             CACHE.with(|c| c.borrow_mut().remove(&event));
         }
         Ok(r)
+    }
+
+    async fn hit(&self, event: Uuid, key: &str, until_ms: i64) -> Result<u64, HostError> {
+        let body = serde_json::to_string(&Keyed {
+            key: key.to_owned(),
+            until_ms,
+        })
+        .map_err(|e| HostError(e.to_string()))?;
+        self.call_object(
+            &self.counter_object(event, key),
+            Method::Post,
+            "/hit",
+            Some(body),
+        )
+        .await
+    }
+
+    async fn claim_once(&self, event: Uuid, key: &str, until_ms: i64) -> Result<bool, HostError> {
+        let body = serde_json::to_string(&Keyed {
+            key: key.to_owned(),
+            until_ms,
+        })
+        .map_err(|e| HostError(e.to_string()))?;
+        self.call_object(
+            &self.counter_object(event, key),
+            Method::Post,
+            "/claim",
+            Some(body),
+        )
+        .await
+    }
+
+    async fn may_have_state(&self, event: Uuid) -> Result<bool, HostError> {
+        match KNOWN.with(|k| k.borrow().lookup(event, now_ms())) {
+            Lookup::Known => Ok(true),
+            Lookup::Unknown => Ok(false),
+            Lookup::Refresh => {
+                let list: Vec<Uuid> = self
+                    .call_object(REGISTRY, Method::Get, "/registry/list", None)
+                    .await?;
+                let now = now_ms();
+                Ok(KNOWN.with(|k| {
+                    let mut k = k.borrow_mut();
+                    k.replace(list, now);
+                    k.lookup(event, now) == Lookup::Known
+                }))
+            }
+        }
     }
 
     fn now_ms(&self) -> i64 {

@@ -6,16 +6,21 @@
 //!
 //! * **the fetch handler** ([`fetch`]): converts the request (bounded), asks the edge
 //!   logic, then answers or proxies to `ORIGIN_URL` (streaming the body, not following
-//!   redirects, adding `x-request-id` and the client IP from `CF-Connecting-IP`);
+//!   redirects, dropping what [`http::forward_request_header`] refuses, adding
+//!   `x-request-id` and the client IP from `CF-Connecting-IP`, attested in
+//!   `urr-client-ip` when `EDGE_PROXY_SECRET` is set);
 //! * **storage**: one Durable Object per event ([`queue::EventQueue`]), which holds the
-//!   event's [`EventState`] and runs the three atomic operations (`join`, `observe`,
-//!   `push`) inside the object, where requests are processed one at a time;
+//!   event's [`EventState`] and runs the atomic operations (`join`, `observe`, `push`,
+//!   the join-limit counters and proof-of-work claims) inside the object, where requests
+//!   are processed one at a time; objects exist only for events a rules push was
+//!   applied for (a registry object lists them, see [`host`]);
 //! * **a per-isolate snapshot cache** ([`host`]): status polls, pages and the guard read a
 //!   copy of the event state at most [`host::SNAPSHOT_TTL_MS`] old, so a poll does not
 //!   hit the object every time;
 //! * **config** from vars and secrets (see the README): `EDGE_SIGNING_KEY`,
 //!   `ORIGIN_PUBLIC_KEYS`, `ORIGIN_URL`, optional `EDGE_PUBLIC_KEYS`, `COOKIE_SECURE`,
-//!   `PASS_PATH`, `QUEUE_SHARDS` (join counters per event, default 1).
+//!   `PASS_PATH`, `EDGE_PROXY_SECRET`, `QUEUE_SHARDS` (join counters per event,
+//!   default 1).
 //!
 //! The `noop` feature builds a worker that answers 200 to everything: the baseline of
 //! `cargo xtask bench edge`.
@@ -26,7 +31,9 @@
 mod host;
 mod queue;
 
-use shared_wasm::edge::http::{MAX_BODY_LEN, Request as EdgeRequest, Response as EdgeResponse};
+use shared_wasm::edge::http::{
+    self, MAX_BODY_LEN, Request as EdgeRequest, Response as EdgeResponse,
+};
 use shared_wasm::edge::{Edge, EdgeConfig, Outcome};
 use std::cell::RefCell;
 use worker::{
@@ -53,7 +60,17 @@ fn edge(env: &Env) -> std::result::Result<Edge, String> {
     EDGE.with(|cell| {
         cell.borrow_mut()
             .get_or_insert_with(|| {
-                EdgeConfig::from_vars(|name| env_string(env, name)).map(Edge::new)
+                let edge = EdgeConfig::from_vars(|name| env_string(env, name)).map(Edge::new);
+                // Once per isolate: the configuration is built once.
+                if let Ok(e) = &edge
+                    && e.config.proxy_secret.is_none()
+                {
+                    worker::console_warn!(
+                        "EDGE_PROXY_SECRET is not set: proxied requests carry no urr-client-ip \
+                         attestation, so the origin sees every fan at the edge's address"
+                    );
+                }
+                edge
             })
             .clone()
     })
@@ -100,10 +117,16 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         None => url.path().to_owned(),
     };
     let raw_headers: Vec<(String, String)> = req.headers().entries().collect();
+    // Cloudflare sets CF-Connecting-IP itself, replacing any copy the client sent.
     let client_ip = req.headers().get("cf-connecting-ip")?;
+    // The absolute URL: its authority stands in for a missing Host header.
+    let absolute = match url.query() {
+        Some(q) => format!("{}://{}{}?{q}", url.scheme(), authority(&url), url.path()),
+        None => format!("{}://{}{}", url.scheme(), authority(&url), url.path()),
+    };
     let edge_req = match EdgeRequest::new(
         req.method().as_ref(),
-        &target,
+        &absolute,
         raw_headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
     ) {
         Ok(r) => r.with_client_ip(client_ip),
@@ -125,6 +148,16 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     }
 }
 
+/// `host[:port]` of a URL.
+#[cfg(not(feature = "noop"))]
+fn authority(url: &worker::Url) -> String {
+    let host = url.host_str().unwrap_or("");
+    match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_owned(),
+    }
+}
+
 /// The body, or `None` when it is larger than [`MAX_BODY_LEN`].
 #[cfg(not(feature = "noop"))]
 async fn read_bounded(req: &mut Request) -> Result<Option<Vec<u8>>> {
@@ -138,20 +171,6 @@ async fn read_bounded(req: &mut Request) -> Result<Option<Vec<u8>>> {
     let bytes = req.bytes().await?;
     Ok((bytes.len() <= MAX_BODY_LEN).then_some(bytes))
 }
-
-/// Headers never forwarded: connection-level ones, and the client's own claims about
-/// its address (replaced by what Cloudflare observed).
-const DROP: [&str; 9] = [
-    "host",
-    "connection",
-    "keep-alive",
-    "transfer-encoding",
-    "upgrade",
-    "te",
-    "trailer",
-    "x-forwarded-for",
-    "x-real-ip",
-];
 
 /// Forwards `req` to `ORIGIN_URL` with the edge's extra headers; the body streams
 /// through, and redirects are passed back to the client rather than followed.
@@ -172,7 +191,7 @@ async fn proxy(
     let url = format!("{}{target}", origin.trim_end_matches('/'));
     let headers = Headers::new();
     for (k, v) in req.headers().entries() {
-        if !DROP.contains(&k.as_str()) && !k.starts_with("cf-") {
+        if http::forward_request_header(&k) {
             headers.append(&k, &v)?;
         }
     }
@@ -192,7 +211,9 @@ async fn proxy(
             // The origin's headers are immutable: copy them to add the request id.
             let headers = Headers::new();
             for (k, v) in resp.headers().entries() {
-                headers.append(&k, &v)?;
+                if http::forward_response_header(&k) {
+                    headers.append(&k, &v)?;
+                }
             }
             if let Some((_, id)) = extra.iter().find(|(k, _)| k == "x-request-id") {
                 headers.set("x-request-id", id)?;

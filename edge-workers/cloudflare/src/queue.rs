@@ -19,6 +19,20 @@
 //! | `POST /join`     | –           | `JoinResult` or `null`                      |
 //! | `POST /push`     | `RulesPush` | `{"Ok": EventState}` or `{"Err": PushRejected}` |
 //! | `POST /report`   | `{"max_seq": n}` | `EventState` or `null` (raises `issued`) |
+//! | `POST /hit`      | `{"key", "until_ms"}` | the counter's new value (join limit)    |
+//! | `POST /claim`    | `{"key", "until_ms"}` | `true` the first time (proof of work)   |
+//!
+//! Counters and claims live in the object's memory only ([`limits::Memory`]): an
+//! evicted object forgets them, which can only let a client in early, never lock one
+//! out, and keeps every join free of an extra storage write.
+//!
+//! # The registry
+//!
+//! The object named [`REGISTRY`] plays a third role: the list of events that have a
+//! waiting room ([`Registry`], stored durably under its own key). The worker
+//! writes it before applying a push (`POST /registry/add`, `{"event", "until_ms"}`)
+//! and reads it (`GET /registry/list` → event ids) before it addresses any event
+//! object, so a URL with a random event id never creates an object.
 //!
 //! # Join shards (`QUEUE_SHARDS` = K > 1)
 //!
@@ -33,6 +47,8 @@
 
 use serde::{Deserialize, Serialize};
 use shared_wasm::edge::JoinResult;
+use shared_wasm::edge::known::Registry;
+use shared_wasm::edge::limits;
 use shared_wasm::edge::state::{self, EventState, RulesPush};
 use std::cell::{Cell, RefCell};
 use std::time::Duration;
@@ -41,6 +57,24 @@ use worker::{Date, Env, Method, Request, RequestInit, Response, Result, State, d
 
 const KEY: &str = "state";
 const SHARD_KEY: &str = "shard";
+const REGISTRY_KEY: &str = "registry";
+
+/// Name of the object that lists the events with a waiting room.
+pub const REGISTRY: &str = "urr:registry";
+
+/// A `/hit` or `/claim` request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Keyed {
+    pub key: String,
+    pub until_ms: i64,
+}
+
+/// A `/registry/add` request.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Registration {
+    pub event: Uuid,
+    pub until_ms: Option<i64>,
+}
 
 /// How often a join counter reports its highest sequence to the event object.
 pub const REPORT_EVERY_MS: u64 = 200;
@@ -81,6 +115,10 @@ pub struct EventQueue {
     /// Join-counter role: loaded lazily.
     shard: RefCell<Option<Shard>>,
     alarm_set: Cell<bool>,
+    /// Join-limit counters and proof-of-work claims (memory only).
+    limits: RefCell<limits::Memory>,
+    /// Registry role: loaded lazily.
+    registry: RefCell<Option<Registry>>,
 }
 
 impl EventQueue {
@@ -120,6 +158,37 @@ fn now_ms() -> i64 {
 }
 
 impl EventQueue {
+    async fn registry(&self) -> Result<Registry> {
+        if let Some(r) = self.registry.borrow().as_ref() {
+            return Ok(r.clone());
+        }
+        let stored = self
+            .state
+            .storage()
+            .get::<Registry>(REGISTRY_KEY)
+            .await?
+            .unwrap_or_default();
+        let mut slot = self.registry.borrow_mut();
+        Ok(slot.get_or_insert(stored).clone())
+    }
+
+    /// `/registry/add`: records the event (and drops expired ones), stored before the
+    /// answer.
+    async fn register(&self, r: Registration) -> Result<()> {
+        self.registry().await?;
+        let snapshot = {
+            let mut slot = self.registry.borrow_mut();
+            let reg = slot.get_or_insert_with(Registry::default);
+            let added = reg.add(r.event, r.until_ms);
+            let pruned = reg.prune(now_ms());
+            (added || pruned).then(|| reg.clone())
+        };
+        if let Some(reg) = snapshot {
+            self.state.storage().put(REGISTRY_KEY, &reg).await?;
+        }
+        Ok(())
+    }
+
     /// `/count`: the next join of this counter.
     async fn count(&self, info: ShardInfo) -> Result<u64> {
         if self.shard.borrow().is_none() {
@@ -193,6 +262,8 @@ impl worker::DurableObject for EventQueue {
             cached: RefCell::new(None),
             shard: RefCell::new(None),
             alarm_set: Cell::new(false),
+            limits: RefCell::new(limits::Memory::new()),
+            registry: RefCell::new(None),
         }
     }
 
@@ -267,6 +338,25 @@ impl worker::DurableObject for EventQueue {
             "/count" => {
                 let info: ShardInfo = req.json().await?;
                 Response::from_json(&self.count(info).await?)
+            }
+            "/hit" => {
+                let k: Keyed = req.json().await?;
+                let n = self.limits.borrow_mut().hit(&k.key, k.until_ms, now_ms());
+                Response::from_json(&n)
+            }
+            "/claim" => {
+                let k: Keyed = req.json().await?;
+                let first = self.limits.borrow_mut().claim(&k.key, k.until_ms, now_ms());
+                Response::from_json(&first)
+            }
+            "/registry/add" => {
+                let r: Registration = req.json().await?;
+                self.register(r).await?;
+                Response::from_json(&true)
+            }
+            "/registry/list" => {
+                let list = self.registry().await?.list(now_ms());
+                Response::from_json(&list)
             }
             _ => Response::error("no such object route", 404),
         }

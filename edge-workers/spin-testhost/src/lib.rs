@@ -18,6 +18,10 @@
 //!   what `spin up --variable` would supply;
 //! * the **`spin-client-addr`** request header, set from the TCP peer (any copy the
 //!   client sent is replaced), which is how Spin tells a component the client address.
+//!   Tests that need several client addresses from one machine name a header in
+//!   [`HostConfig::test_client_ip_header`]: its value, when it is an IP address, stands
+//!   in for the peer's (a test-host-only switch; Spin itself has nothing like it, so a
+//!   deployed component cannot be lied to this way).
 //!
 //! Differences from Spin worth knowing: Spin opens a new Redis connection per
 //! `connection.open`; this host shares one multiplexed connection (faster, same
@@ -74,6 +78,10 @@ pub struct HostConfig {
     pub variables: HashMap<String, String>,
     /// The one Redis address the component may open, e.g. `redis://127.0.0.1:6379`.
     pub redis_url: String,
+    /// Tests only: a request header whose value (an IP address) the host reports as the
+    /// client address instead of the TCP peer's. The header is removed before the
+    /// component sees the request.
+    pub test_client_ip_header: Option<String>,
 }
 
 /// Per-store data: WASI contexts, the resource table, and the shared backends.
@@ -131,6 +139,7 @@ pub struct TestHost {
     engine: Engine,
     pre: ProxyPre<Ctx>,
     shared: Arc<Shared>,
+    test_client_ip_header: Option<http::HeaderName>,
 }
 
 impl TestHost {
@@ -167,6 +176,9 @@ impl TestHost {
             engine,
             pre: ProxyPre::P3(pre),
             shared,
+            test_client_ip_header: config
+                .test_client_ip_header
+                .and_then(|h| http::HeaderName::from_bytes(h.as_bytes()).ok()),
         })
     }
 
@@ -300,6 +312,16 @@ async fn run(
 ) -> Result<http::Response<Full<Bytes>>> {
     let (mut parts, body) = req.into_parts();
     let body = body.collect().await?.to_bytes();
+    let mut peer = peer;
+    if let Some(name) = &host.test_client_ip_header
+        && let Some(value) = parts.headers.remove(name)
+        && let Some(ip) = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok())
+    {
+        peer = SocketAddr::new(ip, peer.port());
+    }
     let spin_headers: Vec<http::HeaderName> = parts
         .headers
         .keys()

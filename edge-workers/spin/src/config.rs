@@ -15,6 +15,7 @@
 //! | `edge_public_keys`   | `EDGE_PUBLIC_KEYS`   | no       | none    |
 //! | `cookie_secure`      | `COOKIE_SECURE`      | no       | `true`  |
 //! | `pass_path`          | `PASS_PATH`          | no       | `/events/{event_id}/enter` |
+//! | `edge_proxy_secret`  | `EDGE_PROXY_SECRET`  | no       | none (no `urr-client-ip` to the origin) |
 //!
 //! An empty value counts as unset, so optional variables can default to `""` in the
 //! manifest. The build without `spin-services` (no `spin:variables` import, for
@@ -24,7 +25,7 @@ use shared_wasm::edge::{Edge, EdgeConfig};
 use std::collections::HashMap;
 
 /// Spin variable names (lower case, as Spin requires) and the edge's names for them.
-const NAMES: [(&str, &str); 7] = [
+const NAMES: [(&str, &str); 8] = [
     ("edge_signing_key", "EDGE_SIGNING_KEY"),
     ("origin_public_keys", "ORIGIN_PUBLIC_KEYS"),
     ("edge_public_keys", "EDGE_PUBLIC_KEYS"),
@@ -32,6 +33,7 @@ const NAMES: [(&str, &str); 7] = [
     ("pass_path", "PASS_PATH"),
     ("origin_url", "ORIGIN_URL"),
     ("redis_url", "REDIS_URL"),
+    ("edge_proxy_secret", "EDGE_PROXY_SECRET"),
 ];
 
 /// Where Redis is when `redis_url` is not set (what `spin.toml` allows by default).

@@ -34,6 +34,13 @@
 //! the sale's close), so finished events leave the edge's Redis by themselves. Rules
 //! without a close keep their key: losing it would drop the waiting room.
 //!
+//! # Join limits and proof-of-work claims
+//!
+//! Beside the state, under the same hash tag: `{vwr:<event_id>}:join:<address>:<minute>`
+//! counts a client's joins ([`HIT_SCRIPT`]: `INCR`, and `PEXPIREAT` the window's end on
+//! the first hit, in one atomic script), and `{vwr:<event_id>}:pow:<nonce>` marks a
+//! spent proof of work (`SET NX PXAT`, expiring with the challenge).
+//!
 //! # Snapshots
 //!
 //! `snapshot` is a plain `GET`. Spin instantiates the component per request, so an
@@ -55,6 +62,11 @@ if (c == false and ARGV[1] == '') or c == ARGV[1] then \
 if tonumber(ARGV[3]) > 0 then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) \
 else redis.call('SET', KEYS[1], ARGV[2]) end return 1 end return 0";
 
+/// Adds one to `KEYS[1]` and, on its first hit, makes it expire at `ARGV[1]` (unix ms);
+/// answers the new count.
+pub const HIT_SCRIPT: &str = "local n = redis.call('INCR', KEYS[1]) \
+if n == 1 then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end return n";
+
 /// Attempts per operation before answering 503. Each lost attempt means another
 /// operation on the same event succeeded, so under a burst of N joins the last one
 /// needs at most N attempts; the back-off makes that rare well before this bound.
@@ -66,6 +78,11 @@ const MAX_BACKOFF_MS: u64 = 20;
 /// The Redis key of an event's state.
 pub fn state_key(event: Uuid) -> String {
     format!("{{vwr:{event}}}:state")
+}
+
+/// The Redis key of an event's counter or claim `key` (same hash tag as the state).
+pub fn keyed(event: Uuid, key: &str) -> String {
+    format!("{{vwr:{event}}}:{key}")
 }
 
 /// Unix milliseconds from the WASI 0.3 system clock.
@@ -186,6 +203,54 @@ impl SpinHost {
             .map_err(|e| HostError(format!("redis GET: {e}")))
     }
 
+    /// [`HIT_SCRIPT`] on `key`.
+    async fn incr_until(&self, key: &str, until_ms: i64) -> Result<u64, HostError> {
+        let args = [
+            RedisParameter::Binary(HIT_SCRIPT.as_bytes().to_vec()),
+            RedisParameter::Int64(1),
+            RedisParameter::Binary(key.as_bytes().to_vec()),
+            RedisParameter::Int64(until_ms),
+        ];
+        let out = self
+            .conn()
+            .await?
+            .execute("EVAL", args)
+            .await
+            .map_err(|e| HostError(format!("redis EVAL: {e}")))?;
+        match out.as_slice() {
+            [RedisResult::Int64(n)] => Ok(u64::try_from(*n).unwrap_or(0)),
+            other => Err(HostError(format!(
+                "redis EVAL answered {} values, not a count",
+                other.len()
+            ))),
+        }
+    }
+
+    /// `SET key 1 NX PXAT until_ms`: `true` when it was set.
+    async fn set_nx_until(&self, key: &str, until_ms: i64) -> Result<bool, HostError> {
+        let args = [
+            RedisParameter::Binary(key.as_bytes().to_vec()),
+            RedisParameter::Binary(b"1".to_vec()),
+            RedisParameter::Binary(b"NX".to_vec()),
+            RedisParameter::Binary(b"PXAT".to_vec()),
+            RedisParameter::Int64(until_ms),
+        ];
+        let out = self
+            .conn()
+            .await?
+            .execute("SET", args)
+            .await
+            .map_err(|e| HostError(format!("redis SET NX: {e}")))?;
+        match out.as_slice() {
+            [RedisResult::Status(_)] | [RedisResult::Binary(_)] => Ok(true),
+            [RedisResult::Nil] | [] => Ok(false),
+            other => Err(HostError(format!(
+                "redis SET NX answered {} values",
+                other.len()
+            ))),
+        }
+    }
+
     /// [`CAS_SCRIPT`]: `true` when `new` was written over `old` (empty: absent), to
     /// expire in `ttl_ms` (0: never).
     async fn compare_and_set(
@@ -238,6 +303,14 @@ impl SpinHost {
         _new: Vec<u8>,
         _ttl_ms: i64,
     ) -> Result<bool, HostError> {
+        Err(HostError("built without spin-services: no Redis".into()))
+    }
+
+    async fn incr_until(&self, _key: &str, _until_ms: i64) -> Result<u64, HostError> {
+        Err(HostError("built without spin-services: no Redis".into()))
+    }
+
+    async fn set_nx_until(&self, _key: &str, _until_ms: i64) -> Result<bool, HostError> {
         Err(HostError("built without spin-services: no Redis".into()))
     }
 }
@@ -293,6 +366,14 @@ impl Host for SpinHost {
             }
         })
         .await
+    }
+
+    async fn hit(&self, event: Uuid, key: &str, until_ms: i64) -> Result<u64, HostError> {
+        self.incr_until(&keyed(event, key), until_ms).await
+    }
+
+    async fn claim_once(&self, event: Uuid, key: &str, until_ms: i64) -> Result<bool, HostError> {
+        self.set_nx_until(&keyed(event, key), until_ms).await
     }
 
     fn now_ms(&self) -> i64 {

@@ -8,11 +8,14 @@
 //! * **the HTTP handler** ([`handle`], a WASI 0.3 `wasi:http/handler` export via
 //!   spin-sdk 7): converts the request (bounded), asks the edge logic, then answers or
 //!   proxies to `origin_url` with outbound HTTP (streaming the body both ways, not
-//!   following redirects, adding `x-request-id` and the client IP Spin reports in
-//!   `spin-client-addr`);
+//!   following redirects, dropping what [`http::forward_request_header`] refuses,
+//!   adding `x-request-id` and the client IP Spin reports in `spin-client-addr`,
+//!   attested in `urr-client-ip` when `edge_proxy_secret` is set);
 //! * **storage** ([`host`]): one Redis key per event, updated by compare-and-set, through
 //!   `spin:redis`;
 //! * **config** from Spin variables ([`config`]).
+//!
+//! [`http::forward_request_header`]: shared_wasm::edge::http::forward_request_header
 //!
 //! Spin creates a fresh instance per request, so nothing is cached between requests:
 //! the configuration is read per request (a handful of cheap host calls) and every
@@ -23,7 +26,9 @@ pub mod host;
 
 use http_body_util::BodyExt;
 use shared_wasm::edge::Outcome;
-use shared_wasm::edge::http::{MAX_BODY_LEN, Request as EdgeRequest, Response as EdgeResponse};
+use shared_wasm::edge::http::{
+    self as edge_http, MAX_BODY_LEN, Request as EdgeRequest, Response as EdgeResponse,
+};
 use spin_sdk::http::{BoxBody, EmptyBody, FullBody, Request, Response, box_body};
 use spin_sdk::http_service;
 
@@ -45,17 +50,25 @@ async fn handle(req: Request) -> Reply {
             ));
         }
     };
+    if edge.config.proxy_secret.is_none() {
+        warn_no_proxy_secret();
+    }
     let target = req
         .uri()
         .path_and_query()
         .map(|pq| pq.as_str().to_owned())
         .unwrap_or_else(|| "/".to_owned());
+    // Spin passes an absolute URI: its authority stands in for a missing Host header.
+    let absolute = match req.uri().authority() {
+        Some(a) => format!("http://{a}{target}"),
+        None => target.clone(),
+    };
     let header_pairs: Vec<(&str, &str)> = req
         .headers()
         .iter()
         .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
         .collect();
-    let edge_req = match EdgeRequest::new(req.method().as_str(), &target, header_pairs) {
+    let edge_req = match EdgeRequest::new(req.method().as_str(), &absolute, header_pairs) {
         Ok(r) => r.with_client_ip(client_ip(&req)),
         Err(refused) => return reply(refused),
     };
@@ -75,6 +88,19 @@ async fn handle(req: Request) -> Reply {
         Outcome::Proxy { headers } => {
             proxy(vars.origin_url(), parts, body, &target, &headers).await
         }
+    }
+}
+
+/// Logs, once per instance (Spin starts one per request), that no client-IP
+/// attestation is sent.
+fn warn_no_proxy_secret() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        eprintln!(
+            "edge_proxy_secret is not set: proxied requests carry no urr-client-ip \
+             attestation, so the origin sees every fan at the edge's address"
+        );
     }
 }
 
@@ -136,37 +162,6 @@ fn reply(r: EdgeResponse) -> Reply {
     })
 }
 
-/// Request headers never forwarded: connection-level ones (which WASI HTTP refuses to
-/// send anyway), the client's own claims about its address (replaced by what Spin
-/// observed), and Spin's `spin-*` routing headers.
-const DROP_REQUEST: [&str; 13] = [
-    "host",
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "transfer-encoding",
-    "upgrade",
-    "te",
-    "trailer",
-    "http2-settings",
-    "x-forwarded-for",
-    "x-real-ip",
-];
-
-/// Origin response headers not copied back: hop-by-hop, and refused by WASI HTTP.
-const DROP_RESPONSE: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "transfer-encoding",
-    "upgrade",
-    "trailer",
-    "http2-settings",
-];
-
 /// Forwards the request to the origin with the edge's extra headers; the body streams
 /// through, and redirects are passed back to the client rather than followed (WASI
 /// outbound HTTP never follows them).
@@ -193,8 +188,7 @@ async fn proxy(
         .method(parts.method.clone())
         .uri(&url);
     for (k, v) in &parts.headers {
-        let name = k.as_str();
-        if !DROP_REQUEST.contains(&name) && !name.starts_with("spin-") {
+        if edge_http::forward_request_header(k.as_str()) {
             builder = builder.header(k, v);
         }
     }
@@ -226,7 +220,7 @@ async fn proxy(
     match spin_sdk::http::send(upstream).await {
         Ok(resp) => {
             let (mut parts, body) = resp.into_parts();
-            for h in DROP_RESPONSE {
+            for h in edge_http::DROP_RESPONSE_HEADERS {
                 parts.headers.remove(h);
             }
             if let Some((_, id)) = extra.iter().find(|(k, _)| k == "x-request-id")

@@ -135,7 +135,7 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     params(
         ("event_id" = Uuid, Path, description = "Event id"),
         ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body return the same reservation"),
-        ("X-Entry-Token" = Option<String>, Header, description = "Required when the event queues: the entry token from GET /queue/status (or the urr_entry cookie)")),
+        ("X-Entry-Token" = Option<String>, Header, description = "Required when the event queues: the entry token from GET /queue/status (or the event's urr_entry_<event id, 32 hex> cookie)")),
     request_body = CreateReservation,
     security(("bearer" = [])),
     responses(

@@ -22,9 +22,18 @@ use axum::http::HeaderMap;
 use shared_wasm::token::{self, EntryClaims, TokenError};
 use uuid::Uuid;
 
-/// Header carrying the entry token (pages use the `urr_entry` cookie).
+/// Header carrying the entry token (pages use the event's entry cookie).
 pub const HEADER: &str = "x-entry-token";
-pub const COOKIE: &str = "urr_entry";
+/// The unscoped cookie of earlier versions: read when the event's own is absent.
+pub const LEGACY_COOKIE: &str = "urr_entry";
+
+/// The cookie carrying `event`'s entry token: `urr_entry_<event id, 32 hex>`, one name
+/// per event (the edge's guard reads the same name,
+/// `shared_wasm::edge::route::entry_cookie`), so a fan admitted to two events keeps
+/// both tokens.
+pub fn cookie(event: Uuid) -> String {
+    shared_wasm::edge::route::entry_cookie(event)
+}
 
 /// Signs an entry token for `user` on `event`, valid until `slot_expires_ms` at most.
 pub fn sign(state: &AppState, event: Uuid, user: Uuid, slot_expires_ms: i64) -> (String, i64) {
@@ -43,19 +52,23 @@ pub fn sign(state: &AppState, event: Uuid, user: Uuid, slot_expires_ms: i64) -> 
     (token::sign(&state.config.keys.origin_signing, &claims), exp)
 }
 
-/// The entry token from the header, else from the `urr_entry` cookie.
-fn presented(headers: &HeaderMap) -> Option<&str> {
+/// The entry token from the header, else from the event's cookie, else from the
+/// legacy unscoped one.
+fn presented(headers: &HeaderMap, event: Uuid) -> Option<&str> {
     if let Some(v) = headers.get(HEADER) {
         return Some(v.to_str().unwrap_or_default().trim());
     }
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
-        .map(|(_, v)| v.trim())
+    let cookie_named = |name: &str| {
+        headers
+            .get_all(axum::http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|kv| kv.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.trim())
+    };
+    cookie_named(&cookie(event)).or_else(|| cookie_named(LEGACY_COOKIE))
 }
 
 /// The `typ` a token claims, read WITHOUT verifying it: only for a better error message.
@@ -112,7 +125,7 @@ pub async fn require(
     if !settings.guards_booking() {
         return Ok(());
     }
-    let Some(raw) = presented(headers).filter(|t| !t.is_empty()) else {
+    let Some(raw) = presented(headers, event).filter(|t| !t.is_empty()) else {
         return Err(ApiError::forbidden(
             "ENTRY_TOKEN_REQUIRED",
             "this event has a queue: send the entry token from the queue status in the \

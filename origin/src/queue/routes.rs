@@ -134,7 +134,8 @@ fn answer(
     Ok(s)
 }
 
-/// The answer with the entry token also set as the `urr_entry` cookie (for pages).
+/// The answer with the entry token also set as the event's entry cookie
+/// (`urr_entry_<event id, 32 hex>`, for pages).
 fn respond(state: &AppState, status: StatusCode, body: QueueStatus) -> Response {
     let cookie = body.entry_token.as_ref().map(|t| {
         let max_age = body
@@ -148,7 +149,7 @@ fn respond(state: &AppState, status: StatusCode, body: QueueStatus) -> Response 
         };
         format!(
             "{}={t}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}",
-            entry::COOKIE
+            entry::cookie(body.event_id)
         )
     });
     let mut resp = (status, Json(body)).into_response();

@@ -143,7 +143,7 @@ async fn admitted_fan_books_with_its_entry_token_and_every_bypass_fails() {
         .unwrap_or_default()
         .to_owned();
     assert!(
-        cookie.starts_with("urr_entry=") && cookie.contains("HttpOnly"),
+        cookie.starts_with(&format!("urr_entry_{}=", a.id.simple())) && cookie.contains("HttpOnly"),
         "{cookie}"
     );
     let v = json(res).await;
@@ -281,7 +281,10 @@ async fn admitted_fan_books_with_its_entry_token_and_every_bypass_fails() {
             &format!("/api/v1/events/{}/reservations", a.id),
             Some(&f1.token),
         )
-        .header("cookie", format!("theme=dark; urr_entry={entry_a}"))
+        .header(
+            "cookie",
+            format!("theme=dark; urr_entry_{}={entry_a}", a.id.simple()),
+        )
         .json(&json!({ "seat_ids": [a.seats[1]] }))
         .send()
         .await

@@ -38,7 +38,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// The headers [`Request::new`] keeps (lowercase). All others are ignored by the edge
 /// logic and only forwarded when proxying.
-pub const READ_HEADERS: [&str; 7] = [
+pub const READ_HEADERS: [&str; 12] = [
     "accept",
     "accept-language",
     "cookie",
@@ -46,7 +46,68 @@ pub const READ_HEADERS: [&str; 7] = [
     "x-queue-ticket",
     "x-request-id",
     "content-type",
+    // Where a join comes from (see [`cross_site`]).
+    "host",
+    "origin",
+    "sec-fetch-site",
+    // A join's proof of work (see `super::pow`).
+    "x-pow-challenge",
+    "x-pow-solution",
 ];
+
+/// Request headers the platforms never forward to the origin: connection-level ones
+/// (hop-by-hop, and refused by WASI HTTP), and every claim a client could make about
+/// its own address. The edge sets its own word for the address instead
+/// ([`crate::client_ip::HEADER`], and `x-forwarded-for` / `x-real-ip` for logs).
+pub const DROP_REQUEST_HEADERS: [&str; 19] = [
+    "host",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "transfer-encoding",
+    "upgrade",
+    "te",
+    "trailer",
+    "http2-settings",
+    crate::client_ip::HEADER,
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-real-ip",
+    "forwarded",
+    "true-client-ip",
+    "x-client-ip",
+];
+
+/// Prefixes of request headers the platforms add for themselves (`cf-connecting-ip`,
+/// `spin-client-addr`, ...): never forwarded either.
+pub const DROP_REQUEST_PREFIXES: [&str; 2] = ["cf-", "spin-"];
+
+/// Origin response headers not copied back to the client: hop-by-hop ones.
+pub const DROP_RESPONSE_HEADERS: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "transfer-encoding",
+    "upgrade",
+    "trailer",
+    "http2-settings",
+];
+
+/// Whether a client's request header (any case) may be forwarded to the origin.
+pub fn forward_request_header(name: &str) -> bool {
+    let name = name.trim().to_ascii_lowercase();
+    !DROP_REQUEST_HEADERS.contains(&name.as_str())
+        && !DROP_REQUEST_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// Whether an origin response header (any case) may be copied back to the client.
+pub fn forward_response_header(name: &str) -> bool {
+    !DROP_RESPONSE_HEADERS.contains(&name.trim().to_ascii_lowercase().as_str())
+}
 
 /// Request methods the edge distinguishes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +145,9 @@ pub struct Request {
     /// The client's address as the platform saw it (never taken from a header the
     /// client could set).
     pub client_ip: Option<String>,
+    /// The authority of an absolute request target (`host:port`), if one was given:
+    /// what [`Request::host`] falls back to without a `Host` header.
+    authority: Option<String>,
 }
 
 impl Request {
@@ -104,7 +168,7 @@ impl Request {
                 format!("the request target is longer than {MAX_TARGET_LEN} bytes"),
             ));
         }
-        let target = strip_origin(target);
+        let (authority, target) = split_origin(target);
         let target = target.split('#').next().unwrap_or("");
         let (path, query) = match target.split_once('?') {
             Some((p, q)) => (p, q),
@@ -146,7 +210,19 @@ impl Request {
             query: query.to_owned(),
             headers: kept,
             client_ip: None,
+            authority: authority
+                .filter(|a| !a.is_empty() && a.len() <= 255)
+                .map(str::to_ascii_lowercase),
         })
+    }
+
+    /// The host the client addressed (`host[:port]`, lower case): the `Host` header,
+    /// else the authority of an absolute target.
+    pub fn host(&self) -> Option<String> {
+        self.header("host")
+            .map(|h| h.trim().to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .or_else(|| self.authority.clone())
     }
 
     /// Sets the client address the platform observed.
@@ -207,18 +283,60 @@ fn header_too_large(name: &str) -> Response {
     )
 }
 
-/// `https://host:port/path?q` → `/path?q`; a target that is already a path is returned
-/// as is.
-fn strip_origin(target: &str) -> &str {
+/// `https://host:port/path?q` → (`host:port`, `/path?q`); a target that is already a
+/// path is returned as is, without an authority.
+fn split_origin(target: &str) -> (Option<&str>, &str) {
     if target.starts_with('/') {
-        return target;
+        return (None, target);
     }
     match target.split_once("://") {
         Some((_, rest)) => match rest.find(['/', '?']) {
-            Some(i) => &rest[i..],
-            None => "/",
+            Some(i) => (Some(&rest[..i]), &rest[i..]),
+            None => (Some(rest), "/"),
         },
-        None => target,
+        None => (None, target),
+    }
+}
+
+/// Why a request does not come from the edge's own pages, if it does not: the browser
+/// says it is cross-site (`Sec-Fetch-Site` other than `same-origin` or `none`), or its
+/// `Origin` names another host than the one addressed. Requests without either header
+/// (API clients, old browsers) pass: they cannot be forged from another site's page,
+/// because every browser that runs such a page sends at least one of the two on a POST.
+pub fn cross_site(req: &Request) -> Option<&'static str> {
+    if let Some(site) = req.header("sec-fetch-site") {
+        let site = site.trim().to_ascii_lowercase();
+        if site != "same-origin" && site != "none" {
+            return Some("the browser reports a request from another site (Sec-Fetch-Site)");
+        }
+    }
+    if let Some(origin) = req.header("origin") {
+        let origin = origin.trim().to_ascii_lowercase();
+        let from = origin
+            .split_once("://")
+            .map(|(scheme, authority)| without_default_port(scheme, authority));
+        let to = req.host();
+        let same = match (from, to) {
+            (Some(from), Some(to)) => {
+                from == to.as_str()
+                    || from == without_default_port("http", &to)
+                    || from == without_default_port("https", &to)
+            }
+            _ => false,
+        };
+        if !same {
+            return Some("the request's Origin is not this site");
+        }
+    }
+    None
+}
+
+fn without_default_port<'a>(scheme: &str, authority: &'a str) -> &'a str {
+    let authority = authority.trim_end_matches('/');
+    match scheme {
+        "http" => authority.strip_suffix(":80").unwrap_or(authority),
+        "https" => authority.strip_suffix(":443").unwrap_or(authority),
+        _ => authority,
     }
 }
 
@@ -314,6 +432,13 @@ impl Response {
         }
     }
 
+    /// `303 See Other` to a same-site `location` (the answer to a form post).
+    pub fn see_other(location: &str) -> Self {
+        Response::new(303)
+            .with_header("location", location)
+            .with_header("cache-control", "no-store")
+    }
+
     /// `302 Found` to a same-site `location`.
     pub fn redirect(location: &str) -> Self {
         Response::new(302)
@@ -353,6 +478,7 @@ fn reason(status: u16) -> &'static str {
         414 => "URI Too Long",
         415 => "Unsupported Media Type",
         422 => "Unprocessable Content",
+        429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
         502 => "Bad Gateway",

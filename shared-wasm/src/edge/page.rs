@@ -21,9 +21,17 @@
 //! is only used for a decorative bar, never for text), no motion, and system fonts at
 //! the user's size.
 //!
+//! # Joining
+//!
+//! Showing the page takes nothing: a visitor without a ticket sees the room with a join
+//! button, a plain HTML form that posts to `/vwr/{event_id}/join` (the edge answers with
+//! a redirect back here and the ticket cookie). With JavaScript the page's script posts
+//! the same join with `fetch` instead, after solving the proof of work when the rules
+//! ask for one ([`POW_JS`]; such rooms need JavaScript and say so in `<noscript>`).
+//!
 //! # Without JavaScript, and with it
 //!
-//! Without JavaScript the page reloads itself with `<meta http-equiv="refresh">` at the
+//! Without JavaScript the waiting page reloads itself with `<meta http-equiv="refresh">` at the
 //! advised poll interval (inside `<noscript>`, so it stops once the script runs). With
 //! JavaScript, a tiny inline script (allowed by a per-response CSP nonce) polls
 //! `/vwr/{event_id}/status` at the advised `poll_after_ms`, swaps the numbers in place
@@ -35,11 +43,16 @@
 //! Every variable is HTML-escaped. The promoter's `custom_html` is rendered inside an
 //! `<iframe sandbox srcdoc="...">` with an empty sandbox: no scripts, no forms, no
 //! top-level navigation, a unique origin (so no cookies). The page's own status block
-//! stays outside the frame, so custom HTML can neither hide nor fake the position.
+//! stays outside the frame, so custom HTML can neither hide nor fake the position. The
+//! logo is shown only for an `https://` URL or a root-relative path (what the rules
+//! validation allows), escaped into the attribute; it is an image, so at most a GET,
+//! and no GET has side effects here. The [`csp`] allows only the page's own nonce'd
+//! script, form posts to this site, and `fetch` to this site.
 
 use uuid::Uuid;
 
 use super::http::Request;
+use super::pow::Issued;
 use super::state::{EventState, Standing};
 use crate::rules::{Phase, WaitingRoomTemplate};
 
@@ -123,6 +136,14 @@ struct Texts {
     not_found_msg: &'static str,
     promoter_frame: &'static str,
     kst: &'static str,
+    join_title: &'static str,
+    join_intro: &'static str,
+    join_btn: &'static str,
+    joining: &'static str,
+    pow_working: &'static str,
+    needs_js: &'static str,
+    join_failed: &'static str,
+    rate_limited: &'static str,
 }
 
 const KO: Texts = Texts {
@@ -149,6 +170,14 @@ const KO: Texts = Texts {
     not_found_msg: "이 공연에는 대기열이 없습니다.",
     promoter_frame: "주최사 안내",
     kst: "KST",
+    join_title: "예매 대기실",
+    join_intro: "아래 버튼을 누르면 대기열에 입장합니다. 입장한 뒤에는 이 페이지에서 순서를 확인할 수 있습니다.",
+    join_btn: "대기열 입장하기",
+    joining: "입장하는 중입니다…",
+    pow_working: "잠시만 기다려 주세요. 자동 입장 방지 확인 중입니다…",
+    needs_js: "이 대기실에 입장하려면 브라우저에서 자바스크립트를 켜 주세요.",
+    join_failed: "입장하지 못했습니다. 잠시 후 다시 시도해 주세요.",
+    rate_limited: "이 네트워크에서 입장 요청이 너무 많습니다. 1분 뒤 다시 시도해 주세요.",
 };
 
 const EN: Texts = Texts {
@@ -175,6 +204,14 @@ const EN: Texts = Texts {
     not_found_msg: "This event has no waiting room.",
     promoter_frame: "Message from the organiser",
     kst: "KST",
+    join_title: "Waiting room",
+    join_intro: "Press the button to take your place in line. Once in, this page shows your place.",
+    join_btn: "Join the queue",
+    joining: "Joining…",
+    pow_working: "One moment: checking that you are not a bot…",
+    needs_js: "Please turn on JavaScript in your browser to join this waiting room.",
+    join_failed: "Could not join. Please try again in a moment.",
+    rate_limited: "Too many join attempts from this network. Please try again in a minute.",
 };
 
 fn texts(lang: Lang) -> &'static Texts {
@@ -264,6 +301,11 @@ pub fn group(n: u64) -> String {
 pub enum PageKind<'a> {
     /// Waiting, pre-queue, or served (with the standing).
     Queue(&'a Standing),
+    /// Open for joining and the visitor has no ticket: the join button, and the
+    /// proof-of-work challenge when the rules ask for one.
+    Join {
+        challenge: Option<&'a Issued>,
+    },
     /// Not open yet; nobody joined.
     NotOpen {
         opens_at: i64,
@@ -285,12 +327,15 @@ pub struct PageInput<'a> {
     pub nonce: &'a str,
 }
 
-/// The page's `Content-Security-Policy`, for the same nonce.
+/// The page's `Content-Security-Policy`, for the same nonce: only the page's own
+/// script runs (no inline handlers, no `eval`), forms and `fetch` go to this site only,
+/// images come from this site or `https:`, the promoter's frame is a sandboxed
+/// `srcdoc` (no `frame-src` source allows anything else), and nobody frames the page.
 pub fn csp(nonce: &str) -> String {
     format!(
         "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; \
          img-src 'self' https:; connect-src 'self'; base-uri 'none'; form-action 'self'; \
-         frame-ancestors 'none'"
+         frame-src 'none'; frame-ancestors 'none'"
     )
 }
 
@@ -303,6 +348,8 @@ pub fn render(p: &PageInput<'_>) -> String {
         (PageKind::Queue(st), _) if st.served => (t.your_turn.into(), t.your_turn_msg.into()),
         (PageKind::Queue(_), Some(tpl)) => localized(tpl, p.lang),
         (PageKind::Queue(_), None) => (t.keep_open.into(), String::new()),
+        (PageKind::Join { .. }, Some(tpl)) => (t.join_title.into(), localized(tpl, p.lang).1),
+        (PageKind::Join { .. }, None) => (t.join_title.into(), String::new()),
         (PageKind::NotOpen { .. }, _) => (t.not_open_title.into(), t.keep_open.into()),
         (PageKind::Rejected, _) => (t.rejected_title.into(), t.rejected_msg.into()),
         (PageKind::Maintenance, _) => (t.maintenance_title.into(), t.maintenance_msg.into()),
@@ -380,7 +427,10 @@ pub fn render(p: &PageInput<'_>) -> String {
         other.code(),
         t.switch_label
     ));
-    if let Some(url) = template.and_then(|t| t.logo_url.as_deref()) {
+    if let Some(url) = template
+        .and_then(|t| t.logo_url.as_deref())
+        .filter(|u| safe_logo_url(u))
+    {
         h.push_str(&format!(
             "<img src=\"{}\" alt=\"{}\" height=\"48\">\n",
             escape(url),
@@ -408,6 +458,25 @@ pub fn render(p: &PageInput<'_>) -> String {
                 t.opens, t.kst
             ));
         }
+        PageKind::Join { challenge } => {
+            if let Some(opens_at) = p.state.map(|s| s.rules.sale_opens_at) {
+                let (d, hm, iso) = kst(opens_at);
+                h.push_str(&format!(
+                    "<dl>\n<dt>{}</dt><dd><time datetime=\"{iso}\">{d} {hm} {}</time></dd>\n</dl>\n",
+                    t.opens, t.kst
+                ));
+            }
+            h.push_str(&format!("<p>{}</p>\n", t.join_intro));
+            if challenge.is_some() {
+                h.push_str(&format!("<noscript><p>{}</p></noscript>\n", t.needs_js));
+            }
+            h.push_str(&format!(
+                "<form id=\"join\" method=\"post\" action=\"/vwr/{}/join?lang={lang}\">\n\
+                 <button type=\"submit\" class=\"btn\">{}</button>\n</form>\n\
+                 <p id=\"joinmsg\" class=\"note\" role=\"status\" aria-live=\"polite\"></p>\n",
+                p.event, t.join_btn
+            ));
+        }
         _ => {}
     }
 
@@ -419,11 +488,98 @@ pub fn render(p: &PageInput<'_>) -> String {
         ));
     }
     h.push_str("</main>\n");
-    if let PageKind::Queue(st) = &p.kind {
-        render_script(&mut h, p, t, st);
+    match &p.kind {
+        PageKind::Queue(st) => render_script(&mut h, p, t, st),
+        PageKind::Join { challenge } => render_join_script(&mut h, p, t, *challenge),
+        _ => {}
     }
     h.push_str("</body>\n</html>\n");
     h
+}
+
+/// The shapes of logo URL the rules validation allows, checked again at rendering (a
+/// stored state may predate a stricter validation): `https://host/...` or `/path`.
+fn safe_logo_url(url: &str) -> bool {
+    let shape = url
+        .strip_prefix("https://")
+        .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))
+        || (url.starts_with('/') && !url.starts_with("//"));
+    shape
+        && !url.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '<' | '>' | '\\')
+        })
+}
+
+/// The proof-of-work solver the join script runs (also run by the tests under Node, to
+/// prove it finds what [`super::pow::verify`] accepts). Defines:
+///
+/// * `urrPowPrepare(challenge)`: the message buffer (challenge bytes, 8 counter bytes,
+///   SHA-256 padding), built once;
+/// * `urrPowSearch(prepared, bits, from, count)`: the first counter in
+///   `from..from+count` whose `SHA-256(challenge ‖ counter as u64 big-endian)` starts
+///   with `bits` zero bits, or -1 (difficulties are at most 24, so the first 32-bit word
+///   decides);
+/// * `urrPow(challenge, bits, done)`: searches in slices of 20,000 so the page stays
+///   responsive, then calls `done(counter)`.
+pub const POW_JS: &str = r#"var urrK=[0x428a2f98,0x71374491,0xb5c0fbcf,0xe9b5dba5,0x3956c25b,0x59f111f1,0x923f82a4,0xab1c5ed5,
+0xd807aa98,0x12835b01,0x243185be,0x550c7dc3,0x72be5d74,0x80deb1fe,0x9bdc06a7,0xc19bf174,
+0xe49b69c1,0xefbe4786,0x0fc19dc6,0x240ca1cc,0x2de92c6f,0x4a7484aa,0x5cb0a9dc,0x76f988da,
+0x983e5152,0xa831c66d,0xb00327c8,0xbf597fc7,0xc6e00bf3,0xd5a79147,0x06ca6351,0x14292967,
+0x27b70a85,0x2e1b2138,0x4d2c6dfc,0x53380d13,0x650a7354,0x766a0abb,0x81c2c92e,0x92722c85,
+0xa2bfe8a1,0xa81a664b,0xc24b8b70,0xc76c51a3,0xd192e819,0xd6990624,0xf40e3585,0x106aa070,
+0x19a4c116,0x1e376c08,0x2748774c,0x34b0bcb5,0x391c0cb3,0x4ed8aa4a,0x5b9cca4f,0x682e6ff3,
+0x748f82ee,0x78a5636f,0x84c87814,0x8cc70208,0x90befffa,0xa4506ceb,0xbef9a3f7,0xc67178f2];
+var urrW=new Int32Array(64);
+function urrH0(b){var H=[0x6a09e667,0xbb67ae85,0x3c6ef372,0xa54ff53a,0x510e527f,0x9b05688c,0x1f83d9ab,0x5be0cd19],w=urrW,i,o;
+for(o=0;o<b.length;o+=64){for(i=0;i<16;i++)w[i]=b[o+4*i]<<24|b[o+4*i+1]<<16|b[o+4*i+2]<<8|b[o+4*i+3];
+for(i=16;i<64;i++){var x=w[i-15],y=w[i-2];w[i]=w[i-16]+((x>>>7|x<<25)^(x>>>18|x<<14)^(x>>>3))+w[i-7]+((y>>>17|y<<15)^(y>>>19|y<<13)^(y>>>10))|0;}
+var a=H[0],c1=H[1],c=H[2],d=H[3],e=H[4],f=H[5],g=H[6],h=H[7];
+for(i=0;i<64;i++){var t1=h+((e>>>6|e<<26)^(e>>>11|e<<21)^(e>>>25|e<<7))+(e&f^~e&g)+urrK[i]+w[i]|0;
+var t2=((a>>>2|a<<30)^(a>>>13|a<<19)^(a>>>22|a<<10))+(a&c1^a&c^c1&c)|0;h=g;g=f;f=e;e=d+t1|0;d=c;c=c1;c1=a;a=t1+t2|0;}
+H[0]=H[0]+a|0;H[1]=H[1]+c1|0;H[2]=H[2]+c|0;H[3]=H[3]+d|0;H[4]=H[4]+e|0;H[5]=H[5]+f|0;H[6]=H[6]+g|0;H[7]=H[7]+h|0;}
+return H[0]>>>0;}
+function urrPowPrepare(ch){var n=ch.length+8,L=(n+9+63>>6)<<6,b=new Uint8Array(L),i;for(i=0;i<ch.length;i++)b[i]=ch.charCodeAt(i)&255;
+b[n]=0x80;var bits=n*8;b[L-4]=bits>>>24&255;b[L-3]=bits>>>16&255;b[L-2]=bits>>>8&255;b[L-1]=bits&255;return {b:b,off:ch.length};}
+function urrPowSearch(p,bits,from,count){var b=p.b,o=p.off,k,hi,lo;for(k=from;k<from+count;k++){hi=Math.floor(k/4294967296);lo=k>>>0;
+b[o]=hi>>>24&255;b[o+1]=hi>>>16&255;b[o+2]=hi>>>8&255;b[o+3]=hi&255;b[o+4]=lo>>>24&255;b[o+5]=lo>>>16&255;b[o+6]=lo>>>8&255;b[o+7]=lo&255;
+if(Math.clz32(urrH0(b))>=bits)return k;}return -1;}
+function urrPow(ch,bits,done){var p=urrPowPrepare(ch),k=0;(function step(){var r=urrPowSearch(p,bits,k,20000);if(r>=0){done(r);return;}k+=20000;setTimeout(step,0);})();}
+"#;
+
+fn render_join_script(h: &mut String, p: &PageInput<'_>, t: &Texts, challenge: Option<&Issued>) {
+    let cfg = serde_json::json!({
+        "join": format!("/vwr/{}/join", p.event),
+        "page": format!("/e/{}?lang={}", p.event, p.lang.code()),
+        "pow": challenge.map(|c| serde_json::json!({
+            "challenge": c.challenge,
+            "difficulty": c.difficulty,
+        })),
+        "t": {
+            "joining": t.joining,
+            "working": t.pow_working,
+            "failed": t.join_failed,
+            "limited": t.rate_limited,
+        }
+    });
+    h.push_str(&format!("<script nonce=\"{}\">\n", p.nonce));
+    h.push_str(POW_JS);
+    h.push_str(&format!(
+        "(function(){{\n\
+var c={};\n\
+var f=document.getElementById('join'),m=document.getElementById('joinmsg');if(!f)return;\n\
+var btn=f.querySelector('button');\n\
+function say(s){{if(m)m.textContent=s;}}\n\
+function fail(r){{say(r&&r.status===429?c.t.limited:c.t.failed);if(btn)btn.disabled=false;}}\n\
+function go(w,retried){{var h={{accept:'application/json'}};\n\
+function send(){{fetch(c.join,{{method:'POST',credentials:'same-origin',cache:'no-store',headers:h}})\
+.then(function(r){{if(r.ok){{location.assign(c.page);return;}}\
+return r.json().then(function(j){{if(!retried&&j.pow&&(j.code==='POW_INVALID'||j.code==='POW_REQUIRED')){{go(j.pow,true);return;}}fail(r);}},function(){{fail(r);}});}})\
+.catch(function(){{fail(null);}});}}\n\
+if(w){{say(c.t.working);urrPow(w.challenge,w.difficulty,function(n){{h['x-pow-challenge']=w.challenge;h['x-pow-solution']=String(n);send();}});}}else{{send();}}}}\n\
+f.addEventListener('submit',function(e){{e.preventDefault();if(btn)btn.disabled=true;say(c.t.joining);go(c.pow,false);}});\n\
+}})();\n</script>\n",
+        script_json(&cfg)
+    ));
 }
 
 fn localized(tpl: &WaitingRoomTemplate, lang: Lang) -> (String, String) {

@@ -8,11 +8,14 @@
 //! | `POST`       | `/vwr/{event_id}/join`      | join the queue → `{ticket, position}`        |
 //! | `GET`        | `/vwr/{event_id}/status`    | where am I → `{position, serving, ahead, ...}` |
 //! | `GET`        | `/vwr/{event_id}/draw`      | the random draw's publication, once open     |
+//! | `GET`        | `/vwr/{event_id}/challenge` | a proof-of-work challenge (rules `challenge: pow`) |
 //! | `PUT`        | `/__urr/rules/{event_id}`   | rules push from the origin (body: a rules token) |
 //! | any          | anything else               | proxied to the origin, through the guard     |
 //!
 //! A malformed event id on an edge route is a 400 problem (`INVALID_EVENT_ID`), a wrong
-//! method a 405, and `/__urr/...` is never proxied.
+//! method a 405, and `/__urr/...` is never proxied. Neither is `/metrics` (and
+//! everything below it): the origin's Prometheus endpoint is for the operators'
+//! network, and through the edge it answers 404 problem+json.
 //!
 //! # Which event a proxied request belongs to (defect D18)
 //!
@@ -42,7 +45,8 @@
 //! * mode `maintenance`: 503 (`MAINTENANCE`, `Retry-After`); `reject`: 403
 //!   (`EVENT_NOT_AVAILABLE`). Nobody is let through, token or not.
 //! * modes `queue` and `passthrough`: the entry token from the `X-Entry-Token` header, or
-//!   else the `urr_entry` cookie, must verify with the **origin** public key set as an
+//!   else the event's `urr_entry_<event id, 32 hex>` cookie ([`entry_cookie`]; the
+//!   unscoped `urr_entry` of older origins is read last), must verify with the **origin** public key set as an
 //!   `entry` token (`typ`), for this event, unexpired. The refusal names the first check
 //!   that failed: `ENTRY_TOKEN_REQUIRED`, `TOKEN_MALFORMED`, `TOKEN_ALGORITHM`,
 //!   `TOKEN_UNKNOWN_KEY`, `TOKEN_BAD_SIGNATURE`, `TOKEN_WRONG_TYPE`, `TOKEN_EXPIRED`,
@@ -64,8 +68,15 @@ use super::http::{Method, Request, Response};
 use crate::rules::{EdgeRules, Mode, normalize_path};
 use crate::token::{self, EntryClaims, KeySet};
 
-/// Cookie that may carry the entry token (the header wins).
-pub const ENTRY_COOKIE: &str = "urr_entry";
+/// The unscoped entry cookie older origins set; read only when the event's own cookie
+/// is absent.
+pub const LEGACY_ENTRY_COOKIE: &str = "urr_entry";
+
+/// The cookie that may carry `event`'s entry token (the header wins): one name per
+/// event, so a fan admitted to two events keeps both tokens. The origin sets it.
+pub fn entry_cookie(event: Uuid) -> String {
+    format!("urr_entry_{}", event.simple())
+}
 /// Header that may carry the entry token.
 pub const ENTRY_HEADER: &str = "x-entry-token";
 /// Seconds a maintenance answer asks clients to wait.
@@ -78,6 +89,7 @@ pub enum Route {
     Join(Uuid),
     Status(Uuid),
     Draw(Uuid),
+    Challenge(Uuid),
     PushRules(Uuid),
     /// Forward to the origin; `event` when the path belongs to one (then the guard runs).
     Proxy(Option<EventPath>),
@@ -99,6 +111,7 @@ impl Route {
             | Route::Join(e)
             | Route::Status(e)
             | Route::Draw(e)
+            | Route::Challenge(e)
             | Route::PushRules(e) => Some(*e),
             Route::Proxy(p) => p.as_ref().map(|p| p.event),
             Route::Refuse(_) => None,
@@ -167,7 +180,10 @@ pub fn route(req: &Request) -> Route {
                 ("join", _) => Route::Refuse(method_not_allowed("POST")),
                 ("status", Method::Get | Method::Head) => Route::Status(e),
                 ("draw", Method::Get | Method::Head) => Route::Draw(e),
-                ("status" | "draw", _) => Route::Refuse(method_not_allowed("GET, HEAD")),
+                ("challenge", Method::Get | Method::Head) => Route::Challenge(e),
+                ("status" | "draw" | "challenge", _) => {
+                    Route::Refuse(method_not_allowed("GET, HEAD"))
+                }
                 _ => Route::Refuse(not_found()),
             }
         }
@@ -177,7 +193,7 @@ pub fn route(req: &Request) -> Route {
             Ok(e) if m == Method::Put => Route::PushRules(e),
             Ok(_) => Route::Refuse(method_not_allowed("PUT")),
         },
-        ["__urr", ..] => Route::Refuse(not_found()),
+        ["__urr", ..] | ["metrics", ..] => Route::Refuse(not_found()),
         ["api", "v1", "events", id, rest @ ..] => {
             let default_guarded = rest.first().is_some_and(|s| DEFAULT_GUARDED.contains(s));
             match Uuid::parse_str(id) {
@@ -219,12 +235,14 @@ fn canonical(segments: &[&str], at: usize, event: Uuid) -> String {
     out
 }
 
-/// The entry token a request presents: `X-Entry-Token`, else the `urr_entry` cookie.
-pub fn entry_token(req: &Request) -> Option<&str> {
+/// The entry token a request presents for `event`: `X-Entry-Token`, else the event's
+/// cookie, else the legacy unscoped one.
+pub fn entry_token(req: &Request, event: Uuid) -> Option<&str> {
     req.header(ENTRY_HEADER)
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .or_else(|| req.cookie(ENTRY_COOKIE).filter(|t| !t.is_empty()))
+        .or_else(|| req.cookie(&entry_cookie(event)).filter(|t| !t.is_empty()))
+        .or_else(|| req.cookie(LEGACY_ENTRY_COOKIE).filter(|t| !t.is_empty()))
 }
 
 /// Whether `path` is guarded for an event with `rules` (see the module docs).
@@ -275,7 +293,7 @@ pub fn guard(
         }
         Mode::Queue | Mode::Passthrough => {}
     }
-    let Some(token) = entry_token(req) else {
+    let Some(token) = entry_token(req, event) else {
         return Some(refuse(
             403,
             "ENTRY_TOKEN_REQUIRED",
@@ -328,6 +346,10 @@ mod tests {
             Route::PushRules(evt())
         );
         assert!(route(&req("PUT", &format!("/__urr/rules/{EVT}"))).needs_body());
+        assert_eq!(
+            route(&req("GET", &format!("/vwr/{EVT}/challenge"))),
+            Route::Challenge(evt())
+        );
     }
 
     fn refused(r: Route) -> (u16, String) {
@@ -353,6 +375,17 @@ mod tests {
             405
         );
         assert_eq!(refused(route(&req("GET", "/__urr/anything"))).0, 404);
+        for metrics in [
+            "/metrics",
+            "/metrics/",
+            "/metrics/x",
+            "//metrics",
+            "/%6detrics",
+        ] {
+            let (s, body) = refused(route(&req("GET", metrics)));
+            assert_eq!(s, 404, "{metrics}");
+            assert!(body.contains("NOT_FOUND"), "{metrics}");
+        }
         assert_eq!(
             refused(route(&req("GET", &format!("/vwr/{EVT}/nope")))).0,
             404

@@ -131,6 +131,17 @@ pub const RETAIN_AFTER_CLOSE_MS: i64 = 7 * 24 * 3600 * 1000;
 /// long ago is not dropped at once.
 pub const RETAIN_AT_LEAST_MS: i64 = 24 * 3600 * 1000;
 
+/// [`EventState::retain_until_ms`] of a state under `rules`.
+pub fn retain_until_ms(rules: &EdgeRules, now_ms: i64) -> Option<i64> {
+    let close_s = rules.sale_closes_at?;
+    Some(
+        close_s
+            .saturating_mul(1000)
+            .saturating_add(RETAIN_AFTER_CLOSE_MS)
+            .max(now_ms.saturating_add(RETAIN_AT_LEAST_MS)),
+    )
+}
+
 impl EventState {
     /// Until when (unix ms) storage should keep this state, written at `now_ms`: a week
     /// past the sale's close, at least a day from now, so a finished event does not
@@ -138,13 +149,7 @@ impl EventState {
     /// a lost state means no waiting room, and an event between its announcement and
     /// its pre-queue can go quiet for months.
     pub fn retain_until_ms(&self, now_ms: i64) -> Option<i64> {
-        let close_s = self.rules.sale_closes_at?;
-        Some(
-            close_s
-                .saturating_mul(1000)
-                .saturating_add(RETAIN_AFTER_CLOSE_MS)
-                .max(now_ms.saturating_add(RETAIN_AT_LEAST_MS)),
-        )
+        retain_until_ms(&self.rules, now_ms)
     }
 
     /// The state right after the first push of `push`.

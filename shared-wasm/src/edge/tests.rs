@@ -26,6 +26,13 @@ struct FakeHost {
     now_ms: Cell<i64>,
     rng: Cell<u64>,
     fail: Cell<bool>,
+    /// Counters and claims, as the Cloudflare object keeps them.
+    memory: RefCell<limits::Memory>,
+    /// Answer `may_have_state` from the pushed events (as the Cloudflare registry does)
+    /// instead of always `true`.
+    gatekeep: Cell<bool>,
+    /// Events each storage call was about, in order.
+    touched: RefCell<Vec<Uuid>>,
 }
 
 impl FakeHost {
@@ -35,7 +42,15 @@ impl FakeHost {
             now_ms: Cell::new(NOW_S * 1000),
             rng: Cell::new(1),
             fail: Cell::new(false),
+            memory: RefCell::new(limits::Memory::new()),
+            gatekeep: Cell::new(false),
+            touched: RefCell::new(Vec::new()),
         }
+    }
+
+    fn touch(&self, event: Uuid) -> Result<(), HostError> {
+        self.touched.borrow_mut().push(event);
+        self.check()
     }
 
     fn check(&self) -> Result<(), HostError> {
@@ -49,12 +64,12 @@ impl FakeHost {
 
 impl Host for FakeHost {
     async fn snapshot(&self, event: Uuid) -> Result<Option<EventState>, HostError> {
-        self.check()?;
+        self.touch(event)?;
         Ok(self.events.borrow().get(&event).cloned())
     }
 
     async fn observe(&self, event: Uuid) -> Result<Option<EventState>, HostError> {
-        self.check()?;
+        self.touch(event)?;
         let mut map = self.events.borrow_mut();
         Ok(map.get_mut(&event).map(|s| {
             s.observe(self.now_ms.get());
@@ -63,7 +78,7 @@ impl Host for FakeHost {
     }
 
     async fn join(&self, event: Uuid) -> Result<Option<JoinResult>, HostError> {
-        self.check()?;
+        self.touch(event)?;
         let mut map = self.events.borrow_mut();
         Ok(map.get_mut(&event).map(|s| JoinResult {
             seq: s.join(self.now_ms.get()),
@@ -84,6 +99,29 @@ impl Host for FakeHost {
                 map.insert(event, s.clone());
             }),
         )
+    }
+
+    async fn hit(&self, event: Uuid, key: &str, until_ms: i64) -> Result<u64, HostError> {
+        self.touch(event)?;
+        let key = format!("{event}/{key}");
+        Ok(self
+            .memory
+            .borrow_mut()
+            .hit(&key, until_ms, self.now_ms.get()))
+    }
+
+    async fn claim_once(&self, event: Uuid, key: &str, until_ms: i64) -> Result<bool, HostError> {
+        self.touch(event)?;
+        let key = format!("{event}/{key}");
+        Ok(self
+            .memory
+            .borrow_mut()
+            .claim(&key, until_ms, self.now_ms.get()))
+    }
+
+    async fn may_have_state(&self, event: Uuid) -> Result<bool, HostError> {
+        self.check()?;
+        Ok(!self.gatekeep.get() || self.events.borrow().contains_key(&event))
     }
 
     fn now_ms(&self) -> i64 {
@@ -159,9 +197,20 @@ impl World {
         headers: &[(&str, &str)],
         body: Option<&str>,
     ) -> Outcome {
+        self.send_from("203.0.113.9", method, target, headers, body)
+    }
+
+    fn send_from(
+        &self,
+        ip: &str,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Outcome {
         let req = Request::new(method, target, headers.iter().copied())
             .expect("bounded")
-            .with_client_ip(Some("203.0.113.9".into()));
+            .with_client_ip(Some(ip.into()));
         let route = self.edge.route(&req);
         block_on(
             self.edge
@@ -242,7 +291,7 @@ fn join_status_and_pass() {
     let w = World::new();
     assert_eq!(w.push(&w.rules(1)).status, 200);
     let (joined, cookie) = w.join();
-    assert!(cookie.starts_with("urr_ticket="));
+    assert!(cookie.starts_with(&format!("urr_ticket_{}=", w.event.simple())));
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/")
     );
@@ -264,16 +313,18 @@ fn join_status_and_pass() {
         token::verify_for_event::<PassClaims>(&keys, pass, w.event, NOW_S).expect("pass verifies");
     assert_eq!(claims.pos, 1);
     assert_eq!(claims.exp - claims.iat, 600);
-    assert!(
-        s.header("set-cookie")
-            .is_some_and(|c| c.starts_with("urr_pass=") && c.contains("HttpOnly"))
-    );
+    assert!(s.header("set-cookie").is_some_and(|c| {
+        c.starts_with(&format!("urr_pass_{}=", w.event.simple())) && c.contains("HttpOnly")
+    }));
 
     // The cookie works as well as the header, and the same ticket re-joins in place.
     let via_cookie = w.call(
         "GET",
         &format!("/vwr/{}/status", w.event),
-        &[("cookie", &format!("other=1; urr_ticket={ticket}"))],
+        &[(
+            "cookie",
+            &format!("other=1; urr_ticket_{}={ticket}", w.event.simple()),
+        )],
         None,
     );
     assert_eq!(via_cookie.status, 200);
@@ -427,9 +478,24 @@ fn the_guard() {
         "/api/v1/events/{}/reservations",
         w.event.to_string().to_uppercase()
     );
-    let cookie = format!("urr_entry={valid}");
+    let cookie = format!("urr_entry_{}={valid}", w.event.simple());
     assert!(matches!(
         w.send("POST", &upper, &[("cookie", &cookie)], None),
+        Outcome::Proxy { .. }
+    ));
+    // Another event's cookie is not this event's; the legacy unscoped name still reads.
+    let other = format!("urr_entry_{}={valid}", Uuid::from_u128(5).simple());
+    assert_eq!(
+        code(&w.call("POST", &upper, &[("cookie", &other)], None)),
+        "ENTRY_TOKEN_REQUIRED"
+    );
+    assert!(matches!(
+        w.send(
+            "POST",
+            &upper,
+            &[("cookie", &format!("urr_entry={valid}"))],
+            None
+        ),
         Outcome::Proxy { .. }
     ));
     assert_eq!(w.call("POST", &upper, &[], None).status, 403);
@@ -644,10 +710,15 @@ fn the_page_and_json_mode() {
     r.template.brand_color = Some("#ff5a1f".into());
     w.push(&r);
     w.join(); // Someone ahead, so the page shows a waiting visitor.
+    let (joined, _) = w.join();
+    let ticket = joined["ticket"].as_str().expect("ticket");
     let page = w.call(
         "GET",
         &format!("/e/{}", w.event),
-        &[("accept-language", "ko-KR,ko;q=0.9")],
+        &[
+            ("accept-language", "ko-KR,ko;q=0.9"),
+            ("x-queue-ticket", ticket),
+        ],
         None,
     );
     assert_eq!(page.status, 200);
@@ -669,11 +740,20 @@ fn the_page_and_json_mode() {
         .and_then(|s| s.split('\'').next())
         .expect("nonce");
     assert!(html.contains(&format!("<script nonce=\"{nonce}\">")));
-    let ticket_cookie = page.header("set-cookie").expect("joined on first visit");
-    assert!(ticket_cookie.starts_with("urr_ticket="));
+    assert!(csp.contains("form-action 'self'") && !csp.contains("unsafe-eval"));
+    assert_eq!(
+        html.matches("<script").count(),
+        html.matches(&format!("<script nonce=\"{nonce}\">")).count(),
+        "every script carries the nonce"
+    );
 
     let en = w
-        .call("GET", &format!("/e/{}?lang=en", w.event), &[], None)
+        .call(
+            "GET",
+            &format!("/e/{}?lang=en", w.event),
+            &[("x-queue-ticket", ticket)],
+            None,
+        )
         .text();
     assert!(en.contains("<html lang=\"en\">") && en.contains("Your place in line"));
     assert!(
@@ -684,12 +764,12 @@ fn the_page_and_json_mode() {
     let j = w.call(
         "GET",
         &format!("/e/{}", w.event),
-        &[("accept", "application/json")],
+        &[("accept", "application/json"), ("x-queue-ticket", ticket)],
         None,
     );
     assert_eq!(j.header("content-type"), Some("application/json"));
     let v = json(&j);
-    assert_eq!(v["position"], 4);
+    assert_eq!(v["position"], 2);
     for field in [
         "serving",
         "ahead",
@@ -699,6 +779,14 @@ fn the_page_and_json_mode() {
     ] {
         assert!(v.get(field).is_some(), "{field} missing");
     }
+    // JSON without a ticket: join first (the page never joins).
+    let j = w.call(
+        "GET",
+        &format!("/e/{}", w.event),
+        &[("accept", "application/json")],
+        None,
+    );
+    assert_eq!((j.status, code(&j).as_str()), (401, "TICKET_REQUIRED"));
 
     // Unknown event: a 404 page, or a problem in JSON mode.
     let other = Uuid::from_u128(1234);
@@ -710,6 +798,456 @@ fn the_page_and_json_mode() {
         None,
     );
     assert_eq!(code(&j), "WAITING_ROOM_NOT_FOUND");
+}
+
+/// Showing the room takes no place, however often and by whom; the join button is a
+/// form posting to the join route, in both languages; the promoter's logo URL is escaped
+/// and only of the allowed shapes.
+#[test]
+fn the_page_offers_a_join_and_takes_nothing() {
+    let w = World::new();
+    let mut r = w.rules(1);
+    r.template.logo_url = Some("/img/logo.png?a=1&b=2".into());
+    w.push(&r);
+    for lang in ["ko", "en"] {
+        for _ in 0..3 {
+            let page = w.call("GET", &format!("/e/{}?lang={lang}", w.event), &[], None);
+            assert_eq!(page.status, 200);
+            assert!(page.header("set-cookie").is_none(), "no ticket handed out");
+            let html = page.text();
+            assert!(html.contains(&format!(
+                "<form id=\"join\" method=\"post\" action=\"/vwr/{}/join?lang={lang}\">",
+                w.event
+            )));
+            let button = if lang == "ko" {
+                "대기열 입장하기"
+            } else {
+                "Join the queue"
+            };
+            assert!(html.contains(button), "{lang}: {html}");
+            assert!(html.contains("src=\"/img/logo.png?a=1&amp;b=2\""));
+            assert!(!html.contains("x-pow-solution\"]") || html.contains("urrPow"));
+        }
+    }
+    assert_eq!(w.host.events.borrow()[&w.event].counter.issued, 0);
+    // A cross-site image of the page is just another GET.
+    let img = w.call(
+        "GET",
+        &format!("/e/{}", w.event),
+        &[("sec-fetch-site", "cross-site"), ("accept", "image/*")],
+        None,
+    );
+    assert_eq!(img.status, 200);
+    assert_eq!(w.host.events.borrow()[&w.event].counter.issued, 0);
+    // A stored logo URL of a shape the validation refuses is not rendered.
+    let mut state = w.host.events.borrow()[&w.event].clone();
+    state.rules.template.logo_url = Some("javascript:alert(1)".into());
+    let html = page::render(&page::PageInput {
+        event: w.event,
+        lang: page::Lang::En,
+        state: Some(&state),
+        kind: page::PageKind::Join { challenge: None },
+        now_ms: NOW_S * 1000,
+        nonce: "n",
+    });
+    assert!(!html.contains("javascript:") && !html.contains("<img"));
+}
+
+/// Joining is a POST from the room's own site: other sites' pages are refused, the room's
+/// form gets a redirect with the ticket cookie, API clients (no Origin, no
+/// Sec-Fetch-Site) get JSON.
+#[test]
+fn joins_come_from_the_rooms_own_site() {
+    let w = World::new();
+    w.push(&w.rules(1));
+    let join = format!("/vwr/{}/join", w.event);
+    let host = ("host", "edge.example");
+    for headers in [
+        vec![host, ("origin", "https://evil.example")],
+        vec![host, ("origin", "null")],
+        vec![host, ("sec-fetch-site", "cross-site")],
+        vec![host, ("sec-fetch-site", "same-site")],
+        vec![
+            host,
+            ("sec-fetch-site", "same-origin"),
+            ("origin", "https://edge.example.evil.example"),
+        ],
+    ] {
+        let r = w.call("POST", &join, &headers, None);
+        assert_eq!(
+            (r.status, code(&r).as_str()),
+            (403, "CROSS_SITE_JOIN"),
+            "{headers:?}"
+        );
+    }
+    assert_eq!(w.host.events.borrow()[&w.event].counter.issued, 0);
+
+    // The room's own form (no JavaScript).
+    let form = w.call(
+        "POST",
+        &format!("{join}?lang=en"),
+        &[
+            host,
+            ("origin", "https://edge.example"),
+            ("sec-fetch-site", "same-origin"),
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("accept", "text/html,application/xhtml+xml"),
+        ],
+        None,
+    );
+    assert_eq!(form.status, 303, "{}", form.text());
+    assert_eq!(
+        form.header("location"),
+        Some(format!("/e/{}?lang=en", w.event).as_str())
+    );
+    let cookie = form.header("set-cookie").expect("ticket cookie");
+    let name = format!("urr_ticket_{}", w.event.simple());
+    assert!(cookie.starts_with(&format!("{name}=")), "{cookie}");
+    let pair = cookie.split(';').next().expect("pair");
+    // Back on the page with the cookie: the standing, no second place.
+    let page = w.call(
+        "GET",
+        &format!("/e/{}?lang=en", w.event),
+        &[("cookie", pair)],
+        None,
+    );
+    assert!(
+        page.text().contains("It is your turn") && !page.text().contains("id=\"join\""),
+        "{}",
+        page.text()
+    );
+    let again = w.call(
+        "POST",
+        &join,
+        &[
+            host,
+            ("origin", "https://edge.example:443"),
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("cookie", pair),
+        ],
+        None,
+    );
+    assert_eq!(again.status, 303);
+    assert_eq!(w.host.events.borrow()[&w.event].counter.issued, 1);
+
+    // The page's script (same origin, fetch with JSON) and an API client.
+    let script = w.call(
+        "POST",
+        &join,
+        &[
+            ("host", "127.0.0.1:8787"),
+            ("origin", "http://127.0.0.1:8787"),
+            ("sec-fetch-site", "same-origin"),
+            ("accept", "application/json"),
+        ],
+        None,
+    );
+    assert_eq!(script.status, 201, "{}", script.text());
+    assert_eq!(w.call("POST", &join, &[], None).status, 201);
+    assert_eq!(w.host.events.borrow()[&w.event].counter.issued, 3);
+}
+
+/// `join_limit_per_ip_per_min` per client address (IPv6 per /64) and event, in fixed
+/// minutes: 429 with Retry-After beyond it, others unaffected, and a new minute starts
+/// afresh. 0 turns it off.
+#[test]
+fn joins_are_limited_per_client_address() {
+    let w = World::new();
+    let mut r = w.rules(1);
+    r.join_limit_per_ip_per_min = 3;
+    w.push(&r);
+    // 10 s into a minute.
+    w.host.now_ms.set((NOW_S / 60 * 60 + 10) * 1000);
+    let join = format!("/vwr/{}/join", w.event);
+    let from = |ip: &str| match w.send_from(ip, "POST", &join, &[], None) {
+        Outcome::Respond(r) => r,
+        Outcome::Proxy { .. } => panic!("proxied"),
+    };
+    for _ in 0..3 {
+        assert_eq!(from("198.51.100.1").status, 201);
+    }
+    let limited = from("198.51.100.1");
+    assert_eq!(
+        (limited.status, code(&limited).as_str()),
+        (429, "RATE_LIMITED")
+    );
+    assert_eq!(limited.header("retry-after"), Some("50"));
+    assert_eq!(json(&limited)["retry_after_secs"], 50);
+    assert_eq!(from("198.51.100.2").status, 201, "another address");
+    for i in 0..3 {
+        assert_eq!(from(&format!("2001:db8:0:1::{i}")).status, 201);
+    }
+    assert_eq!(from("2001:db8:0:1::99").status, 429, "same /64");
+    assert_eq!(from("2001:db8:0:2::1").status, 201, "another /64");
+    // Refused joins took no place.
+    assert_eq!(w.host.events.borrow()[&w.event].counter.issued, 8);
+    // The next minute.
+    w.host.now_ms.set(w.host.now_ms.get() + 50_000);
+    assert_eq!(from("198.51.100.1").status, 201);
+    // Off.
+    r.version = 2;
+    r.join_limit_per_ip_per_min = 0;
+    w.push(&r);
+    for _ in 0..10 {
+        assert_eq!(from("198.51.100.7").status, 201);
+    }
+}
+
+/// `challenge: pow`: the page and `GET /vwr/{event}/challenge` hand out a challenge; a
+/// join without a solution, with a wrong one, another event's, an expired one or a
+/// spent one is refused (each refusal carrying a fresh challenge); a solved one joins.
+#[test]
+fn proof_of_work() {
+    let w = World::new();
+    let mut r = w.rules(1);
+    r.challenge = crate::rules::Challenge::Pow;
+    r.pow_difficulty = 8;
+    w.push(&r);
+    let join = format!("/vwr/{}/join", w.event);
+    let page = w.call("GET", &format!("/e/{}", w.event), &[], None).text();
+    assert!(page.contains("urrPow(") && page.contains("\"difficulty\":8"));
+    assert!(page.contains("<noscript><p>"), "says it needs JavaScript");
+
+    let c = w.call("GET", &format!("/vwr/{}/challenge", w.event), &[], None);
+    assert_eq!(c.status, 200);
+    let v = json(&c);
+    assert_eq!(v["required"], true);
+    assert_eq!(v["pow"]["difficulty"], 8);
+    assert_eq!(v["pow"]["algorithm"], "sha256-leading-zero-bits");
+    let challenge = v["pow"]["challenge"]
+        .as_str()
+        .expect("challenge")
+        .to_owned();
+
+    let r = w.call("POST", &join, &[], None);
+    assert_eq!((r.status, code(&r).as_str()), (403, "POW_REQUIRED"));
+    assert!(json(&r)["pow"]["challenge"].is_string());
+    let solution = pow::solve(&challenge, 8);
+    let wrong = (0..)
+        .find(|n| pow::leading_zero_bits(&challenge, *n) < 8)
+        .expect("a wrong counter");
+    let attempt = |ch: &str, n: u64| {
+        w.call(
+            "POST",
+            &join,
+            &[("x-pow-challenge", ch), ("x-pow-solution", &n.to_string())],
+            None,
+        )
+    };
+    let r = attempt(&challenge, wrong);
+    assert_eq!((r.status, code(&r).as_str()), (403, "POW_INVALID"));
+    assert!(json(&r)["pow"]["challenge"].is_string());
+    // Another event's challenge, solved.
+    let foreign = pow::issue(
+        &w.edge.config.pow_secret.0,
+        Uuid::from_u128(77),
+        8,
+        NOW_S,
+        [3; 16],
+    );
+    let r = attempt(&foreign.challenge, pow::solve(&foreign.challenge, 8));
+    assert_eq!(code(&r), "POW_INVALID");
+    assert!(
+        json(&r)["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("another event")
+    );
+    assert_eq!(w.host.events.borrow()[&w.event].counter.issued, 0);
+
+    let ok = attempt(&challenge, solution);
+    assert_eq!(ok.status, 201, "{}", ok.text());
+    let replay = attempt(&challenge, solution);
+    assert_eq!(code(&replay), "POW_INVALID");
+    assert!(
+        json(&replay)["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("already spent")
+    );
+    assert_eq!(w.host.events.borrow()[&w.event].counter.issued, 1);
+
+    // Expired after two minutes.
+    let late = json(&w.call("GET", &format!("/vwr/{}/challenge", w.event), &[], None));
+    let late = late["pow"]["challenge"]
+        .as_str()
+        .expect("challenge")
+        .to_owned();
+    w.host
+        .now_ms
+        .set(w.host.now_ms.get() + (pow::CHALLENGE_TTL_SECS + 1) * 1000);
+    let r = attempt(&late, pow::solve(&late, 8));
+    assert!(
+        json(&r)["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("expired")
+    );
+    // Without the challenge rule, none is asked for.
+    let mut plain = w.rules(2);
+    plain.challenge = crate::rules::Challenge::None;
+    w.push(&plain);
+    let v = json(&w.call("GET", &format!("/vwr/{}/challenge", w.event), &[], None));
+    assert_eq!(v["required"], false);
+    assert_eq!(w.call("POST", &join, &[], None).status, 201);
+}
+
+/// A fan waiting in two rooms keeps both places: each event's ticket (and pass) lives
+/// in a cookie of its own, so joining the second room does not overwrite the first.
+#[test]
+fn each_event_keeps_its_own_place() {
+    let w = World::new();
+    let a = w.event;
+    let b = Uuid::from_u128(0xb);
+    w.push(&w.rules(1));
+    let mut rb = w.rules(1);
+    rb.event_id = b;
+    let pushed = w.call(
+        "PUT",
+        &format!("/__urr/rules/{b}"),
+        &[],
+        Some(&w.rules_token(&rb, None)),
+    );
+    assert_eq!(pushed.status, 200);
+    let mut jar: Vec<String> = Vec::new();
+    let join = |event: Uuid, jar: &mut Vec<String>| {
+        let r = w.call(
+            "POST",
+            &format!("/vwr/{event}/join"),
+            &[("cookie", &jar.join("; "))],
+            None,
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        let pair = r
+            .header("set-cookie")
+            .and_then(|c| c.split(';').next())
+            .expect("cookie")
+            .to_owned();
+        let name = pair.split('=').next().unwrap_or("").to_owned();
+        jar.retain(|c| !c.starts_with(&format!("{name}=")));
+        jar.push(pair);
+        json(&r)["seq"].as_u64().expect("seq")
+    };
+    // Somebody else first in B, so the fan's places differ: A 1, B 2.
+    w.call("POST", &format!("/vwr/{b}/join"), &[], None);
+    assert_eq!(join(a, &mut jar), 1);
+    assert_eq!(join(b, &mut jar), 2);
+    assert_eq!(jar.len(), 2, "two cookies: {jar:?}");
+    let cookies = jar.join("; ");
+    for (event, seq) in [(a, 1), (b, 2)] {
+        let s = w.call(
+            "GET",
+            &format!("/vwr/{event}/status"),
+            &[("cookie", &cookies)],
+            None,
+        );
+        assert_eq!(json(&s)["seq"], seq, "{}", s.text());
+    }
+}
+
+/// Proxied requests carry the edge's MACed word for the client address; without a
+/// configured secret, none (and the glue strips any the client sent).
+#[test]
+fn proxied_requests_carry_the_attested_client_address() {
+    let mut w = World::new();
+    let headers_of = |w: &World| match w.send("GET", "/api/v1/events", &[], None) {
+        Outcome::Proxy { headers } => headers,
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        !headers_of(&w)
+            .iter()
+            .any(|(k, _)| k == crate::client_ip::HEADER)
+    );
+    let secret = [5u8; 32];
+    w.edge.config.proxy_secret = Some(Secret(secret.to_vec()));
+    let headers = headers_of(&w);
+    let (_, attested) = headers
+        .iter()
+        .find(|(k, _)| k == crate::client_ip::HEADER)
+        .expect("attested");
+    assert_eq!(
+        crate::client_ip::verify(&[&secret[..]], attested, NOW_S),
+        Ok("203.0.113.9".to_owned())
+    );
+    // The glue's filter never forwards a client's own claims.
+    for h in [
+        "urr-client-ip",
+        "URR-Client-IP",
+        "x-forwarded-for",
+        "cf-connecting-ip",
+        "spin-client-addr",
+        "forwarded",
+        "host",
+    ] {
+        assert!(!http::forward_request_header(h), "{h}");
+    }
+    assert!(http::forward_request_header("authorization"));
+    // Configuration.
+    let base = |extra: Option<&str>| {
+        let origin = key("origin-1", 1);
+        EdgeConfig::from_vars(|k| match k {
+            "EDGE_SIGNING_KEY" => Some(token::format_key_spec("edge-1", &[2; 32])),
+            "ORIGIN_PUBLIC_KEYS" => Some(origin.public_key().to_string()),
+            "EDGE_PROXY_SECRET" => extra.map(str::to_owned),
+            _ => None,
+        })
+    };
+    assert!(base(None).expect("ok").proxy_secret.is_none());
+    let enc = "BQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQU";
+    assert_eq!(
+        base(Some(enc)).expect("ok").proxy_secret,
+        Some(Secret(secret.to_vec()))
+    );
+    assert!(base(Some("short")).is_err());
+    assert!(base(Some("not base64 at all!")).is_err());
+    assert!(
+        !format!("{:?}", base(Some(enc))).contains("5, 5"),
+        "secrets are not shown"
+    );
+}
+
+/// Events without rules never reach storage when the platform can tell (Cloudflare's
+/// registry): no object per random id; pages, joins and the guard behave as for any
+/// event without rules.
+#[test]
+fn unknown_events_touch_no_storage() {
+    let w = World::new();
+    w.host.gatekeep.set(true);
+    w.push(&w.rules(1));
+    w.host.touched.borrow_mut().clear();
+    let stranger = Uuid::from_u128(0x5eed);
+    assert_eq!(
+        w.call("GET", &format!("/e/{stranger}"), &[], None).status,
+        404
+    );
+    for (method, path) in [
+        ("POST", format!("/vwr/{stranger}/join")),
+        ("GET", format!("/vwr/{stranger}/status")),
+        ("GET", format!("/vwr/{stranger}/draw")),
+        ("GET", format!("/vwr/{stranger}/challenge")),
+    ] {
+        let r = w.call(method, &path, &[("x-queue-ticket", "a.b.c")], None);
+        assert!(matches!(r.status, 400 | 404), "{path}: {}", r.text());
+    }
+    for path in [
+        format!("/api/v1/events/{stranger}/holds"),
+        format!("/api/v1/events/{stranger}"),
+        format!("/events/{stranger}/book"),
+    ] {
+        assert!(
+            matches!(w.send("POST", &path, &[], None), Outcome::Proxy { .. }),
+            "{path}"
+        );
+    }
+    assert!(
+        w.host.touched.borrow().is_empty(),
+        "storage touched for {:?}",
+        w.host.touched.borrow()
+    );
+    // The known event still is.
+    w.join();
+    assert!(w.host.touched.borrow().contains(&w.event));
 }
 
 #[test]

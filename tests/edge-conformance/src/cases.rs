@@ -47,6 +47,11 @@ cases!(
     mode_reject,
     mode_passthrough,
     page_languages_accessibility_and_json,
+    page_has_no_side_effects_and_joins_are_same_site_posts,
+    joins_are_limited_per_client_address,
+    proof_of_work_challenge,
+    each_event_keeps_its_own_place,
+    metrics_is_never_proxied,
     bad_input_is_4xx_problem,
 );
 
@@ -56,6 +61,21 @@ cases!(
 
 fn fresh_event() -> Uuid {
     Uuid::new_v4()
+}
+
+/// `name_<event id, 32 hex>`: the per-event cookie names.
+pub fn cookie_name(name: &str, event: Uuid) -> String {
+    format!("{name}_{}", event.simple())
+}
+
+/// The `name=value` part of a `Set-Cookie`.
+fn cookie_pair(set_cookie: &str) -> Result<String> {
+    set_cookie
+        .split(';')
+        .next()
+        .filter(|p| p.contains('='))
+        .map(|p| p.trim().to_owned())
+        .context("Set-Cookie without name=value")
 }
 
 /// Queue, FIFO, opened ten minutes ago, `rate` per minute.
@@ -175,7 +195,10 @@ async fn join_and_status(c: &Ctx) -> Result<()> {
         .post(&format!("{}/vwr/{event}/join", c.base), &[])
         .await?;
     r.expect_status(201)?;
-    let cookie = r.set_cookie("urr_ticket").context("no urr_ticket cookie")?;
+    let name = cookie_name("urr_ticket", event);
+    let cookie = r
+        .set_cookie(&name)
+        .with_context(|| format!("no {name} cookie"))?;
     for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
         ensure!(
             cookie.contains(attr),
@@ -221,7 +244,7 @@ async fn join_and_status(c: &Ctx) -> Result<()> {
         .http
         .get(
             &format!("{}/vwr/{event}/status", c.base),
-            &[("cookie", &format!("a=b; urr_ticket={t2}"))],
+            &[("cookie", &format!("a=b; {name}={t2}"))],
         )
         .await?;
     ensure!(via_cookie.json()?["position"] == 2);
@@ -502,9 +525,26 @@ async fn guard_accepts_and_refuses_entry_tokens(c: &Ctx) -> Result<()> {
     refuse(
         vec![(
             "cookie",
-            format!("urr_entry={}", entry(&c.keys.origin, event, now - 120)),
+            format!(
+                "{}={}",
+                cookie_name("urr_entry", event),
+                entry(&c.keys.origin, event, now - 120)
+            ),
         )],
         "TOKEN_EXPIRED",
+    )
+    .await?;
+    // Another event's cookie is not this event's.
+    refuse(
+        vec![(
+            "cookie",
+            format!(
+                "{}={}",
+                cookie_name("urr_entry", Uuid::new_v4()),
+                entry(&c.keys.origin, event, now + 600)
+            ),
+        )],
+        "ENTRY_TOKEN_REQUIRED",
     )
     .await?;
 
@@ -530,7 +570,13 @@ async fn guard_accepts_and_refuses_entry_tokens(c: &Ctx) -> Result<()> {
         event.to_string().to_uppercase()
     );
     c.http
-        .post(&reservations, &[("cookie", &format!("urr_entry={valid}"))])
+        .post(
+            &reservations,
+            &[(
+                "cookie",
+                &format!("{}={valid}", cookie_name("urr_entry", event)),
+            )],
+        )
         .await?
         .expect_status(200)?;
     c.http
@@ -568,7 +614,10 @@ async fn guard_on_pages_redirects(c: &Ctx) -> Result<()> {
     c.http
         .get(
             &format!("{}/events/{event}/book/seats", c.base),
-            &[("cookie", &format!("urr_entry={valid}"))],
+            &[(
+                "cookie",
+                &format!("{}={valid}", cookie_name("urr_entry", event)),
+            )],
         )
         .await?
         .expect_status(200)?;
@@ -598,6 +647,35 @@ async fn proxy_forwards_to_the_origin(c: &Ctx) -> Result<()> {
         "client address forwarded: {:?}",
         seen[0].headers
     );
+    // The edge's word for the client address, MACed with the shared secret; a copy the
+    // client sent (or a forwarding header) never reaches the origin.
+    let forged = shared_wasm::client_ip::attest(b"guessed secret", "10.9.8.7", now_s());
+    c.http
+        .get(
+            &format!("{}/api/v1/catalog?tag={tag}&forged=1", c.base),
+            &[
+                ("urr-client-ip", &forged),
+                ("x-forwarded-for", "10.9.8.7"),
+                ("forwarded", "for=10.9.8.7"),
+                (&c.client_ip_header, "198.51.100.44"),
+            ],
+        )
+        .await?
+        .expect_status(200)?;
+    let seen = c.stub.seen(&format!("/api/v1/catalog?tag={tag}&forged=1"));
+    ensure!(seen.len() == 1, "origin saw {} requests", seen.len());
+    let attested = seen[0]
+        .header(shared_wasm::client_ip::HEADER)
+        .context("no urr-client-ip on the proxied request")?;
+    let ip = shared_wasm::client_ip::verify(&[&c.proxy_secret[..]], attested, now_s())
+        .map_err(|e| anyhow::anyhow!("urr-client-ip {attested:?} does not verify: {e}"))?;
+    ensure!(ip == "198.51.100.44", "attested {ip}");
+    ensure!(
+        seen[0].headers.get_all("urr-client-ip").iter().count() == 1,
+        "one attestation"
+    );
+    ensure!(seen[0].header("x-forwarded-for") == Some("198.51.100.44"));
+    ensure!(seen[0].header("forwarded").is_none(), "Forwarded dropped");
 
     let r = c
         .http
@@ -654,6 +732,14 @@ async fn unknown_events_are_proxied_unguarded(c: &Ctx) -> Result<()> {
         .get(&format!("{}/e/{event}", c.base), &[])
         .await?
         .expect_status(404)?;
+    c.http
+        .get(&format!("{}/vwr/{event}/challenge", c.base), &[])
+        .await?
+        .expect_problem(404, "WAITING_ROOM_NOT_FOUND")?;
+    c.http
+        .get(&format!("{}/events/{event}/enter", c.base), &[])
+        .await?
+        .expect_status(200)?;
     Ok(())
 }
 
@@ -788,19 +874,24 @@ async fn mode_passthrough(c: &Ctx) -> Result<()> {
     Ok(())
 }
 
-/// The page: languages, accessibility, escaping, no-JS refresh, CSP nonce, first visit
-/// joins; and JSON mode on the same URL.
+/// The page: languages, accessibility, escaping, no-JS refresh, CSP nonce; and JSON
+/// mode on the same URL.
 async fn page_languages_accessibility_and_json(c: &Ctx) -> Result<()> {
     let event = fresh_event();
     let mut r = rules(event, 1, 1);
     r.template.custom_html = Some("<script>alert(1)</script><b>hi</b>".into());
     push(c, &r).await?;
     join(c, event).await?; // someone ahead
+    let (_, ticket) = join(c, event).await?;
+    let name = cookie_name("urr_ticket", event);
     let page = c
         .http
         .get(
             &format!("{}/e/{event}", c.base),
-            &[("accept-language", "en-US,en;q=0.9")],
+            &[
+                ("accept-language", "en-US,en;q=0.9"),
+                ("cookie", &format!("{name}={ticket}")),
+            ],
         )
         .await?;
     page.expect_status(200)?;
@@ -841,26 +932,23 @@ async fn page_languages_accessibility_and_json(c: &Ctx) -> Result<()> {
         .and_then(|s| s.split('\'').next())
         .context("nonce in CSP")?;
     ensure!(html.contains(&format!("<script nonce=\"{nonce}\">")));
-    let cookie = page.set_cookie("urr_ticket").context("first visit joins")?;
-    let ticket = cookie
-        .split(';')
-        .next()
-        .and_then(|kv| kv.split_once('='))
-        .map(|(_, v)| v.to_owned())
-        .context("cookie value")?;
+    ensure!(
+        csp.contains("form-action 'self'") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
+    ensure!(
+        page.set_cookie(&name).is_none(),
+        "showing the page sets no ticket"
+    );
 
     let ko = c
         .http
         .get(
             &format!("{}/e/{event}?lang=ko", c.base),
-            &[("cookie", &format!("urr_ticket={ticket}"))],
+            &[("cookie", &format!("{name}={ticket}"))],
         )
         .await?;
     ensure!(ko.text().contains("<html lang=\"ko\">") && ko.text().contains("내 순서"));
-    ensure!(
-        ko.set_cookie("urr_ticket").is_none(),
-        "a ticket holder does not join again"
-    );
 
     let json = c
         .http
@@ -868,13 +956,314 @@ async fn page_languages_accessibility_and_json(c: &Ctx) -> Result<()> {
             &format!("{}/e/{event}", c.base),
             &[
                 ("accept", "application/json"),
-                ("cookie", &format!("urr_ticket={ticket}")),
+                ("cookie", &format!("{name}={ticket}")),
             ],
         )
         .await?;
     ensure!(json.header("content-type") == Some("application/json"));
     let v = json.json()?;
     ensure!(v["position"] == 2 && v["rules_version"] == 1, "{v}");
+    c.http
+        .get(
+            &format!("{}/e/{event}", c.base),
+            &[("accept", "application/json")],
+        )
+        .await?
+        .expect_problem(401, "TICKET_REQUIRED")?;
+    Ok(())
+}
+
+/// `GET /e/{event}` takes nothing, however often (a cross-site `<img>` of it included):
+/// it offers a join form. Joining is a POST from the room's own site: another site's
+/// (by `Origin` or `Sec-Fetch-Site`) is refused; the room's no-JS form gets a 303 back
+/// to the page with the ticket cookie; the page's script and API clients get JSON.
+async fn page_has_no_side_effects_and_joins_are_same_site_posts(c: &Ctx) -> Result<()> {
+    let event = fresh_event();
+    push(c, &rules(event, 1, 1)).await?;
+    let name = cookie_name("urr_ticket", event);
+    for (lang, button) in [("ko", "대기열 입장하기"), ("en", "Join the queue")] {
+        let page = c
+            .http
+            .get(
+                &format!("{}/e/{event}?lang={lang}", c.base),
+                &[
+                    ("sec-fetch-site", "cross-site"),
+                    ("sec-fetch-dest", "image"),
+                ],
+            )
+            .await?;
+        page.expect_status(200)?;
+        ensure!(page.set_cookie(&name).is_none(), "no ticket from a GET");
+        let html = page.text();
+        ensure!(
+            html.contains(&format!(
+                "<form id=\"join\" method=\"post\" action=\"/vwr/{event}/join?lang={lang}\">"
+            )) && html.contains(button),
+            "join form ({lang}): {html}"
+        );
+    }
+    let host = c.base.trim_start_matches("http://").to_owned();
+    let join_url = format!("{}/vwr/{event}/join", c.base);
+    for headers in [
+        vec![("origin", "https://evil.example".to_owned())],
+        vec![("origin", "null".to_owned())],
+        vec![("sec-fetch-site", "cross-site".to_owned())],
+        vec![("sec-fetch-site", "same-site".to_owned())],
+    ] {
+        let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        c.http
+            .post(&join_url, &h)
+            .await?
+            .expect_problem(403, "CROSS_SITE_JOIN")
+            .with_context(|| format!("{headers:?}"))?;
+    }
+    // Nothing above took a place: the first real join is the first.
+    let origin = format!("http://{host}");
+    let form = c
+        .http
+        .send(
+            "POST",
+            &format!("{join_url}?lang=en"),
+            &[
+                ("origin", &origin),
+                ("sec-fetch-site", "same-origin"),
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("accept", "text/html,application/xhtml+xml"),
+            ],
+            Some(Vec::new()),
+        )
+        .await?;
+    form.expect_status(303)?;
+    ensure!(
+        form.header("location") == Some(format!("/e/{event}?lang=en").as_str()),
+        "{:?}",
+        form.header("location")
+    );
+    let pair = cookie_pair(&form.set_cookie(&name).context("ticket cookie on the 303")?)?;
+    let ticket = pair
+        .split_once('=')
+        .map(|(_, v)| v.to_owned())
+        .unwrap_or_default();
+    let claims =
+        token::verify_for_event::<TicketClaims>(&c.keys.edge_public(), &ticket, event, now_s())?;
+    ensure!(claims.seq == 1, "the GETs and refused POSTs took no place");
+    let page = c
+        .http
+        .get(
+            &format!("{}/e/{event}?lang=en", c.base),
+            &[("cookie", &pair)],
+        )
+        .await?;
+    ensure!(
+        !page.text().contains("id=\"join\""),
+        "a ticket holder sees the standing, not the join form"
+    );
+    // The page's script: same origin, fetch, JSON.
+    let script = c
+        .http
+        .post(
+            &join_url,
+            &[
+                ("origin", &origin),
+                ("sec-fetch-site", "same-origin"),
+                ("accept", "application/json"),
+            ],
+        )
+        .await?;
+    script.expect_status(201)?;
+    ensure!(script.json()?["seq"] == 2);
+    Ok(())
+}
+
+/// `join_limit_per_ip_per_min`: beyond it 429 problem+json with Retry-After, per client
+/// address and event; other addresses and other events are unaffected.
+async fn joins_are_limited_per_client_address(c: &Ctx) -> Result<()> {
+    let event = fresh_event();
+    let mut r = rules(event, 1, 60);
+    r.join_limit_per_ip_per_min = 3;
+    push(c, &r).await?;
+    let url = format!("{}/vwr/{event}/join", c.base);
+    let from = |ip: &'static str, url: String| async move {
+        c.http
+            .post(&url, &[(c.client_ip_header.as_str(), ip)])
+            .await
+    };
+    // A window boundary between the joins would reset the count: start early in one.
+    let into_minute = now_s().rem_euclid(60);
+    if into_minute > 45 {
+        tokio::time::sleep(Duration::from_secs((61 - into_minute) as u64)).await;
+    }
+    for _ in 0..3 {
+        from("198.51.100.10", url.clone())
+            .await?
+            .expect_status(201)?;
+    }
+    let limited = from("198.51.100.10", url.clone()).await?;
+    let v = limited.expect_problem(429, "RATE_LIMITED")?;
+    let retry: u64 = limited
+        .header("retry-after")
+        .context("Retry-After")?
+        .parse()?;
+    ensure!((1..=60).contains(&retry), "Retry-After {retry}");
+    ensure!(v["retry_after_secs"] == retry, "{v}");
+    from("198.51.100.11", url.clone())
+        .await?
+        .expect_status(201)?;
+    // Another event: its own budget.
+    let other = fresh_event();
+    push(c, &rules(other, 1, 60)).await?;
+    from("198.51.100.10", format!("{}/vwr/{other}/join", c.base))
+        .await?
+        .expect_status(201)?;
+    Ok(())
+}
+
+/// `challenge: pow`: a challenge from `GET /vwr/{event}/challenge` (and the page), a join
+/// without a solution (POW_REQUIRED), with a wrong one or another event's (POW_INVALID)
+/// is refused; a solved one joins once, and spending it again is refused.
+async fn proof_of_work_challenge(c: &Ctx) -> Result<()> {
+    use shared_wasm::edge::pow;
+    let event = fresh_event();
+    let mut r = rules(event, 1, 60);
+    r.challenge = shared_wasm::rules::Challenge::Pow;
+    r.pow_difficulty = 10;
+    push(c, &r).await?;
+    let page = c.http.get(&format!("{}/e/{event}", c.base), &[]).await?;
+    ensure!(
+        page.text().contains("urrPow(") && page.text().contains("\"difficulty\":10"),
+        "the page carries the challenge and its solver"
+    );
+    let get_challenge = |event: Uuid| async move {
+        let r = c
+            .http
+            .get(&format!("{}/vwr/{event}/challenge", c.base), &[])
+            .await?;
+        r.expect_status(200)?;
+        let v = r.json()?;
+        ensure!(v["required"] == true, "{v}");
+        v["pow"]["challenge"]
+            .as_str()
+            .map(str::to_owned)
+            .context("challenge")
+    };
+    let challenge = get_challenge(event).await?;
+    let url = format!("{}/vwr/{event}/join", c.base);
+    let v = c
+        .http
+        .post(&url, &[])
+        .await?
+        .expect_problem(403, "POW_REQUIRED")?;
+    ensure!(v["pow"]["challenge"].is_string(), "a fresh challenge: {v}");
+    let wrong = (0..)
+        .find(|n| pow::leading_zero_bits(&challenge, *n) < 10)
+        .context("a wrong counter")?;
+    let attempt = |ch: String, n: u64| {
+        let url = url.clone();
+        async move {
+            c.http
+                .post(
+                    &url,
+                    &[
+                        ("x-pow-challenge", ch.as_str()),
+                        ("x-pow-solution", &n.to_string()),
+                    ],
+                )
+                .await
+        }
+    };
+    attempt(challenge.clone(), wrong)
+        .await?
+        .expect_problem(403, "POW_INVALID")?;
+    let other = fresh_event();
+    let mut ro = rules(other, 1, 60);
+    ro.challenge = shared_wasm::rules::Challenge::Pow;
+    ro.pow_difficulty = 10;
+    push(c, &ro).await?;
+    let foreign = get_challenge(other).await?;
+    attempt(foreign.clone(), pow::solve(&foreign, 10))
+        .await?
+        .expect_problem(403, "POW_INVALID")?;
+    let solution = pow::solve(&challenge, 10);
+    let joined = attempt(challenge.clone(), solution).await?;
+    joined.expect_status(201)?;
+    ensure!(joined.json()?["seq"] == 1, "refused attempts took no place");
+    attempt(challenge, solution)
+        .await?
+        .expect_problem(403, "POW_INVALID")?;
+    Ok(())
+}
+
+/// A fan waiting in two rooms keeps both places: each event's ticket is its own cookie,
+/// so the browser holds both and each room reads its own.
+async fn each_event_keeps_its_own_place(c: &Ctx) -> Result<()> {
+    let (a, b) = (fresh_event(), fresh_event());
+    push(c, &rules(a, 1, 1)).await?;
+    push(c, &rules(b, 1, 1)).await?;
+    join(c, b).await?; // someone ahead in B
+    let mut jar: Vec<String> = Vec::new();
+    for event in [a, b] {
+        let r = c
+            .http
+            .post(
+                &format!("{}/vwr/{event}/join", c.base),
+                &[("cookie", &jar.join("; "))],
+            )
+            .await?;
+        r.expect_status(201)?;
+        let set = r
+            .set_cookie(&cookie_name("urr_ticket", event))
+            .context("the event's own ticket cookie")?;
+        jar.push(cookie_pair(&set)?);
+    }
+    let names: Vec<&str> = jar.iter().filter_map(|p| p.split('=').next()).collect();
+    ensure!(
+        names.len() == 2 && names[0] != names[1],
+        "two cookies: {names:?}"
+    );
+    let cookies = jar.join("; ");
+    for (event, seq) in [(a, 1), (b, 2)] {
+        let s = c
+            .http
+            .get(
+                &format!("{}/vwr/{event}/status", c.base),
+                &[("cookie", &cookies)],
+            )
+            .await?;
+        s.expect_status(200)?;
+        let v = s.json()?;
+        ensure!(v["seq"] == seq && v["event_id"] == event.to_string(), "{v}");
+        let page = c
+            .http
+            .get(&format!("{}/e/{event}", c.base), &[("cookie", &cookies)])
+            .await?;
+        ensure!(
+            !page.text().contains("id=\"join\""),
+            "room {event} still knows the fan"
+        );
+    }
+    Ok(())
+}
+
+/// The origin's Prometheus endpoint is never reachable through the edge.
+async fn metrics_is_never_proxied(c: &Ctx) -> Result<()> {
+    let tag = Uuid::new_v4();
+    for path in [
+        "/metrics",
+        "/metrics/",
+        "/metrics/extra",
+        "//metrics",
+        "/%6detrics",
+    ] {
+        c.http
+            .get(&format!("{}{path}?tag={tag}", c.base), &[])
+            .await?
+            .expect_problem(404, "NOT_FOUND")
+            .with_context(|| path.to_owned())?;
+    }
+    ensure!(
+        c.stub.seen("/metrics").is_empty() && c.stub.seen("//metrics").is_empty(),
+        "the origin saw a metrics request"
+    );
     Ok(())
 }
 

@@ -52,6 +52,13 @@ impl Cloudflare {
         }
     }
 
+    /// The run directory of a worker started on `port` by this process (config, log,
+    /// and `state/`: the Durable Objects' storage, one SQLite file per object under
+    /// `state/v3/do/`).
+    pub fn run_dir(&self, port: u16) -> PathBuf {
+        self.scratch.join(format!("{}-{port}", std::process::id()))
+    }
+
     /// The generated config's text.
     fn config(&self, vars: &Vars) -> Result<String> {
         let original = std::fs::read_to_string(self.worker_dir.join("wrangler.toml"))
@@ -94,7 +101,8 @@ fn toml_str(s: &str) -> String {
     out
 }
 
-fn free_port() -> Result<u16> {
+/// A free local port.
+pub fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
@@ -135,6 +143,12 @@ impl Platform for Cloudflare {
         "cloudflare"
     }
 
+    /// `wrangler dev` sets `CF-Connecting-IP` only when the client sent none; Cloudflare
+    /// itself always replaces it with the address it saw.
+    fn client_ip_header(&self) -> &str {
+        "cf-connecting-ip"
+    }
+
     async fn start(&self, vars: &Vars) -> Result<RunningEdge> {
         let built = self.worker_dir.join(&self.build_dir).join("index.js");
         if !built.is_file() {
@@ -156,7 +170,7 @@ impl Platform for Cloudflare {
             Some(p) => p,
             None => free_port()?,
         };
-        let run = self.scratch.join(format!("{}-{port}", std::process::id()));
+        let run = self.run_dir(port);
         std::fs::create_dir_all(&run)?;
         let config = run.join("wrangler.toml");
         std::fs::write(&config, self.config(vars)?)?;

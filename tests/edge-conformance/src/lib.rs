@@ -14,7 +14,7 @@
 //! ```
 //!
 //! [`Vars`] carries the worker's configuration (`EDGE_SIGNING_KEY`,
-//! `ORIGIN_PUBLIC_KEYS`, `ORIGIN_URL`, `COOKIE_SECURE`); [`RunningEdge`] gives the base
+//! `ORIGIN_PUBLIC_KEYS`, `ORIGIN_URL`, `COOKIE_SECURE`, `EDGE_PROXY_SECRET`); [`RunningEdge`] gives the base
 //! URL and stops the worker when dropped. [`run_suite`] generates keys, starts a stub
 //! origin ([`stub`]) on `127.0.0.1:0`, starts the platform once, and runs every case of
 //! [`cases::ALL`] against it, each on its own fresh event id, so cases never see each
@@ -89,6 +89,11 @@ impl RunningEdge {
 pub trait Platform {
     fn name(&self) -> &str;
     async fn start(&self, vars: &Vars) -> Result<RunningEdge>;
+    /// The request header through which a test may choose the client address the
+    /// worker sees (cases on per-address limits need several addresses from one
+    /// machine). Each platform names what its local runtime honours and production
+    /// does not let a client set.
+    fn client_ip_header(&self) -> &str;
 }
 
 /// The keys of a suite run: the edge's (tickets, passes) and the origin's (entry
@@ -118,6 +123,10 @@ pub struct Ctx {
     pub keys: Keys,
     pub stub: stub::StubOrigin,
     pub http: client::Client,
+    /// See [`Platform::client_ip_header`].
+    pub client_ip_header: String,
+    /// The worker's `EDGE_PROXY_SECRET` (raw bytes), to verify `urr-client-ip`.
+    pub proxy_secret: Vec<u8>,
 }
 
 /// Generates keys, starts the stub origin and the platform with the suite's variables
@@ -146,6 +155,15 @@ pub async fn start(
     );
     vars.0.insert("ORIGIN_URL".into(), stub.url());
     vars.0.insert("COOKIE_SECURE".into(), "false".into());
+    let mut proxy_secret = vec![0u8; 32];
+    rand::Rng::fill(&mut rand::thread_rng(), &mut proxy_secret[..]);
+    {
+        use base64::Engine;
+        vars.0.insert(
+            "EDGE_PROXY_SECRET".into(),
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&proxy_secret),
+        );
+    }
     for (k, v) in extra_vars {
         vars.0.insert((*k).to_owned(), (*v).to_owned());
     }
@@ -166,6 +184,8 @@ pub async fn start(
         keys,
         stub,
         http: client::Client::new()?,
+        client_ip_header: platform.client_ip_header().to_owned(),
+        proxy_secret,
     };
     Ok((edge, ctx))
 }

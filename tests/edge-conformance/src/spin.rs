@@ -45,9 +45,17 @@ impl Spin {
     }
 }
 
+/// The header the test host maps to the client address (a switch of the test host
+/// only; real Spin reports the TCP peer).
+pub const TEST_CLIENT_IP_HEADER: &str = "x-urr-test-client-ip";
+
 impl Platform for Spin {
     fn name(&self) -> &str {
         "spin"
+    }
+
+    fn client_ip_header(&self) -> &str {
+        TEST_CLIENT_IP_HEADER
     }
 
     async fn start(&self, vars: &Vars) -> Result<RunningEdge> {
@@ -63,6 +71,7 @@ impl Platform for Spin {
                 component: self.component.clone(),
                 variables,
                 redis_url: self.redis_url.clone(),
+                test_client_ip_header: Some(TEST_CLIENT_IP_HEADER.to_owned()),
             },
             std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         )

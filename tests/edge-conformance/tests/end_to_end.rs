@@ -104,6 +104,12 @@ async fn fan_goes_from_edge_waiting_room_to_a_seat() -> Result<()> {
     let (edge_key, edge_spec) = key("edge-e2e")?;
     let (_, origin_spec) = key("origin-e2e")?;
     let edge_port = free_port()?;
+    let proxy_secret = {
+        use base64::Engine;
+        let mut secret = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut secret);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
+    };
     let edge = format!("http://127.0.0.1:{edge_port}");
 
     // The origin, knowing where the edge will be.
@@ -119,6 +125,7 @@ async fn fan_goes_from_edge_waiting_room_to_a_seat() -> Result<()> {
         ("URR_ORIGIN_SIGNING_KEY", origin_spec),
         ("URR_EDGE_PUBLIC_KEYS", edge_key.public_key().to_string()),
         ("URR_EDGE_URLS", edge.clone()),
+        ("URR_EDGE_PROXY_SECRETS", proxy_secret.clone()),
         ("URR_COOKIE_SECURE", "false".into()),
         ("URR_ARGON2_MEMORY_KIB", "1024".into()),
         ("URR_ARGON2_ITERATIONS", "1".into()),
@@ -146,6 +153,8 @@ async fn fan_goes_from_edge_waiting_room_to_a_seat() -> Result<()> {
     );
     vars.0.insert("ORIGIN_URL".into(), origin.clone());
     vars.0.insert("COOKIE_SECURE".into(), "false".into());
+    vars.0
+        .insert("EDGE_PROXY_SECRET".into(), proxy_secret.clone());
     let platform = Cloudflare {
         port: Some(edge_port),
         ..Cloudflare::new()
@@ -186,7 +195,7 @@ async fn fan_goes_from_edge_waiting_room_to_a_seat() -> Result<()> {
     let mut rules = current["rules"].clone();
     let version = current["version"].as_u64().context("version")? + 1;
     rules["version"] = json!(version);
-    rules["template"]["title_en"] = json!("End-to-end waiting room");
+    rules["template"]["message_en"] = json!("End-to-end waiting room");
     let r = http
         .put(format!("{edge}/api/v1/events/{event}/edge-rules"))
         .bearer_auth(&promoter)
@@ -201,7 +210,8 @@ async fn fan_goes_from_edge_waiting_room_to_a_seat() -> Result<()> {
     );
 
     // 2. The waiting room page is rendered at the edge with the promoter's text (the
-    //    isolate may serve its ~1 s old snapshot first: poll, with a deadline).
+    //    isolate may serve its ~1 s old snapshot first: poll, with a deadline). Showing
+    //    it takes no place: it offers the join button.
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     loop {
         let page = http
