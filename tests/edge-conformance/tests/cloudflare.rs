@@ -75,7 +75,9 @@ async fn random_event_ids_create_no_durable_objects() -> anyhow::Result<()> {
         port: Some(port),
         ..Cloudflare::new()
     };
-    let objects_dir = platform.run_dir(port).join("state/v3/do/urr-edge-EventQueue");
+    let objects_dir = platform
+        .run_dir(port)
+        .join("state/v3/do/urr-edge-EventQueue");
     let (_edge, ctx) = edge_conformance::start(&platform, &[]).await?;
     let objects = || -> usize {
         std::fs::read_dir(&objects_dir)
@@ -90,7 +92,11 @@ async fn random_event_ids_create_no_durable_objects() -> anyhow::Result<()> {
     let known = uuid::Uuid::new_v4();
     push(&ctx, &rules(known, 1, 60)).await?;
     let before = objects();
-    anyhow::ensure!(before >= 1, "no object files found in {}", objects_dir.display());
+    anyhow::ensure!(
+        before >= 1,
+        "no object files found in {}",
+        objects_dir.display()
+    );
     for _ in 0..20 {
         let e = uuid::Uuid::new_v4();
         let b = &ctx.base;

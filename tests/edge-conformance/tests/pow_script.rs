@@ -37,7 +37,11 @@ fn the_pages_solver_finds_what_the_edge_accepts() -> Result<()> {
             "{POW_JS}\nvar p=urrPowPrepare({challenge});console.log(urrPowSearch(p,{difficulty},0,1e9));"
         ))?
         .parse()?;
-        assert_eq!(found, pow::solve(&issued.challenge, difficulty), "d={difficulty}");
+        assert_eq!(
+            found,
+            pow::solve(&issued.challenge, difficulty),
+            "d={difficulty}"
+        );
         pow::verify(
             &secret,
             &issued.challenge,
