@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use axum::{Extension, Router};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,6 +92,8 @@ fn start_replica_workers(state: &AppState) -> Workers {
 
 pub struct Application {
     listener: TcpListener,
+    /// `URR_METRICS_ADDR`: Prometheus only, apart from the API.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
 }
 
@@ -119,6 +121,14 @@ impl Application {
         let listener = TcpListener::bind(config.http_addr)
             .await
             .with_context(|| format!("binding {}", config.http_addr))?;
+        let metrics_listener = match config.metrics_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding URR_METRICS_ADDR {addr}"))?,
+            ),
+            None => None,
+        };
         let booking = booking::Booking::new(&config.booking);
         let revocations = crate::auth::Revocations::new(
             config.auth.access_ttl
@@ -128,25 +138,38 @@ impl Application {
             config.auth.password_hash_concurrency,
             config.auth.password_hash_queue,
         );
+        let catalog = catalog::Catalog::new(&config.booking);
         let state = AppState {
             config: Arc::new(config),
             db,
             redis,
             clock,
             booking: Arc::new(booking),
+            catalog: Arc::new(catalog),
             payments: Arc::new(payments),
             queue: Arc::new(queue),
             verified_tokens: Default::default(),
             revocations: Arc::new(revocations),
             password_gate: Arc::new(password_gate),
         };
-        Ok(Application { listener, state })
+        Ok(Application {
+            listener,
+            metrics_listener,
+            state,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
             .local_addr()
             .expect("a bound listener has an address")
+    }
+
+    /// The metrics listener's address; `None` when `URR_METRICS_ADDR` is empty.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     pub fn state(&self) -> &AppState {
@@ -167,13 +190,43 @@ impl Application {
         let replica_workers = start_replica_workers(&self.state);
         let app = router(self.state.clone());
         tracing::info!(addr = %self.local_addr(), "origin listening");
-        axum::serve(
+        // One shutdown signal for both listeners.
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stop_tx = Arc::new(stop_tx);
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        let metrics = self.metrics_listener.map(|listener| {
+            tracing::info!(addr = ?listener.local_addr().ok(), "metrics listening");
+            tokio::spawn(
+                axum::serve(listener, health::metrics_router())
+                    .with_graceful_shutdown(stopped(stop_rx.clone()))
+                    .into_future(),
+            )
+        });
+        let api_stopped = stopped(stop_rx);
+        let on_signal = stop_tx.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = on_signal.send(true);
+        });
+        let served = axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(api_stopped)
         .await
-        .context("serving HTTP")?;
+        .context("serving HTTP");
+        // Also when the API listener failed: the metrics listener goes with it.
+        let _ = stop_tx.send(true);
+        if let Some(m) = metrics {
+            match m.await {
+                Ok(Err(e)) => tracing::warn!(error = %e, "metrics listener failed"),
+                Err(e) => tracing::warn!(error = %e, "metrics listener task failed"),
+                Ok(Ok(())) => {}
+            }
+        }
+        served?;
         if let Some(w) = workers {
             w.shutdown().await;
         }

@@ -31,6 +31,11 @@ impl<'a> Vars<'a> {
         }
     }
 
+    /// A value as set, empty strings included (for settings where empty means "off").
+    pub fn raw(&self, key: &str) -> Option<String> {
+        (self.lookup)(key)
+    }
+
     /// A raw value; empty strings count as unset.
     pub fn get(&self, key: &str) -> Option<String> {
         (self.lookup)(key).filter(|v| !v.trim().is_empty())
@@ -93,6 +98,9 @@ pub enum LogFormat {
 pub struct Config {
     /// `URR_HTTP_ADDR`, default `127.0.0.1:8080`.
     pub http_addr: SocketAddr,
+    /// `URR_METRICS_ADDR`, default `127.0.0.1:9090`: the Prometheus listener, apart
+    /// from the API. Set but empty: no metrics listener.
+    pub metrics_addr: Option<SocketAddr>,
     /// `URR_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/urr`.
     pub database_url: String,
     /// `URR_DATABASE_MAX_CONNECTIONS`, default 32.
@@ -139,7 +147,8 @@ pub struct BookingConfig {
     /// `URR_SEATMAP_TTL_MS`, default 1,000: the seat map snapshot's maximum age.
     pub seatmap_ttl: Duration,
     /// `URR_EVENT_CACHE_TTL_MS`, default 1,000: how old the cached event row (sale
-    /// window, cancellation, limit) a seat request checks may be.
+    /// window, cancellation, limit) a seat request checks may be, and the cached event
+    /// detail (`catalog::cache`); 0 turns the detail cache off.
     pub event_cache_ttl: Duration,
     /// `URR_BOOKING_WRITERS`, default 4: hold-writing statements in flight at once
     /// (group commit: holds that arrive meanwhile wait and share the next statement).
@@ -249,6 +258,7 @@ impl Config {
         };
         Ok(Config {
             http_addr: v.parse("URR_HTTP_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            metrics_addr: metrics_addr(v)?,
             database_url: v.string("URR_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/urr"),
             database_max_connections: v.parse("URR_DATABASE_MAX_CONNECTIONS", 32)?,
             migrate_on_start: v.bool("URR_MIGRATE_ON_START", true)?,
@@ -268,6 +278,17 @@ impl Config {
             queue: QueueConfig::from_vars(v)?,
         })
         .and_then(Config::check)
+    }
+}
+
+/// `URR_METRICS_ADDR`: unset is the default address, set but empty is off.
+fn metrics_addr(v: &Vars<'_>) -> Result<Option<SocketAddr>> {
+    match v.raw("URR_METRICS_ADDR") {
+        Some(s) if s.trim().is_empty() => Ok(None),
+        Some(_) => v
+            .parse("URR_METRICS_ADDR", SocketAddr::from(([127, 0, 0, 1], 9090)))
+            .map(Some),
+        None => Ok(Some(SocketAddr::from(([127, 0, 0, 1], 9090)))),
     }
 }
 
@@ -349,6 +370,13 @@ pub struct PaymentsConfig {
     pub reconcile_min_age: Duration,
     /// `URR_RECONCILE_BATCH`, default 50 orders per run.
     pub reconcile_batch: u32,
+    /// `URR_WEBHOOK_PER_IP_PER_MIN`, default 600: webhook calls per minute per client
+    /// IP (a token bucket of that many, refilled evenly over the minute, per replica);
+    /// 0: no limit.
+    pub webhook_per_ip_per_min: u32,
+    /// `URR_WEBHOOK_GLOBAL_PER_MIN`, default 6,000: webhook calls per minute from
+    /// everyone together (per replica); 0: no limit.
+    pub webhook_global_per_min: u32,
     pub refund_policy: RefundPolicy,
 }
 
@@ -370,6 +398,7 @@ impl PaymentsConfig {
         let secret = v.string("URR_TOSS_SECRET_KEY", TOSS_DOCS_SECRET_KEY);
         let client = v.string("URR_TOSS_CLIENT_KEY", TOSS_DOCS_CLIENT_KEY);
         let allow_live = v.bool("URR_TOSS_ALLOW_LIVE", false)?;
+        let allow_test = v.bool("URR_TOSS_ALLOW_TEST", false)?;
         let secret_ok = ["test_sk_", "test_gsk_", "live_sk_", "live_gsk_"]
             .iter()
             .any(|p| secret.starts_with(p));
@@ -383,6 +412,18 @@ impl PaymentsConfig {
             bail!(
                 "URR_TOSS_SECRET_KEY is a live key; set URR_TOSS_ALLOW_LIVE=true to take \
                  real money (production only)"
+            );
+        }
+        if secret.starts_with("test_") && !allow_test {
+            let how = if v.get("URR_TOSS_SECRET_KEY").is_some() {
+                "is a Toss test key"
+            } else {
+                "is not set, so the origin would use Toss's public test keys"
+            };
+            bail!(
+                "URR_TOSS_SECRET_KEY {how}: no payment would take money. Set it to your live \
+                 key (with URR_TOSS_ALLOW_LIVE=true), or set URR_TOSS_ALLOW_TEST=true for \
+                 development and staging (cargo xtask dev and the tests do)"
             );
         }
         let client_ok = ["test_ck_", "test_gck_", "live_ck_", "live_gck_"]
@@ -425,6 +466,8 @@ impl PaymentsConfig {
             reconcile_interval: v.millis("URR_RECONCILE_INTERVAL_MS", 10_000)?,
             reconcile_min_age: v.secs("URR_RECONCILE_MIN_AGE_SECS", 30)?,
             reconcile_batch: v.parse("URR_RECONCILE_BATCH", 50)?,
+            webhook_per_ip_per_min: v.parse("URR_WEBHOOK_PER_IP_PER_MIN", 600)?,
+            webhook_global_per_min: v.parse("URR_WEBHOOK_GLOBAL_PER_MIN", 6000)?,
             refund_policy,
         };
         for (key, d) in [
@@ -680,17 +723,34 @@ mod tests {
         }
         assert!(checked > 50, "only {checked} settings found in config.rs");
         m.insert("URR_ORIGIN_SIGNING_KEY".into(), KEY.into());
+        // As shipped it names the docs test keys and refuses them: safe by default.
+        let e = Config::from_vars(&Vars::from_map(&m)).unwrap_err();
+        assert!(e.to_string().contains("URR_TOSS_ALLOW_TEST"), "{e}");
+        m.insert("URR_TOSS_ALLOW_TEST".into(), "true".into());
         let c = Config::from_vars(&Vars::from_map(&m)).expect(".env.example parses");
         assert_eq!(c.http_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(
+            c.metrics_addr.map(|a| a.to_string()).as_deref(),
+            Some("127.0.0.1:9090")
+        );
         assert_eq!(c.queue.stale, Duration::from_secs(90));
         assert_eq!(c.payments.refund_policy.full_days, 7);
     }
 
     #[test]
     fn defaults_apply() {
-        let m = vars(&[("URR_ORIGIN_SIGNING_KEY", KEY)]);
+        let m = vars(&[
+            ("URR_ORIGIN_SIGNING_KEY", KEY),
+            ("URR_TOSS_ALLOW_TEST", "true"),
+        ]);
         let c = Config::from_vars(&Vars::from_map(&m)).expect("config");
         assert_eq!(c.http_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(
+            c.metrics_addr.map(|a| a.to_string()).as_deref(),
+            Some("127.0.0.1:9090")
+        );
+        assert_eq!(c.payments.webhook_per_ip_per_min, 600);
+        assert_eq!(c.payments.webhook_global_per_min, 6000);
         assert_eq!(c.auth.access_ttl, Duration::from_secs(1800));
         assert!(c.auth.cookie_secure);
         assert!(c.auth.edge_proxy_secrets.is_empty());
@@ -699,9 +759,66 @@ mod tests {
     }
 
     #[test]
+    fn metrics_listener_is_configurable_and_can_be_turned_off() {
+        let with = |value: &str| {
+            let m = vars(&[
+                ("URR_ORIGIN_SIGNING_KEY", KEY),
+                ("URR_TOSS_ALLOW_TEST", "true"),
+                ("URR_METRICS_ADDR", value),
+            ]);
+            Config::from_vars(&Vars::from_map(&m))
+        };
+        let c = with("0.0.0.0:9100").expect("config");
+        assert_eq!(c.metrics_addr, Some(SocketAddr::from(([0, 0, 0, 0], 9100))));
+        assert_eq!(with("").expect("config").metrics_addr, None);
+        assert_eq!(with("  ").expect("config").metrics_addr, None);
+        let e = with("nine-oh-nine-oh").unwrap_err();
+        assert!(e.to_string().contains("URR_METRICS_ADDR"), "{e}");
+    }
+
+    /// Outside development and tests the origin must not start on test keys: unset
+    /// keys (the docs test keys) and explicit test_ keys both need
+    /// URR_TOSS_ALLOW_TEST=true, and the error says which variable to set.
+    #[test]
+    fn test_keys_need_an_explicit_allowance() {
+        let parse = |pairs: &[(&str, &str)]| {
+            let mut all = vec![("URR_ORIGIN_SIGNING_KEY", KEY)];
+            all.extend_from_slice(pairs);
+            Config::from_vars(&Vars::from_map(&vars(&all)))
+        };
+        let e = parse(&[]).unwrap_err().to_string();
+        assert!(e.contains("URR_TOSS_SECRET_KEY is not set"), "{e}");
+        assert!(e.contains("URR_TOSS_ALLOW_TEST=true"), "{e}");
+        let e = parse(&[("URR_TOSS_SECRET_KEY", "test_sk_mine")]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("URR_TOSS_SECRET_KEY is a Toss test key"),
+            "{e}"
+        );
+        let e = parse(&[("URR_TOSS_ALLOW_TEST", "false")]).unwrap_err();
+        assert!(e.to_string().contains("URR_TOSS_ALLOW_TEST"), "{e}");
+        let e = parse(&[("URR_TOSS_ALLOW_TEST", "sure")]).unwrap_err();
+        assert!(e.to_string().contains("URR_TOSS_ALLOW_TEST"), "{e}");
+        let c = parse(&[("URR_TOSS_ALLOW_TEST", "true")]).expect("allowed");
+        assert_eq!(c.payments.toss_secret_key.expose(), TOSS_DOCS_SECRET_KEY);
+        // Live keys never need it.
+        assert!(
+            parse(&[
+                ("URR_TOSS_SECRET_KEY", "live_gsk_abc"),
+                ("URR_TOSS_CLIENT_KEY", "live_gck_abc"),
+                ("URR_TOSS_ALLOW_LIVE", "true"),
+            ])
+            .is_ok()
+        );
+    }
+
+    #[test]
     fn toss_keys_are_checked_and_never_printed() {
-        let c = Config::from_vars(&Vars::from_map(&vars(&[("URR_ORIGIN_SIGNING_KEY", KEY)])))
-            .expect("config");
+        let c = Config::from_vars(&Vars::from_map(&vars(&[
+            ("URR_ORIGIN_SIGNING_KEY", KEY),
+            ("URR_TOSS_ALLOW_TEST", "true"),
+        ])))
+        .expect("config");
         assert_eq!(c.payments.toss_base_url, "https://api.tosspayments.com");
         assert_eq!(c.payments.toss_secret_key.expose(), TOSS_DOCS_SECRET_KEY);
         assert!(!format!("{c:?}").contains(TOSS_DOCS_SECRET_KEY));
@@ -723,6 +840,7 @@ mod tests {
         assert!(live(&[("URR_TOSS_ALLOW_LIVE", "true")]).is_ok());
         let e = live(&[
             ("URR_TOSS_ALLOW_LIVE", "true"),
+            ("URR_TOSS_ALLOW_TEST", "true"),
             ("URR_TOSS_CLIENT_KEY", "test_gck_x"),
         ])
         .unwrap_err();
@@ -733,8 +851,13 @@ mod tests {
             ("URR_TOSS_BUDGET_MS", "15000"),
             ("URR_REFUND_PARTIAL_PERCENT", "120"),
             ("URR_TOSS_MAX_ATTEMPTS", "0"),
+            ("URR_WEBHOOK_PER_IP_PER_MIN", "-1"),
         ] {
-            let m = vars(&[("URR_ORIGIN_SIGNING_KEY", KEY), (key, value)]);
+            let m = vars(&[
+                ("URR_ORIGIN_SIGNING_KEY", KEY),
+                ("URR_TOSS_ALLOW_TEST", "true"),
+                (key, value),
+            ]);
             let e = Config::from_vars(&Vars::from_map(&m)).unwrap_err();
             assert!(e.to_string().contains(key), "{key}: {e}");
         }

@@ -1,4 +1,6 @@
-//! Liveness, readiness and metrics endpoints.
+//! Liveness and readiness endpoints on the API listener; Prometheus metrics on their
+//! own listener (`URR_METRICS_ADDR`, see [`metrics_router`]), so the API never serves
+//! them: what the origin counts (routes, failures, queue sizes) is for operators only.
 
 use crate::http::{ApiError, Json};
 use crate::state::AppState;
@@ -14,7 +16,13 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(healthz))
         .routes(routes!(readyz))
-        .routes(routes!(metrics))
+}
+
+/// The metrics listener's whole router: `GET /metrics`, 404 for anything else.
+pub fn metrics_router() -> axum::Router {
+    axum::Router::new()
+        .route("/metrics", axum::routing::get(metrics))
+        .fallback(|| async { ApiError::not_found("NOT_FOUND", "Only /metrics is served here") })
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -66,9 +74,7 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, ApiErr
     }
 }
 
-/// Prometheus metrics in the text exposition format.
-#[utoipa::path(get, path = "/metrics", tag = "ops",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+/// Prometheus metrics in the text exposition format (metrics listener only).
 async fn metrics() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

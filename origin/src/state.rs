@@ -13,6 +13,7 @@ pub struct AppState {
     pub redis: Redis,
     pub clock: Clock,
     pub booking: Arc<crate::booking::Booking>,
+    pub catalog: Arc<crate::catalog::Catalog>,
     pub payments: Arc<crate::payments::Payments>,
     pub queue: Arc<crate::queue::Queue>,
     pub verified_tokens: Arc<crate::auth::VerifiedTokens>,

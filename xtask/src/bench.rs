@@ -58,12 +58,16 @@ fn against_origin(name: &str, bin_name: &str, keys: &[&str], args: &[String]) ->
     let generated = keys::generate()?;
     let port = util::free_port()?;
     let addr = format!("127.0.0.1:{port}");
+    let metrics_addr = format!("127.0.0.1:{}", util::free_port()?);
     let prefix = format!("bench:{}:", std::process::id());
     util::step(&format!("bench {name}: starting the origin"));
     let mut origin = OriginGuard(
         Command::new(bin.join("urr-origin"))
             .arg("serve")
             .env("URR_HTTP_ADDR", &addr)
+            .env("URR_METRICS_ADDR", &metrics_addr)
+            // Payments are not benchmarked; the docs test keys are fine here.
+            .env("URR_TOSS_ALLOW_TEST", "true")
             .env("URR_DATABASE_URL", &db_url)
             .env("URR_DATABASE_MAX_CONNECTIONS", "12")
             .env("URR_REDIS_URL", &services.redis_url)
@@ -99,6 +103,7 @@ fn against_origin(name: &str, bin_name: &str, keys: &[&str], args: &[String]) ->
     }
     let result = sh(load
         .args(["--origin", &format!("http://{addr}")])
+        .args(["--metrics", &format!("http://{metrics_addr}")])
         .args(["--db", &db_url])
         .args(["--redis", &services.redis_url])
         .args(["--origin-key", &generated["URR_ORIGIN_SIGNING_KEY"]])

@@ -66,6 +66,8 @@ pub fn run(args: &[String]) -> Result<()> {
     env.insert("URR_COOKIE_SECURE".into(), "false".into());
     env.insert("URR_LOG_FORMAT".into(), "pretty".into());
     env.insert("URR_DEMO_PASSWORD".into(), demo_password.clone());
+    // Local development pays with Toss test keys (the fake's, or your own test_ ones).
+    env.insert("URR_TOSS_ALLOW_TEST".into(), "true".into());
     let edge_addr = std::env::var("URR_EDGE_ADDR").unwrap_or_else(|_| "127.0.0.1:8787".into());
     let with_edge = !args.iter().any(|a| a == "--no-edge");
     if with_edge {
@@ -157,8 +159,13 @@ pub fn run(args: &[String]) -> Result<()> {
         }
     }
 
+    let metrics_addr = env
+        .get("URR_METRICS_ADDR")
+        .cloned()
+        .unwrap_or_else(|| "127.0.0.1:9090".into());
     banner(
         &http_addr,
+        &metrics_addr,
         with_edge.then_some(edge_addr.as_str()),
         &demo_password,
     );
@@ -173,7 +180,12 @@ pub fn run(args: &[String]) -> Result<()> {
     outcome
 }
 
-fn banner(http_addr: &str, edge_addr: Option<&str>, password: &str) {
+fn banner(http_addr: &str, metrics_addr: &str, edge_addr: Option<&str>, password: &str) {
+    let metrics = if metrics_addr.trim().is_empty() {
+        "off (URR_METRICS_ADDR is empty)".to_owned()
+    } else {
+        format!("http://{metrics_addr}/metrics")
+    };
     if let Some(edge) = edge_addr {
         println!(
             "\n  ► main URL (edge, in front of the origin): http://{edge}/\n    waiting rooms at http://{edge}/e/<event_id>; the API through the edge at http://{edge}/api/v1/events\n    queue demo (2 fans at a time): http://{edge}/e/{QUEUED_EDGE_EVENT}\n    origin-only line (no edge tier): POST http://{http_addr}/api/v1/events/{QUEUED_ORIGIN_EVENT}/queue/join with {{}}"
@@ -185,7 +197,8 @@ fn banner(http_addr: &str, edge_addr: Option<&str>, password: &str) {
          │ URR is running\n\
          │   origin API      http://{http_addr}/api/v1/events\n\
          │   OpenAPI         http://{http_addr}/api/v1/openapi.json\n\
-         │   health          http://{http_addr}/readyz   metrics http://{http_addr}/metrics\n\
+         │   health          http://{http_addr}/readyz\n\
+         │   metrics         {metrics}\n\
          │\n\
          │ demo accounts (password: {password})\n\
          │   admin@urr.local      admin\n\

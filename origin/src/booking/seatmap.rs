@@ -6,68 +6,107 @@
 //! it from Postgres (single flight) while the others keep serving the previous one.
 //! The response also says `Cache-Control: max-age=1`, so an edge cache can absorb
 //! polls too. A snapshot is therefore never older than about one second.
+//!
+//! The URL is public, so the per-event slots are bounded: a slot is created only once
+//! a snapshot of an existing event is built (an unknown id is a 404 that leaves
+//! nothing behind; concurrent first requests share one build), at most [`MAX_EVENTS`]
+//! events are kept, and an event nobody polled for [`IDLE`] is dropped.
 
 use super::model::*;
 use crate::http::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::body::Bytes;
 use sqlx::Row;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
-#[derive(Default)]
+/// Most events one replica keeps seat maps of (on-sales are few at a time; a stadium
+/// snapshot is about half a megabyte).
+pub const MAX_EVENTS: u64 = 256;
+/// A seat map nobody asked for this long is dropped.
+pub const IDLE: Duration = Duration::from_secs(600);
+
 pub struct SeatMapCache {
-    events: Mutex<HashMap<Uuid, Arc<Slot>>>,
+    events: moka::future::Cache<Uuid, Arc<Slot>>,
 }
 
-#[derive(Default)]
+impl Default for SeatMapCache {
+    fn default() -> Self {
+        SeatMapCache {
+            events: moka::future::Cache::builder()
+                .max_capacity(MAX_EVENTS)
+                .time_to_idle(IDLE)
+                .build(),
+        }
+    }
+}
+
 struct Slot {
-    snapshot: RwLock<Option<(Instant, Bytes)>>,
+    snapshot: RwLock<(Instant, Bytes)>,
     rebuilding: tokio::sync::Mutex<()>,
 }
 
 impl SeatMapCache {
-    fn slot(&self, event: Uuid) -> Arc<Slot> {
-        let mut map = self.events.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(event).or_default().clone()
-    }
-
-    /// The event's availability as JSON, at most `ttl` old.
+    /// The event's availability as JSON, at most `ttl` old; 404 `EVENT_NOT_FOUND` for
+    /// an unknown event (nothing cached).
     pub async fn get(&self, state: &AppState, event: Uuid, ttl: Duration) -> ApiResult<Bytes> {
-        let slot = self.slot(event);
-        let read = |slot: &Slot| -> Option<(Instant, Bytes)> {
+        let mut built_now = false;
+        let slot = self
+            .events
+            .try_get_with(event, async {
+                let bytes = build(state, event).await?;
+                built_now = true;
+                Ok::<_, ApiError>(Arc::new(Slot {
+                    snapshot: RwLock::new((Instant::now(), bytes)),
+                    rebuilding: tokio::sync::Mutex::new(()),
+                }))
+            })
+            .await
+            .map_err(ApiError::from_shared)?;
+        let read = |slot: &Slot| -> (Instant, Bytes) {
             slot.snapshot
                 .read()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone()
         };
-        if let Some((at, bytes)) = read(&slot)
-            && at.elapsed() < ttl
-        {
+        let (at, bytes) = read(&slot);
+        if built_now || at.elapsed() < ttl {
             return Ok(bytes);
         }
+        // Stale: one request rebuilds, the others serve the previous snapshot meanwhile.
         match slot.rebuilding.try_lock() {
             Ok(_guard) => {
-                let bytes = build(state, event).await?;
-                *slot.snapshot.write().unwrap_or_else(|p| p.into_inner()) =
-                    Some((Instant::now(), bytes.clone()));
-                Ok(bytes)
-            }
-            Err(_) => {
-                // Someone is rebuilding: serve the previous snapshot if there is one,
-                // else wait for the rebuild.
-                if let Some((_, bytes)) = read(&slot) {
+                let (at, bytes) = read(&slot);
+                if at.elapsed() < ttl {
                     return Ok(bytes);
                 }
-                let _guard = slot.rebuilding.lock().await;
-                match read(&slot) {
-                    Some((_, bytes)) => Ok(bytes),
-                    None => build(state, event).await,
-                }
+                let bytes = match build(state, event).await {
+                    Ok(bytes) => bytes,
+                    Err(e) => {
+                        if e.status == axum::http::StatusCode::NOT_FOUND {
+                            // Deleted since: keep nothing for it.
+                            self.events.invalidate(&event).await;
+                        }
+                        return Err(e);
+                    }
+                };
+                *slot.snapshot.write().unwrap_or_else(|p| p.into_inner()) =
+                    (Instant::now(), bytes.clone());
+                Ok(bytes)
             }
+            Err(_) => Ok(bytes),
         }
+    }
+
+    /// How many events have a cached seat map (tests check it stays bounded).
+    pub async fn len(&self) -> u64 {
+        self.events.run_pending_tasks().await;
+        self.events.entry_count()
+    }
+
+    pub async fn is_empty(&self) -> bool {
+        self.len().await == 0
     }
 }
 

@@ -1193,3 +1193,24 @@ pub async fn refund_confirmed(
     .await?;
     Ok(Some(closed))
 }
+
+/// Whether `event_id` has sold anything at `now`: a confirmed (paid) reservation, or a
+/// live hold (pending and unexpired; a hold whose payment is in flight counts, its
+/// claim extends it). Catalog asks this inside the transaction that locks the event row
+/// FOR UPDATE: a hold being written holds the row's KEY SHARE lock, and a payment being
+/// finalised holds FOR SHARE, so both either commit before the answer or wait for it.
+pub async fn has_sales(
+    conn: &mut PgConnection,
+    event_id: Uuid,
+    now: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM reservations
+                        WHERE event_id = $1
+                          AND (status = 'confirmed' OR (status = 'pending' AND expires_at > $2)))",
+    )
+    .bind(event_id)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await
+}

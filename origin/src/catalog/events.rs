@@ -670,6 +670,9 @@ fn build_seat_map(layout: LayoutRef, seats: Vec<super::model::SeatRecord>) -> Se
 }
 
 /// One event with its ticket types and seat map.
+///
+/// Served from a per-replica copy at most `URR_EVENT_CACHE_TTL_MS` (1 s) old; ticket
+/// stock in it may lag by as much (the live seat map is `GET .../seats`).
 #[utoipa::path(get, path = "/api/v1/events/{event_id}", tag = "catalog",
     params(EventPath),
     responses(
@@ -681,12 +684,17 @@ fn build_seat_map(layout: LayoutRef, seats: Vec<super::model::SeatRecord>) -> Se
 pub(crate) async fn get(
     State(state): State<AppState>,
     Path(p): Path<EventPath>,
-) -> ApiResult<Json<EventDetail>> {
-    let mut conn = state.db.acquire().await?;
-    load_detail(&mut conn, p.event_id, state.clock.now())
-        .await?
-        .map(Json)
-        .ok_or_else(event_not_found)
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let json = state.catalog.details.get(&state, p.event_id).await?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        json,
+    )
+        .into_response())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1116,6 +1124,11 @@ pub(crate) fn check_version(expected: &[Option<i64>], current: i32) -> ApiResult
 ///
 /// Optimistic concurrency: send the `version` you read (as `If-Match` or in the body);
 /// a stale one is 409 `VERSION_CONFLICT`. Every change bumps `version`.
+///
+/// Once anything is sold or held (a paid reservation or a live hold), the show time and
+/// sale window (`starts_at`, `ends_at`, `sale_opens_at`, `sale_closes_at`) are frozen
+/// for promoters: changing them is 409 `EVENT_HAS_SALES` (with `fields`). Admins may
+/// still move them; fans' refunds keep using the show time they bought for.
 #[utoipa::path(patch, path = "/api/v1/events/{event_id}", tag = "catalog",
     params(EventPath, ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"")),
     request_body = UpdateEvent,
@@ -1130,7 +1143,7 @@ pub(crate) fn check_version(expected: &[Option<i64>], current: i32) -> ApiResult
          content_type = "application/problem+json"),
         (status = 404, description = "EVENT_NOT_FOUND", body = Problem,
          content_type = "application/problem+json"),
-        (status = 409, description = "VERSION_CONFLICT, EVENT_CANCELLED", body = Problem,
+        (status = 409, description = "VERSION_CONFLICT, EVENT_CANCELLED, EVENT_HAS_SALES (promoters: show time or sale window after the first sale; with `fields`)", body = Problem,
          content_type = "application/problem+json"),
         (status = 422, description = "VALIDATION_FAILED, INVALID_BODY", body = Problem,
          content_type = "application/problem+json")))]
@@ -1194,6 +1207,26 @@ pub(crate) async fn update(
         c.add("venue_id", "no venue with this id");
     }
     c.finish()?;
+    let moved: Vec<&str> = [
+        ("starts_at", starts_at != cur.starts_at),
+        ("ends_at", ends_at != cur.ends_at),
+        ("sale_opens_at", sale_opens_at != cur.sale_opens_at),
+        ("sale_closes_at", sale_closes_at != cur.sale_closes_at),
+    ]
+    .into_iter()
+    .filter_map(|(field, changed)| changed.then_some(field))
+    .collect();
+    if !moved.is_empty()
+        && !user.is_admin()
+        && crate::booking::service::has_sales(&mut tx, cur.id, now).await?
+    {
+        return Err(ApiError::conflict(
+            "EVENT_HAS_SALES",
+            "Tickets are sold or held: the show time and sale window are frozen; ask an \
+             admin to move them",
+        )
+        .with("fields", &moved));
+    }
 
     let updated = sqlx::query(
         "UPDATE events SET
@@ -1242,6 +1275,7 @@ pub(crate) async fn update(
         .await?
         .ok_or_else(event_not_found)?;
     tx.commit().await?;
+    state.catalog.details.forget(cur.id).await;
     Ok(Json(detail))
 }
 
@@ -1354,6 +1388,7 @@ pub(crate) async fn cancel(
         .await?
         .ok_or_else(event_not_found)?;
     tx.commit().await?;
+    state.catalog.details.forget(event.id).await;
     crate::booking::service::release_redis(&state, &closed).await;
     state.queue.settings.forget(event.id);
     // Tell the edges now; the pusher retries any that miss it.
@@ -1412,6 +1447,7 @@ pub(crate) async fn delete(
         }
     }
     tx.commit().await?;
+    state.catalog.details.forget(event.id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -19,6 +19,7 @@
 //! ownership), never the tables' internals.
 
 mod artists;
+pub mod cache;
 pub mod demo;
 mod events;
 pub mod layout;
@@ -29,6 +30,7 @@ mod ticket_types;
 mod validate;
 mod venues;
 
+pub use cache::Catalog;
 pub use demo::{DemoCatalog, seed_demo_catalog};
 pub use events::{EventDetail, EventListItem};
 pub use layout::{
@@ -40,7 +42,7 @@ pub use model::{
     event_not_found, event_status, find_event, find_event_for_share, find_seats, find_ticket_type,
     list_seats, list_ticket_types, return_ticket_stock, take_ticket_stock,
 };
-pub use page::{Cursor, Page};
+pub use page::{Cursor, Page, invalid_query, limit as page_limit, paginate};
 pub use validate::MAX_PRICE;
 
 use crate::state::AppState;

@@ -45,6 +45,9 @@ pub enum Cursor {
     /// Lists ordered by name: `(name, id)`.
     #[serde(rename = "n")]
     Name { n: String, i: Uuid },
+    /// Void tickets (tickets' door feed): `(voided_at, id)`, `t` in Unix microseconds.
+    #[serde(rename = "v")]
+    Voided { t: i64, i: Uuid },
 }
 
 impl Cursor {
@@ -58,6 +61,13 @@ impl Cursor {
     pub fn name(name: &str, id: Uuid) -> Self {
         Cursor::Name {
             n: name.to_owned(),
+            i: id,
+        }
+    }
+
+    pub fn voided(voided_at: DateTime<Utc>, id: Uuid) -> Self {
+        Cursor::Voided {
+            t: voided_at.timestamp_micros(),
             i: id,
         }
     }
@@ -81,6 +91,18 @@ impl Cursor {
         match s.filter(|s| !s.is_empty()).map(Self::decode).transpose()? {
             None => Ok(None),
             Some(Cursor::Event { t, i }) => DateTime::from_timestamp_micros(t)
+                .filter(|t| in_sql_range(*t))
+                .map(|t| Some((t, i)))
+                .ok_or_else(invalid_cursor),
+            Some(_) => Err(invalid_cursor()),
+        }
+    }
+
+    /// Decodes a void-ticket cursor: `(voided_at, id)`.
+    pub fn decode_voided(s: Option<&str>) -> ApiResult<Option<(DateTime<Utc>, Uuid)>> {
+        match s.filter(|s| !s.is_empty()).map(Self::decode).transpose()? {
+            None => Ok(None),
+            Some(Cursor::Voided { t, i }) => DateTime::from_timestamp_micros(t)
                 .filter(|t| in_sql_range(*t))
                 .map(|t| Some((t, i)))
                 .ok_or_else(invalid_cursor),
@@ -186,8 +208,12 @@ mod tests {
             Cursor::decode_name(Some(&n)).expect("ok"),
             Some(("아이유".to_owned(), id))
         );
+        let v = Cursor::voided(t, id).encode();
+        assert_eq!(Cursor::decode_voided(Some(&v)).expect("ok"), Some((t, id)));
         // Wrong list, garbage, valid base64 of junk, empty = no cursor.
         assert!(Cursor::decode_event(Some(&n)).is_err());
+        assert!(Cursor::decode_event(Some(&v)).is_err());
+        assert!(Cursor::decode_voided(Some(&c)).is_err());
         assert!(Cursor::decode_name(Some("!!!")).is_err());
         assert!(Cursor::decode_name(Some(&URL_SAFE_NO_PAD.encode("{}"))).is_err());
         assert_eq!(Cursor::decode_name(Some("")).expect("ok"), None);

@@ -121,6 +121,7 @@ pub(crate) async fn create(
     let order = t.sort_order.unwrap_or(next_order);
     let record = insert_ticket_type(&mut tx, event.id, &t, order, now).await?;
     tx.commit().await?;
+    state.catalog.details.forget(event.id).await;
     Ok((StatusCode::CREATED, Json(record)))
 }
 
@@ -239,6 +240,7 @@ pub(crate) async fn update(
     .fetch_optional(&state.db)
     .await?;
     if let Some(t) = updated {
+        state.catalog.details.forget(t.event_id).await;
         return Ok(Json(t));
     }
     // Nothing written: say why, from a fresh read.
@@ -291,7 +293,10 @@ pub(crate) async fn delete(
         )
     };
     match done {
-        Ok(d) if d.rows_affected() == 1 => Ok(StatusCode::NO_CONTENT),
+        Ok(d) if d.rows_affected() == 1 => {
+            state.catalog.details.forget(cur.event_id).await;
+            Ok(StatusCode::NO_CONTENT)
+        }
         Ok(_) => match find_ticket_type(&state.db, cur.id).await? {
             None => Err(ticket_type_not_found()),
             Some(_) => Err(has_sales()),

@@ -175,6 +175,18 @@ impl ApiError {
         self
     }
 
+    /// An error a shared (single-flight) load handed to every waiter, as this
+    /// request's own: everything but the logged source is kept.
+    pub fn from_shared(e: std::sync::Arc<ApiError>) -> Self {
+        std::sync::Arc::try_unwrap(e).unwrap_or_else(|shared| {
+            let mut e = ApiError::new(shared.status, shared.code.clone(), shared.detail.clone());
+            e.errors = shared.errors.clone();
+            e.extra = shared.extra.clone();
+            e.retry_after_secs = shared.retry_after_secs;
+            e
+        })
+    }
+
     pub fn with_retry_after(mut self, secs: u64) -> Self {
         self.retry_after_secs = Some(secs);
         self

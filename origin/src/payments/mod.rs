@@ -37,10 +37,11 @@
 //! | `POST /api/v1/payments/confirm` | 200 paid + tickets (also on repeats); 402 `PAYMENT_DECLINED`; 404 `ORDER_NOT_FOUND`; 409 `HOLD_EXPIRED`, `PAYMENT_IN_PROGRESS`, `ORDER_REFUNDED`, `RESERVATION_CLOSED`; 422 `PAYMENT_AMOUNT_MISMATCH`, `AMOUNT_BELOW_MINIMUM`; 502 `PAYMENT_PROVIDER_UNAVAILABLE`, `PAYMENT_VERIFICATION_FAILED` |
 //! | `GET /api/v1/payments/{order_id}` | the order's payment state |
 //! | `GET /api/v1/payments/config` | the widget client key and the refund policy |
-//! | `POST /api/v1/payments/toss/webhook` | 200 always (400 for non-JSON) |
+//! | `POST /api/v1/payments/toss/webhook` | 200 with the same body for any JSON (400 for non-JSON, 429 over the rate limits) |
 //! | `POST /api/v1/reservations/{id}/cancel` | 200 cancelled/refunded; 202 refund pending at Toss; 409 `REFUND_WINDOW_CLOSED`, `REFUND_REFUSED`, `RESERVATION_NOT_CANCELLABLE`, `PAYMENT_IN_PROGRESS` |
 //! | `POST /api/v1/admin/reservations/{id}/refund` | as above, always a full refund |
 
+pub mod limit;
 pub mod model;
 pub mod reconcile;
 pub mod refund;
@@ -62,12 +63,14 @@ use uuid::Uuid;
 /// Payments' share of the app state.
 pub struct Payments {
     pub toss: toss::TossClient,
+    pub webhook_limit: limit::WebhookLimiter,
 }
 
 impl Payments {
     pub fn new(config: &crate::config::PaymentsConfig) -> anyhow::Result<Payments> {
         Ok(Payments {
             toss: toss::TossClient::new(config)?,
+            webhook_limit: Default::default(),
         })
     }
 }
@@ -152,18 +155,27 @@ async fn get_payment(
 }
 
 /// Toss's `PAYMENT_STATUS_CHANGED` webhook. Unsigned, so never trusted: it only makes
-/// the named order due for reconciliation, which re-fetches the payment from Toss and
-/// acts on Toss's answer. Always 200 for JSON (Toss retries anything else for days).
+/// the named order due for reconciliation (unless it is already due or a reconciler
+/// run holds it), which re-fetches the payment from Toss and acts on Toss's answer.
+/// 200 with the same body for any JSON, whether or not it names an order of ours (Toss
+/// retries anything else for days). Rate-limited per client IP
+/// (`URR_WEBHOOK_PER_IP_PER_MIN`) and in total (`URR_WEBHOOK_GLOBAL_PER_MIN`).
 #[utoipa::path(post, path = "/api/v1/payments/toss/webhook", tag = "payments",
     request_body(content = Object, description = "Toss webhook event", content_type = "application/json"),
     responses(
         (status = 200, body = WebhookAck),
-        (status = 400, description = "MALFORMED_JSON", body = crate::http::Problem, content_type = "application/problem+json")))]
-async fn toss_webhook(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<WebhookAck>> {
+        (status = 400, description = "MALFORMED_JSON", body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "RATE_LIMITED, with Retry-After (seconds)", body = crate::http::Problem, content_type = "application/problem+json")))]
+async fn toss_webhook(
+    State(state): State<AppState>,
+    ip: crate::auth::ClientIp,
+    body: Bytes,
+) -> ApiResult<Json<WebhookAck>> {
+    state.payments.webhook_limit.check(&state, &ip)?;
     let value: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|_| ApiError::bad_request("MALFORMED_JSON", "The webhook body is not JSON"))?;
-    let matched = reconcile::on_webhook(&state, &value).await?;
-    Ok(Json(WebhookAck { matched }))
+    reconcile::on_webhook(&state, &value).await?;
+    Ok(Json(WebhookAck { received: true }))
 }
 
 /// Cancels one of your reservations. Pending: released at once. Paid: refunded under

@@ -142,9 +142,11 @@ pub struct ClientConfig {
     pub refund_partial_percent: u32,
 }
 
-/// Answer to Toss webhooks: always 200 once the body is JSON.
+/// Answer to Toss webhooks: always 200 and this same body once the body is JSON,
+/// whatever order it names or whether it names one at all (so it tells nobody which
+/// order ids exist).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct WebhookAck {
-    /// Whether the body named an order of ours (then it is re-fetched from Toss).
-    pub matched: bool,
+    /// Always `true`.
+    pub received: bool,
 }

@@ -23,7 +23,10 @@
 //! | any | no answer | try again later, backing off |
 //!
 //! Webhooks only make an order due now; the decision is always from Toss's answer to
-//! our own GET, so a forged webhook body changes nothing.
+//! our own GET, so a forged webhook body changes nothing. A webhook never touches an
+//! order that is already due or leased by a run (`leased_until`, apart from the
+//! schedule), and answers the same whatever it names; the route is rate-limited per
+//! client IP and in total ([`super::limit`]).
 
 use super::model::PaymentStatus;
 use super::refund::{self, Driven};
@@ -67,13 +70,17 @@ pub async fn reconcile_once(state: &AppState) -> anyhow::Result<ReconcileStats> 
         cfg.reconcile_min_age
             .max(std::time::Duration::from_secs(60)),
     )?;
-    let rows = store::lease_due(state, cfg.reconcile_batch, lease).await?;
+    let (rows, leased_until) = store::lease_due(state, cfg.reconcile_batch, lease).await?;
     let mut stats = ReconcileStats {
         examined: rows.len(),
         ..Default::default()
     };
     for row in rows {
-        match reconcile_order(state, &row).await {
+        let outcome = reconcile_order(state, &row).await;
+        if let Err(e) = store::release_lease(state, &row.order_id, leased_until).await {
+            tracing::warn!(order_id = %row.order_id, error = %e, "releasing a reconciler lease failed; it runs out by itself");
+        }
+        match outcome {
             Ok(Outcome::Paid) => stats.paid += 1,
             Ok(Outcome::Failed) => stats.failed += 1,
             Ok(Outcome::Refunded) => stats.refunded += 1,
@@ -340,9 +347,10 @@ async fn record_external_refund(
 }
 
 /// `POST /api/v1/payments/toss/webhook`: finds the order the body names (by orderId if
-/// it is one of ours, else by paymentKey) and makes it due now. Nothing in the body is
-/// believed; returns whether an order matched.
-pub async fn on_webhook(state: &AppState, body: &Value) -> anyhow::Result<bool> {
+/// it is one of ours, else by paymentKey) and makes it due now, unless it is already
+/// due or a reconciler run holds it (see [`store::mark_due`]). Nothing in the body is
+/// believed, and the caller learns nothing: the answer is the same either way.
+pub async fn on_webhook(state: &AppState, body: &Value) -> anyhow::Result<()> {
     let data = body.get("data").unwrap_or(&Value::Null);
     let order_id = data
         .get("orderId")
@@ -359,10 +367,10 @@ pub async fn on_webhook(state: &AppState, body: &Value) -> anyhow::Result<bool> 
     };
     let Some(row) = row else {
         metrics::counter!("payments_webhooks_total", "matched" => "no").increment(1);
-        return Ok(false);
+        return Ok(());
     };
-    store::mark_due(state, &row.order_id).await?;
+    let moved = store::mark_due(state, &row.order_id).await?;
     metrics::counter!("payments_webhooks_total", "matched" => "yes").increment(1);
-    tracing::info!(order_id = %row.order_id, event = ?body.get("eventType"), "webhook: order due for reconciliation");
-    Ok(true)
+    tracing::info!(order_id = %row.order_id, event = ?body.get("eventType"), made_due = moved, "webhook for an order");
+    Ok(())
 }

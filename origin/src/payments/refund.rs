@@ -4,7 +4,8 @@
 //! an admin refunds one (`POST /api/v1/admin/reservations/{id}/refund`):
 //!
 //! 1. **Policy** ([`policy_amount`]): full refund until `URR_REFUND_FULL_DAYS` (7) days
-//!    before the show, `URR_REFUND_PARTIAL_PERCENT` (90 %) until
+//!    before the show (the time the tickets were bought for, `tickets.show_starts_at`,
+//!    or the current one if an admin postponed it), `URR_REFUND_PARTIAL_PERCENT` (90 %) until
 //!    `URR_REFUND_PARTIAL_DAYS` (1) day before, no cancellation after. No service fee.
 //!    Admins always refund in full, at any time.
 //! 2. **Request**, one transaction: the order goes `paid → cancel_requested` (the mutex:
@@ -422,7 +423,11 @@ async fn refund_reservation(
     }
 }
 
-/// How much goes back: admins the whole remaining amount, fans what the policy allows.
+/// How much goes back: admins the whole remaining amount, fans what the policy allows,
+/// counted from the show time the tickets were bought for. An admin may have moved the
+/// show since: moved earlier, that must not close or shrink the fan's refund, so the
+/// time bought for counts; moved later (postponed), the fan keeps the longer window of
+/// the new time. So: the later of the two.
 async fn refund_amount(
     state: &AppState,
     row: &PaymentRow,
@@ -433,10 +438,13 @@ async fn refund_amount(
     if initiator == Initiator::Admin {
         return Ok((remaining, true));
     }
-    let starts_at: DateTime<Utc> = sqlx::query_scalar("SELECT starts_at FROM events WHERE id = $1")
+    let current: DateTime<Utc> = sqlx::query_scalar("SELECT starts_at FROM events WHERE id = $1")
         .bind(reservation.event_id)
         .fetch_one(&state.db)
         .await?;
+    let bought_for =
+        crate::tickets::service::purchased_show_time(&state.db, reservation.id).await?;
+    let starts_at = bought_for.map_or(current, |b| b.max(current));
     let policy = &state.config.payments.refund_policy;
     let now = state.clock.now();
     let Some((amount, pct)) = policy_amount(policy, remaining, starts_at - now) else {

@@ -200,12 +200,18 @@ pub async fn schedule(
     Ok(())
 }
 
-/// Marks an order due for reconciliation now (webhooks); never postpones it.
+/// Makes an order due for reconciliation now (webhooks). Writes nothing when it is
+/// already due, settled for good (refunded), or leased by a reconciler run (which may
+/// be on another replica, mid-way through the order: pulling its time forward would
+/// hand the order to a second run). `false`: nothing written.
 pub async fn mark_due(state: &AppState, order_id: &str) -> sqlx::Result<bool> {
     let now = state.clock.now();
     let n = sqlx::query(
-        "UPDATE payments SET reconcile_after = LEAST(COALESCE(reconcile_after, $2), $2)
-         WHERE order_id = $1",
+        "UPDATE payments SET reconcile_after = $2
+         WHERE order_id = $1
+           AND status NOT IN ('refunded', 'partially_refunded')
+           AND (reconcile_after IS NULL OR reconcile_after > $2)
+           AND (leased_until IS NULL OR leased_until <= $2)",
     )
     .bind(order_id)
     .bind(now)
@@ -216,17 +222,21 @@ pub async fn mark_due(state: &AppState, order_id: &str) -> sqlx::Result<bool> {
 }
 
 /// Orders the reconciler should look at now, leased to this caller for `lease` (another
-/// replica skips them; if this one dies, they come back after the lease).
+/// replica skips them; if this one dies, they come back after the lease). The lease is
+/// `leased_until`; [`release_lease`] ends it when the caller is done with the order.
+/// Returns the orders and the lease's end.
 pub async fn lease_due(
     state: &AppState,
     batch: u32,
     lease: Duration,
-) -> sqlx::Result<Vec<PaymentRow>> {
+) -> sqlx::Result<(Vec<PaymentRow>, DateTime<Utc>)> {
     let now = state.clock.now();
-    sqlx::query_as::<_, PaymentRow>(&format!(
-        "UPDATE payments p SET reconcile_after = $2
+    let until = now + lease;
+    let rows = sqlx::query_as::<_, PaymentRow>(&format!(
+        "UPDATE payments p SET reconcile_after = $2, leased_until = $2
          FROM (SELECT order_id FROM payments
                WHERE reconcile_after IS NOT NULL AND reconcile_after <= $1
+                 AND (leased_until IS NULL OR leased_until <= $1)
                ORDER BY reconcile_after
                LIMIT $3
                FOR UPDATE SKIP LOCKED) due
@@ -239,10 +249,29 @@ pub async fn lease_due(
             .join(", ")
     ))
     .bind(now)
-    .bind(now + lease)
+    .bind(until)
     .bind(i64::from(batch))
     .fetch_all(&state.db)
-    .await
+    .await?;
+    Ok((rows, until))
+}
+
+/// Ends this caller's lease of an order (`until`: the end [`lease_due`] gave it; a
+/// later lease, taken after this one ran out, is left alone).
+pub async fn release_lease(
+    state: &AppState,
+    order_id: &str,
+    until: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE payments SET leased_until = NULL
+         WHERE order_id = $1 AND leased_until IS NOT NULL AND leased_until <= $2",
+    )
+    .bind(order_id)
+    .bind(until)
+    .execute(&state.db)
+    .await?;
+    Ok(())
 }
 
 /// One refund row.

@@ -536,10 +536,13 @@ mod tests {
     #[test]
     fn the_secret_key_is_the_basic_user_name_with_a_colon() {
         let cfg = crate::config::Config::from_vars(&crate::config::Vars::from_map(
-            &[(
-                "URR_ORIGIN_SIGNING_KEY".to_owned(),
-                "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE".to_owned(),
-            )]
+            &[
+                (
+                    "URR_ORIGIN_SIGNING_KEY".to_owned(),
+                    "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE".to_owned(),
+                ),
+                ("URR_TOSS_ALLOW_TEST".to_owned(), "true".to_owned()),
+            ]
             .into_iter()
             .collect(),
         ))

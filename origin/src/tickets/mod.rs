@@ -4,14 +4,20 @@
 //!   paid, so there are never tickets without money nor money without tickets), voiding
 //!   (from the refund transaction), reading;
 //! - [`code`]: the human-readable codes;
-//! - routes: `GET /api/v1/me/tickets`, `GET /api/v1/tickets/{id}`.
+//! - [`door`]: check-ins and the void list for offline scanners;
+//! - routes: `GET /api/v1/me/tickets`, `GET /api/v1/tickets/{id}`,
+//!   `POST /api/v1/events/{id}/check-ins`, `GET /api/v1/events/{id}/void-tickets`.
 //!
 //! Each valid ticket carries a QR payload: a `qr` token of `shared_wasm::token`
 //! (`QrClaims {evt, tid, code}`) signed with the origin key, minted on read. It proves
 //! at the door that the origin issued this ticket for this event; whether it is still
-//! valid (not refunded) is a lookup of its code.
+//! valid (not refunded, not already used) is decided by the check-in against the row.
+//!
+//! Each ticket also keeps the show time it was bought for (`show_starts_at`, set at
+//! issue): refunds apply the policy to that time, not to the event's current one.
 
 pub mod code;
+pub mod door;
 pub mod model;
 pub mod service;
 
@@ -32,6 +38,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(my_tickets))
         .routes(routes!(get_ticket))
+        .routes(routes!(door::check_in))
+        .routes(routes!(door::void_tickets))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

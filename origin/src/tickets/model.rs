@@ -47,10 +47,14 @@ pub struct Ticket {
     pub issued_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub voided_at: Option<DateTime<Utc>>,
+    /// When it was checked in at the door; absent until then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checked_in_at: Option<DateTime<Utc>>,
     /// The QR code's payload: a `qr` token (EdDSA, origin key) naming the event, the
-    /// ticket and its code, valid until a day after the show. Door scanners verify it
-    /// offline with the origin's public keys and check the code against the live list
-    /// of void tickets. Absent on void tickets.
+    /// ticket and its code, valid until a day after the show. The door checks it in
+    /// with `POST /events/{id}/check-ins`, which refuses void and already used tickets;
+    /// scanners working offline verify it with the origin's public keys and check the
+    /// code against `GET /events/{id}/void-tickets`. Absent on void tickets.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub qr: Option<String>,
 }

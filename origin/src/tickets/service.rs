@@ -37,7 +37,9 @@ pub fn is_code_collision(e: &sqlx::Error) -> bool {
 }
 
 /// Inside the payments transaction: issues the tickets of `reservation_id` to its
-/// owner, with `ticket.issued` events. Returns them in item order.
+/// owner, with `ticket.issued` events. Returns them in item order. Each ticket keeps
+/// the event's current `starts_at` as the show time it was bought for (the caller holds
+/// the event row FOR SHARE, so an edit cannot slip in between).
 pub async fn issue(
     conn: &mut PgConnection,
     order_id: &str,
@@ -81,12 +83,13 @@ pub async fn issue(
     sqlx::query(
         "INSERT INTO tickets (id, code, order_id, reservation_id, reservation_item_id, unit,
                               event_id, user_id, seat_id, ticket_type_id, label, price,
-                              status, issued_at)
+                              status, issued_at, show_starts_at)
          SELECT x.id, x.code, $3, i.reservation_id, i.id, x.unit, i.event_id, r.user_id,
-                i.seat_id, i.ticket_type_id, i.label, i.unit_price, 'valid', $4
+                i.seat_id, i.ticket_type_id, i.label, i.unit_price, 'valid', $4, e.starts_at
          FROM UNNEST($1::uuid[], $2::text[], $5::uuid[], $6::int[]) AS x(id, code, item, unit)
          JOIN reservation_items i ON i.id = x.item
-         JOIN reservations r ON r.id = i.reservation_id",
+         JOIN reservations r ON r.id = i.reservation_id
+         JOIN events e ON e.id = r.event_id",
     )
     .bind(&ids)
     .bind(&codes)
@@ -103,6 +106,19 @@ pub async fn issue(
     crate::outbox::enqueue_many(conn, &events, now).await?;
     metrics::counter!("tickets_issued_total").increment(issued.len() as u64);
     Ok(issued)
+}
+
+/// The show time the tickets of `reservation_id` were bought for (`None`: it has no
+/// tickets). Refunds apply the policy to this, not to the event's current time, so a
+/// show moved after the sale cannot shrink what a fan gets back.
+pub async fn purchased_show_time(
+    db: &sqlx::PgPool,
+    reservation_id: Uuid,
+) -> sqlx::Result<Option<DateTime<Utc>>> {
+    sqlx::query_scalar("SELECT min(show_starts_at) FROM tickets WHERE reservation_id = $1")
+        .bind(reservation_id)
+        .fetch_one(db)
+        .await
 }
 
 /// Inside the refund transaction: voids every valid ticket of the reservation.
@@ -142,11 +158,12 @@ struct TicketRow {
     price: i64,
     issued_at: DateTime<Utc>,
     voided_at: Option<DateTime<Utc>>,
+    checked_in_at: Option<DateTime<Utc>>,
 }
 
 const COLUMNS: &str = "t.id, t.code, t.status, t.order_id, t.reservation_id, t.event_id,
      e.title AS event_title, e.starts_at, e.ends_at, t.user_id, t.seat_id, t.ticket_type_id,
-     t.label, t.price, t.issued_at, t.voided_at";
+     t.label, t.price, t.issued_at, t.voided_at, t.checked_in_at";
 
 /// How long after the show a QR payload stays valid (late entry, re-entry).
 const QR_VALID_AFTER_SHOW_HOURS: i64 = 24;
@@ -186,6 +203,7 @@ fn to_ticket(state: &AppState, r: TicketRow) -> Ticket {
         price: r.price,
         issued_at: r.issued_at,
         voided_at: r.voided_at,
+        checked_in_at: r.checked_in_at,
         qr,
     }
 }

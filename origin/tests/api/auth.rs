@@ -298,7 +298,7 @@ async fn login_failures_are_indistinguishable() {
         login(&app, "carol@example.com", PASSWORD).await.status(),
         StatusCode::OK
     );
-    let metrics = app.get("/metrics", None).await.text().await.expect("text");
+    let metrics = app.metrics().await;
     for outcome in ["invalid_credentials", "success"] {
         let series = format!(r#"auth_logins_total{{outcome="{outcome}"}}"#);
         assert!(metrics.contains(&series), "{series} missing");
@@ -503,7 +503,7 @@ async fn replaying_a_used_token_revokes_the_whole_family() {
         refresh_with_cookie(&app, &other).await.status(),
         StatusCode::OK
     );
-    let metrics = app.get("/metrics", None).await.text().await.expect("text");
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("auth_refresh_reuse_detected_total"),
         "{metrics}"
@@ -1152,7 +1152,7 @@ async fn rate_limits_fail_open_when_redis_is_down() {
             StatusCode::OK
         );
     }
-    let metrics = app.get("/metrics", None).await.text().await.expect("text");
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("auth_rate_limit_errors_total"),
         "the failure is counted"

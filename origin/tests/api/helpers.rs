@@ -141,6 +141,9 @@ pub fn random_key(kid: &str) -> (SigningKey, String) {
 /// A running origin with its own database and Redis prefix.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The metrics listener (`URR_METRICS_ADDR`, port 0 in tests); `None` when a test
+    /// turned it off.
+    pub metrics_addr: Option<SocketAddr>,
     pub state: AppState,
     pub client: Client,
     /// The edge's signing key; its public half is in `URR_EDGE_PUBLIC_KEYS`.
@@ -182,6 +185,9 @@ impl TestApp {
         let (edge_key, _) = random_key("edge-test");
         let mut vars: HashMap<String, String> = [
             ("URR_HTTP_ADDR", "127.0.0.1:0".to_owned()),
+            ("URR_METRICS_ADDR", "127.0.0.1:0".to_owned()),
+            // Tests pay with Toss test keys (against the fake).
+            ("URR_TOSS_ALLOW_TEST", "true".to_owned()),
             ("URR_DATABASE_URL", db_url(&db_name)),
             ("URR_DATABASE_MAX_CONNECTIONS", "40".to_owned()),
             ("URR_MIGRATE_ON_START", "false".to_owned()),
@@ -216,6 +222,7 @@ impl TestApp {
         }
         let app = Application::build(config).await.expect("build app");
         let addr = app.local_addr();
+        let metrics_addr = app.metrics_addr();
         let state = app.state().clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
@@ -227,6 +234,7 @@ impl TestApp {
         });
         TestApp {
             addr,
+            metrics_addr,
             state,
             client: Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -242,6 +250,19 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// The Prometheus page from the metrics listener.
+    pub async fn metrics(&self) -> String {
+        let addr = self.metrics_addr.expect("this app has a metrics listener");
+        self.client
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics text")
     }
 
     pub fn db(&self) -> &PgPool {

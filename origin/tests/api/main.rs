@@ -9,6 +9,8 @@ mod auth;
 mod booking;
 mod catalog;
 mod demo;
+mod door;
+mod hardening;
 mod outbox;
 mod payments;
 mod platform;

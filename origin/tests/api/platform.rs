@@ -47,13 +47,57 @@ async fn metrics_count_requests_by_route_and_status() {
     let app = TestApp::spawn().await;
     app.get("/healthz", None).await;
     app.get("/no/such/route", None).await;
-    let text = app.get("/metrics", None).await.text().await.expect("text");
+    let text = app.metrics().await;
     assert!(text.contains("http_requests_total"), "{text}");
     assert!(text.contains(r#"route="/healthz""#), "{text}");
     assert!(text.contains(r#"status="404""#), "{text}");
     assert!(
         text.contains("http_request_duration_seconds_bucket"),
         "{text}"
+    );
+}
+
+/// Metrics are served on their own listener only: the API listener answers 404 for
+/// `/metrics`, the metrics listener serves nothing else, and an empty
+/// `URR_METRICS_ADDR` means no metrics listener at all.
+#[tokio::test]
+async fn metrics_live_on_their_own_listener_only() {
+    let app = TestApp::spawn().await;
+    let metrics = app.metrics_addr.expect("metrics listener");
+    assert_ne!(metrics, app.addr);
+    assert_problem(
+        app.get("/metrics", None).await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await;
+    let res = app
+        .client
+        .get(format!("http://{metrics}/metrics"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap_or("")
+            .starts_with("text/plain")
+    );
+    let res = app
+        .client
+        .get(format!("http://{metrics}/api/v1/events"))
+        .send()
+        .await
+        .expect("GET");
+    assert_problem(res, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+
+    let off = TestApp::spawn_with(&[("URR_METRICS_ADDR", "")]).await;
+    assert_eq!(off.metrics_addr, None);
+    assert_eq!(
+        off.get("/healthz", None).await.status(),
+        StatusCode::OK,
+        "the API runs without a metrics listener"
     );
 }
 
@@ -80,7 +124,11 @@ async fn openapi_document_lists_every_route() {
         doc["openapi"]
     );
     let paths = doc["paths"].as_object().expect("paths");
-    for p in ["/healthz", "/readyz", "/metrics", "/api/v1/openapi.json"] {
+    for p in ["/healthz", "/readyz", "/api/v1/openapi.json"] {
         assert!(paths.contains_key(p), "missing {p}");
     }
+    assert!(
+        !paths.contains_key("/metrics"),
+        "metrics are not an API route"
+    );
 }

@@ -576,12 +576,7 @@ async fn fans_who_stop_polling_are_dropped_and_do_not_stall_the_line() {
         vec![fans[3].id]
     );
     // The loop's numbers are in /metrics, per event.
-    let metrics = app
-        .get("/metrics", None)
-        .await
-        .text()
-        .await
-        .expect("metrics");
+    let metrics = app.metrics().await;
     for name in [
         "urr_queue_waiting",
         "urr_queue_active",

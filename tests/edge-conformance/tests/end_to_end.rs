@@ -116,6 +116,8 @@ async fn fan_goes_from_edge_waiting_room_to_a_seat() -> Result<()> {
     let prefix = format!("e2e:{}:", uuid::Uuid::new_v4().simple());
     let env: Vec<(&str, String)> = vec![
         ("URR_HTTP_ADDR", "127.0.0.1:0".into()),
+        ("URR_METRICS_ADDR", "127.0.0.1:0".into()),
+        ("URR_TOSS_ALLOW_TEST", "true".into()),
         ("URR_DATABASE_URL", db.url()),
         ("URR_DATABASE_MAX_CONNECTIONS", "10".into()),
         ("URR_REDIS_URL", redis_url()),

@@ -86,9 +86,10 @@ where
 }
 
 /// The value of an unlabelled metric on the origin's `/metrics` page (0 if absent).
-pub async fn metric(http: &reqwest::Client, origin: &str, name: &str) -> Result<f64> {
+/// `metrics` is the metrics listener's base URL (`URR_METRICS_ADDR`), not the API's.
+pub async fn metric(http: &reqwest::Client, metrics: &str, name: &str) -> Result<f64> {
     let page = http
-        .get(format!("{origin}/metrics"))
+        .get(format!("{metrics}/metrics"))
         .send()
         .await?
         .error_for_status()?

@@ -26,6 +26,8 @@ const HOLD_SCRIPT: &str = include_str!("../../../../origin/src/booking/hold_seat
 
 struct Args {
     origin: String,
+    /// The origin's metrics listener (`URR_METRICS_ADDR`), e.g. `http://127.0.0.1:9090`.
+    metrics: String,
     db: String,
     redis: String,
     origin_key: String,
@@ -46,6 +48,7 @@ fn args() -> Result<Args> {
     };
     Ok(Args {
         origin: get("origin")?,
+        metrics: get("metrics")?,
         db: get("db")?,
         redis: get("redis")?,
         origin_key: get("origin-key")?,
@@ -213,7 +216,7 @@ async fn main() -> Result<()> {
     // 1. The stadium sold out from empty, one distinct seat and one buyer per request,
     //    `--sellouts` times (a fresh stadium each time); the median run is reported, as
     //    one sell-out lasts about a second and a single one is noisy.
-    let statements = |name: &'static str| metric(&http, &a.origin, name);
+    let statements = |name: &'static str| metric(&http, &a.metrics, name);
     let mut sellouts = Vec::new();
     for n in 1..=a.sellouts {
         let (stadium, seats) = bench
