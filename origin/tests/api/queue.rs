@@ -465,8 +465,10 @@ async fn five_thousand_joiners_two_loops_never_over_admit_and_keep_pass_order() 
         let app = &app;
         async move {
             let res = join(app, f, ev.id, Some(&pass(app, ev.id, pos))).await;
-            assert_eq!(res.status(), StatusCode::CREATED);
-            json(res).await["state"].as_str().unwrap_or_default() == "admitted"
+            let status = res.status();
+            let body = json(res).await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            body["state"].as_str().unwrap_or_default() == "admitted"
         }
     });
     use futures::StreamExt;
