@@ -1194,7 +1194,13 @@ async fn proof_of_work_challenge(c: &Ctx) -> Result<()> {
     let solution = pow::solve(&challenge, 10);
     let joined = attempt(challenge.clone(), solution).await?;
     joined.expect_status(201)?;
-    ensure!(joined.json()?["seq"] == 1, "refused attempts took no place");
+    let ticket = joined.json()?["ticket"]
+        .as_str()
+        .context("a ticket for the solved join")?
+        .to_owned();
+    token::verify_for_event::<TicketClaims>(&c.keys.edge_public(), &ticket, event, now_s())?;
+    // (That refused joins take no place is checked where sequences are consecutive:
+    // `page_has_no_side_effects_and_joins_are_same_site_posts` and the unit tests.)
     attempt(challenge, solution)
         .await?
         .expect_problem(403, "POW_INVALID")?;
