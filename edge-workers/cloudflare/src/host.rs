@@ -126,6 +126,24 @@ impl<'a> CfHost<'a> {
 }
 
 impl CfHost<'_> {
+    /// POSTs `{key, until_ms}` to `path` of the counter object `key` hashes to.
+    async fn call_keyed<T: serde::de::DeserializeOwned>(
+        &self,
+        event: Uuid,
+        key: &str,
+        until_ms: i64,
+        path: &str,
+    ) -> Result<T, HostError> {
+        let body = serde_json::to_string(&Keyed {
+            key: key.to_owned(),
+            until_ms,
+        })
+        .map_err(|e| HostError(e.to_string()))?;
+        let object = self.counter_object(event, key);
+        self.call_object(&object, Method::Post, path, Some(body))
+            .await
+    }
+
     /// The object counting `key` of `event`: the event's, or with shards the counter the
     /// key hashes to.
     fn counter_object(&self, event: Uuid, key: &str) -> String {
@@ -225,33 +243,11 @@ impl Host for CfHost<'_> {
     }
 
     async fn hit(&self, event: Uuid, key: &str, until_ms: i64) -> Result<u64, HostError> {
-        let body = serde_json::to_string(&Keyed {
-            key: key.to_owned(),
-            until_ms,
-        })
-        .map_err(|e| HostError(e.to_string()))?;
-        self.call_object(
-            &self.counter_object(event, key),
-            Method::Post,
-            "/hit",
-            Some(body),
-        )
-        .await
+        self.call_keyed(event, key, until_ms, "/hit").await
     }
 
     async fn claim_once(&self, event: Uuid, key: &str, until_ms: i64) -> Result<bool, HostError> {
-        let body = serde_json::to_string(&Keyed {
-            key: key.to_owned(),
-            until_ms,
-        })
-        .map_err(|e| HostError(e.to_string()))?;
-        self.call_object(
-            &self.counter_object(event, key),
-            Method::Post,
-            "/claim",
-            Some(body),
-        )
-        .await
+        self.call_keyed(event, key, until_ms, "/claim").await
     }
 
     async fn may_have_state(&self, event: Uuid) -> Result<bool, HostError> {

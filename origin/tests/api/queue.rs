@@ -464,10 +464,29 @@ async fn five_thousand_joiners_two_loops_never_over_admit_and_keep_pass_order() 
     let joins = fans.iter().zip(&positions).map(|(f, &pos)| {
         let app = &app;
         async move {
-            let res = join(app, f, ev.id, Some(&pass(app, ev.id, pos))).await;
-            let status = res.status();
-            let body = json(res).await;
-            assert_eq!(status, StatusCode::CREATED, "{body}");
+            // On a loaded 2-core machine a join can outlast the origin's 2 s Redis
+            // reply timeout; the fan is told 503 QUEUE_UNAVAILABLE and retries, as the
+            // page does. A retry of a join that did land answers 200 (already in).
+            let pass = pass(app, ev.id, pos);
+            let mut retried = false;
+            let (status, body) = loop {
+                let res = join(app, f, ev.id, Some(&pass)).await;
+                let status = res.status();
+                let body = json(res).await;
+                if status == StatusCode::SERVICE_UNAVAILABLE
+                    && body["code"] == "QUEUE_UNAVAILABLE"
+                    && !retried
+                {
+                    retried = true;
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    continue;
+                }
+                break (status, body);
+            };
+            assert!(
+                status == StatusCode::CREATED || (retried && status == StatusCode::OK),
+                "{status} {body}"
+            );
             body["state"].as_str().unwrap_or_default() == "admitted"
         }
     });
