@@ -109,8 +109,8 @@ pub async fn issue(
 }
 
 /// The show time the tickets of `reservation_id` were bought for (`None`: it has no
-/// tickets). Refunds apply the policy to this, not to the event's current time, so a
-/// show moved after the sale cannot shrink what a fan gets back.
+/// tickets). Refunds count from this (or from the event's current time if the show was
+/// postponed), so a show moved earlier after the sale cannot shrink what a fan gets back.
 pub async fn purchased_show_time(
     db: &sqlx::PgPool,
     reservation_id: Uuid,
