@@ -7,7 +7,9 @@ use crate::openapi::ApiDoc;
 use crate::state::AppState;
 use crate::store::Redis;
 use crate::workers::Workers;
-use crate::{auth, booking, catalog, health, http, openapi, outbox, payments, queue, tickets};
+use crate::{
+    auth, booking, catalog, health, http, lifecycle, openapi, outbox, payments, queue, tickets,
+};
 use anyhow::{Context, Result};
 use axum::{Extension, Router};
 use sqlx::PgPool;
@@ -44,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .merge(payments::router())
         .merge(queue::router())
         .merge(tickets::router())
+        .merge(lifecycle::router())
         .split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let config = state.config.clone();
@@ -67,7 +70,7 @@ fn start_workers(state: &AppState) -> Workers {
         async move {
             auth::purge_expired_refresh_tokens(&s.db, s.clock.now()).await?;
             let keep = s.config.auth.access_ttl;
-            auth::revocation::purge(&s.db, s.clock.now(), keep).await?;
+            auth::purge_revocations(&s.db, s.clock.now(), keep).await?;
             Ok(())
         }
     });
@@ -83,7 +86,7 @@ fn start_replica_workers(state: &AppState) -> Workers {
     workers.every("auth_revocation_sync", Duration::from_secs(1), move || {
         let s = s.clone();
         async move {
-            s.revocations.sync(&s.db, s.clock.now()).await?;
+            s.auth.revocations.sync(&s.db, s.clock.now()).await?;
             Ok(())
         }
     });
@@ -129,15 +132,8 @@ impl Application {
             ),
             None => None,
         };
-        let booking = booking::Booking::new(&config.booking);
-        let revocations = crate::auth::Revocations::new(
-            config.auth.access_ttl
-                + Duration::from_secs(shared_wasm::token::CLOCK_SKEW_SECS.unsigned_abs()),
-        );
-        let password_gate = crate::auth::password::HashingGate::new(
-            config.auth.password_hash_concurrency,
-            config.auth.password_hash_queue,
-        );
+        let booking = booking::Booking::new(&config.booking, Arc::new(payments::InFlight));
+        let auth = auth::Auth::new(&config.auth);
         let catalog = catalog::Catalog::new(&config.booking);
         let state = AppState {
             config: Arc::new(config),
@@ -148,9 +144,7 @@ impl Application {
             catalog: Arc::new(catalog),
             payments: Arc::new(payments),
             queue: Arc::new(queue),
-            verified_tokens: Default::default(),
-            revocations: Arc::new(revocations),
-            password_gate: Arc::new(password_gate),
+            auth: Arc::new(auth),
         };
         Ok(Application {
             listener,

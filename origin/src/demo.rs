@@ -77,7 +77,7 @@ pub async fn seed(
         rules.max_active = 2;
         rules.new_users_per_minute = 30;
         rules.active_slot_secs = 300;
-        crate::queue::rules::store_rules(db, clock, event, rules, edge_tier).await?;
+        crate::queue::store_rules(db, clock, event, rules, edge_tier).await?;
     }
     Ok(DemoSummary {
         accounts: accounts.into_iter().map(|(e, _, r)| (e, r)).collect(),

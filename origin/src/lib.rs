@@ -23,6 +23,7 @@ pub mod config;
 pub mod demo;
 pub mod health;
 pub mod http;
+pub mod lifecycle;
 pub mod openapi;
 pub mod outbox;
 pub mod payments;

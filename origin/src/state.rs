@@ -16,9 +16,5 @@ pub struct AppState {
     pub catalog: Arc<crate::catalog::Catalog>,
     pub payments: Arc<crate::payments::Payments>,
     pub queue: Arc<crate::queue::Queue>,
-    pub verified_tokens: Arc<crate::auth::VerifiedTokens>,
-    /// Ended sessions and role changes of the last token lifetime (synced every second).
-    pub revocations: Arc<crate::auth::Revocations>,
-    /// Bounds the Argon2 hashing in flight (logins, registrations).
-    pub password_gate: Arc<crate::auth::password::HashingGate>,
+    pub auth: Arc<crate::auth::Auth>,
 }

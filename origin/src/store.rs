@@ -67,3 +67,11 @@ impl Redis {
             .map(|_| ())
     }
 }
+
+/// The hash tag of a Redis key (the part between the first `{` and the next `}`), as
+/// Redis Cluster computes it.
+pub fn hash_tag(key: &str) -> Option<&str> {
+    let open = key.find('{')?;
+    let close = open + 1 + key[open + 1..].find('}')?;
+    (close > open + 1).then(|| &key[open + 1..close])
+}

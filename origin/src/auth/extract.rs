@@ -72,7 +72,7 @@ fn token_error(e: TokenError) -> ApiError {
 fn verify(state: &AppState, t: &str) -> Result<AuthUser, ApiError> {
     let now = state.clock.unix();
     let digest: [u8; 32] = Sha256::digest(t.as_bytes()).into();
-    let (user, session) = match state.verified_tokens.get(&digest, now) {
+    let (user, session) = match state.auth.verified_tokens.get(&digest, now) {
         Some(hit) => hit,
         None => {
             let claims: AccessClaims =
@@ -82,12 +82,17 @@ fn verify(state: &AppState, t: &str) -> Result<AuthUser, ApiError> {
                 role: claims.role,
             };
             state
+                .auth
                 .verified_tokens
                 .put(digest, (user, claims.sid), claims.exp);
             (user, claims.sid)
         }
     };
-    if state.revocations.is_revoked(user.id, user.role, session) {
+    if state
+        .auth
+        .revocations
+        .is_revoked(user.id, user.role, session)
+    {
         return Err(ApiError::unauthorized(
             "TOKEN_REVOKED",
             "This session was ended or your role changed: refresh or log in again",

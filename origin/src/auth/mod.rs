@@ -24,12 +24,12 @@
 
 mod extract;
 mod google;
-pub mod password;
+mod password;
 mod rate_limit;
-pub mod revocation;
+mod revocation;
 mod routes;
-pub mod session;
-pub mod users;
+mod session;
+mod users;
 
 pub use extract::{AuthUser, MaybeAuthUser, VerifiedTokens};
 pub use password::{
@@ -42,6 +42,47 @@ pub use session::{
     REFRESH_COOKIE, REFRESH_COOKIE_PATH, purge_expired_refresh_tokens, revoke_all_sessions,
 };
 pub use users::{CreateUserError, UserProfile, create_user};
+
+/// Auth's share of the app state: every replica's own view, nothing shared between apps
+/// (tests run many apps in one process).
+pub struct Auth {
+    /// Access tokens already verified (signature checked once per token, not per request).
+    pub(crate) verified_tokens: VerifiedTokens,
+    /// Ended sessions and role changes of the last token lifetime (synced every second).
+    pub(crate) revocations: Revocations,
+    /// Bounds the Argon2 hashing in flight (logins, registrations).
+    pub password_gate: password::HashingGate,
+    /// The Google key cache and the dummy password hash.
+    pub(crate) shared: routes::AuthShared,
+}
+
+impl Auth {
+    pub fn new(config: &crate::config::AuthConfig) -> Auth {
+        Auth {
+            verified_tokens: VerifiedTokens::default(),
+            revocations: Revocations::new(
+                config.access_ttl
+                    + std::time::Duration::from_secs(
+                        shared_wasm::token::CLOCK_SKEW_SECS.unsigned_abs(),
+                    ),
+            ),
+            password_gate: password::HashingGate::new(
+                config.password_hash_concurrency,
+                config.password_hash_queue,
+            ),
+            shared: routes::AuthShared::default(),
+        }
+    }
+}
+
+/// Drops revocations older than any token they could still refuse.
+pub async fn purge_revocations(
+    db: &sqlx::PgPool,
+    now: chrono::DateTime<chrono::Utc>,
+    keep: std::time::Duration,
+) -> sqlx::Result<()> {
+    revocation::purge(db, now, keep).await.map(drop)
+}
 
 use crate::state::AppState;
 use shared_wasm::token::{self, AccessClaims, Role};

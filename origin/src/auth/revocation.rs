@@ -126,7 +126,12 @@ impl Revocations {
 /// Syncs right after this replica committed a revocation, so it takes effect here at
 /// once; a failure only delays it to the next second's sync.
 pub(crate) async fn sync_after_commit(state: &crate::state::AppState) {
-    if let Err(e) = state.revocations.sync(&state.db, state.clock.now()).await {
+    if let Err(e) = state
+        .auth
+        .revocations
+        .sync(&state.db, state.clock.now())
+        .await
+    {
         tracing::warn!(error = %e, "revocation sync after a commit failed; the worker retries");
     }
 }

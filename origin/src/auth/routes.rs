@@ -15,24 +15,21 @@ use super::{AuthUser, issue_access_token};
 use crate::http::problem::PROBLEM_JSON;
 use crate::http::{ApiError, ApiResult, Json, Problem};
 use crate::state::AppState;
+use axum::RequestExt;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, RequestExt};
 use axum_extra::extract::cookie::CookieJar;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use shared_wasm::token::Role;
-use std::sync::Arc;
 use tokio::sync::OnceCell;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// Per-app state of the auth routes that is not in [`AppState`]: the Google key cache
-/// and the dummy password hash. Lives in an `Extension` on the auth router, so every
-/// app (and every test) has its own.
+/// Per-app state of the auth routes: the Google key cache and the dummy password hash.
 #[derive(Default)]
 pub(crate) struct AuthShared {
     google: GoogleVerifier,
@@ -71,7 +68,6 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(google))
         .routes(routes!(me))
         .routes(routes!(admin_update_user))
-        .layer(Extension(Arc::new(AuthShared::default())))
 }
 
 /// `POST /api/v1/auth/register` body.
@@ -228,7 +224,7 @@ async fn register(
     Json(req): Json<RegisterRequest>,
 ) -> ApiResult<Response> {
     rate_limit::check(&state, Scope::RegisterIp, &ip.subject()).await?;
-    let _hashing = state.password_gate.enter().await?;
+    let _hashing = state.auth.password_gate.enter().await?;
     let now = state.clock.now();
     let user = users::create_account(
         &state.db,
@@ -267,7 +263,6 @@ async fn register(
     ))]
 async fn login(
     State(state): State<AppState>,
-    Extension(shared): Extension<Arc<AuthShared>>,
     ip: ClientIp,
     Json(req): Json<LoginRequest>,
 ) -> ApiResult<Response> {
@@ -285,11 +280,11 @@ async fn login(
         count_login("rate_limited");
         return Err(e);
     }
-    let _hashing = state.password_gate.enter().await?;
+    let _hashing = state.auth.password_gate.enter().await?;
     let params = PasswordParams::from_config(&state.config.auth);
     // Made on the first login of any kind, so that first login is not slower for
     // unknown emails than for known ones.
-    let dummy = shared.dummy_hash(params).await;
+    let dummy = state.auth.shared.dummy_hash(params).await;
     let user = if email.is_empty() {
         None
     } else {
@@ -484,7 +479,6 @@ async fn logout(
     ))]
 async fn google(
     State(state): State<AppState>,
-    Extension(shared): Extension<Arc<AuthShared>>,
     Json(req): Json<GoogleRequest>,
 ) -> ApiResult<Response> {
     let Some(config) = state.config.auth.google.as_ref() else {
@@ -493,7 +487,9 @@ async fn google(
             "Google sign-in is not enabled on this server",
         ));
     };
-    let identity = match shared
+    let identity = match state
+        .auth
+        .shared
         .google
         .verify(config, &state.clock, &req.credential)
         .await

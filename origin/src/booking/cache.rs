@@ -9,7 +9,7 @@
 //! takes effect within that time. This takes one Postgres round trip off every booking
 //! during a stampede. Standing requests are not cached: they read stock levels anyway.
 
-use super::service::BookableEvent;
+use super::request::BookableEvent;
 use crate::http::{ApiError, ApiResult};
 use sqlx::{PgPool, Row};
 use std::collections::HashMap;

@@ -197,17 +197,10 @@ pub async fn resync_stock(
         .map(|_| ())
 }
 
-/// The hash tag of a Redis key (the part between the first `{` and the next `}`), as
-/// Redis Cluster computes it.
-pub fn hash_tag(key: &str) -> Option<&str> {
-    let open = key.find('{')?;
-    let close = open + 1 + key[open + 1..].find('}')?;
-    (close > open + 1).then(|| &key[open + 1..close])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::hash_tag;
 
     /// Every key a booking script receives for one event must share one hash tag.
     /// (A runtime is needed: the lazy Redis client spawns its connection task.)

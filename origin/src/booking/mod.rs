@@ -1,13 +1,22 @@
 //! Booking: seat and standing reservations that never sell anything twice.
 //!
-//! - [`service`]: create / read / cancel, the three gates (validation, Redis filter,
-//!   Postgres authority) and [`service::release_inventory`], the one way inventory
-//!   goes back (cancel, expiry, and later refunds all use it);
-//! - [`holds`]: the Redis scripts (`*.lua` beside this file), all keys of an event
+//! - `request`: the first gate, what the fan asks for checked against the event;
+//! - `create`: the three gates in order (validation, the Redis filter in `holds`, the
+//!   Postgres authority written by `writer` with group commit of concurrent holds);
+//! - `reservations`: reads, the caller's list, the caller's cancel;
+//! - `inventory`: [`release_redis`] and the one way inventory goes back (cancel,
+//!   expiry, event cancellation and refunds all use it);
+//! - `payment_hooks`: the only functions payments calls ([`lock`],
+//!   [`hold_for_payment`], [`confirm_held`], [`refund_confirmed`]);
+//! - `holds`: the Redis scripts (`*.lua` beside this file), all keys of an event
 //!   under one hash tag;
-//! - [`sweeper`]: expiry of unpaid holds, safe on many replicas;
-//! - [`seatmap`]: the ~1 s snapshot behind `GET /events/{id}/seats`;
-//! - [`writer`]: the Postgres write of a hold, with group commit of concurrent holds.
+//! - `sweeper`: expiry of unpaid holds, safe on many replicas;
+//! - `seatmap`: the ~1 s snapshot behind `GET /events/{id}/seats`;
+//! - `routes`: the HTTP handlers.
+//!
+//! Booking never reads the payments table. Whether a payment is being confirmed for a
+//! hold (such a hold must not expire or be cancelled: the money may already be taken)
+//! is asked through [`PaymentsInFlight`], which payments implements and `app` wires.
 //!
 //! Timers: a hold lasts `URR_HOLD_SECS` (300 s) in Postgres; its Redis key lives
 //! `URR_HOLD_MARGIN_SECS` (30 s) longer so Redis never frees a seat Postgres still
@@ -15,55 +24,63 @@
 //! A repeated identical request extends the hold, up to `URR_HOLD_MAX_SECS` (900 s)
 //! after its creation.
 
-pub mod cache;
-pub mod holds;
-pub mod model;
-pub mod seatmap;
-pub mod service;
-pub mod sweeper;
-pub mod writer;
+mod cache;
+mod create;
+mod holds;
+mod inventory;
+mod model;
+mod payment_hooks;
+mod request;
+mod reservations;
+mod routes;
+mod seatmap;
+mod sweeper;
+mod writer;
 
-use crate::auth::AuthUser;
-use crate::http::{ApiError, ApiResult, Json, Path, Query};
+pub use inventory::{Closed, cancel_event_holds, release_redis};
+pub use model::{Order, Reservation, ReservationStatus};
+pub use payment_hooks::{
+    PayableHold, PaymentsInFlight, confirm_held, hold_for_payment, lock, refund_confirmed,
+};
+pub use reservations::{cancel_pending, fetch, fetch_for, has_sales};
+pub use seatmap::MAX_EVENTS as SEAT_MAPS_CACHED;
+pub use sweeper::{expire_due, sweep};
+
 use crate::state::AppState;
 use crate::workers::Workers;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
-use model::*;
-use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
-use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
 /// Booking's share of the app state.
 pub struct Booking {
     pub seatmaps: seatmap::SeatMapCache,
     pub events: cache::EventCache,
     pub writer: Arc<writer::HoldWriter>,
+    /// Payments' side of "is this hold being paid for?" (see [`PaymentsInFlight`]).
+    pub payments_in_flight: Arc<dyn PaymentsInFlight>,
 }
 
 impl Booking {
-    pub fn new(config: &crate::config::BookingConfig) -> Booking {
+    pub fn new(
+        config: &crate::config::BookingConfig,
+        payments_in_flight: Arc<dyn PaymentsInFlight>,
+    ) -> Booking {
         Booking {
             seatmaps: Default::default(),
             events: Default::default(),
             writer: Arc::new(writer::HoldWriter::new(config.writers, config.write_batch)),
+            payments_in_flight,
         }
     }
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(seat_availability))
-        .routes(routes!(create_reservation))
-        .routes(routes!(get_reservation, cancel_reservation))
-        .routes(routes!(my_reservations))
+        .routes(routes!(routes::seat_availability))
+        .routes(routes!(routes::create_reservation))
+        .routes(routes!(routes::get_reservation, routes::cancel_reservation))
+        .routes(routes!(routes::my_reservations))
 }
 
 /// Registers the expiry sweeper and the stock-gate resync.
@@ -82,185 +99,4 @@ pub fn start_workers(state: &AppState, workers: &mut Workers) {
         let s = s.clone();
         async move { sweeper::resync_stock_gates(&s).await }
     });
-}
-
-/// Live seat map: every seat's status (available, held, sold) and the remaining
-/// quantity per ticket type. At most ~1 s old.
-#[utoipa::path(get, path = "/api/v1/events/{event_id}/seats", tag = "booking",
-    params(("event_id" = Uuid, Path, description = "Event id")),
-    responses(
-        (status = 200, body = SeatAvailability),
-        (status = 400, body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 404, body = crate::http::Problem, content_type = "application/problem+json")))]
-async fn seat_availability(
-    State(state): State<AppState>,
-    Path(event_id): Path<Uuid>,
-) -> ApiResult<Response> {
-    let ttl = state.config.booking.seatmap_ttl;
-    let bytes = state.booking.seatmaps.get(&state, event_id, ttl).await?;
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            ),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=1"),
-            ),
-        ],
-        bytes,
-    )
-        .into_response())
-}
-
-fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
-    let Some(v) = headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    let s = v.to_str().ok().map(str::trim).unwrap_or_default();
-    let ok = (1..=255).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic());
-    if !ok {
-        return Err(ApiError::bad_request(
-            "INVALID_IDEMPOTENCY_KEY",
-            "Idempotency-Key must be 1-255 visible ASCII characters",
-        ));
-    }
-    Ok(Some(s.to_owned()))
-}
-
-/// Holds seats (`seat_ids`) or standing tickets (`items`) for 5 minutes: all of them
-/// or none. Send an `Idempotency-Key` header to make retries safe.
-#[utoipa::path(post, path = "/api/v1/events/{event_id}/reservations", tag = "booking",
-    params(
-        ("event_id" = Uuid, Path, description = "Event id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body return the same reservation"),
-        ("X-Entry-Token" = Option<String>, Header, description = "Required when the event queues: the entry token from GET /queue/status (or the event's urr_entry_<event id, 32 hex> cookie)")),
-    request_body = CreateReservation,
-    security(("bearer" = [])),
-    responses(
-        (status = 201, description = "Held (or an idempotent replay)", body = Reservation),
-        (status = 200, description = "You already hold exactly this; hold extended", body = Reservation),
-        (status = 400, body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The event queues and the entry token is missing or wrong: ENTRY_TOKEN_REQUIRED, ENTRY_TOKEN_INVALID, ENTRY_TOKEN_MALFORMED, ENTRY_TOKEN_EXPIRED, ENTRY_TOKEN_WRONG_EVENT, ENTRY_TOKEN_WRONG_TYPE, ENTRY_TOKEN_WRONG_USER, QUEUE_SLOT_ENDED",
-         body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 404, body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "SEAT_UNAVAILABLE, SOLD_OUT, TICKET_LIMIT_EXCEEDED, SALE_NOT_OPEN, SALE_CLOSED, EVENT_CANCELLED",
-         body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 422, body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "RATE_LIMITED: more reservation attempts per second than an account may make (Retry-After)",
-         body = crate::http::Problem, content_type = "application/problem+json")))]
-async fn create_reservation(
-    State(state): State<AppState>,
-    user: AuthUser,
-    Path(event_id): Path<Uuid>,
-    headers: HeaderMap,
-    Json(body): Json<CreateReservation>,
-) -> ApiResult<Response> {
-    crate::auth::limit_per_user(&state, crate::auth::RateLimit::ReservationUser, user.id).await?;
-    crate::queue::entry::require(&state, &user, event_id, &headers).await?;
-    let key = idempotency_key(&headers)?;
-    let want = service::Want::from_request(body)?;
-    let created = service::create(&state, &user, event_id, want, key).await?;
-    Ok(match created {
-        service::Created::New(r) => (StatusCode::CREATED, Json(r)).into_response(),
-        service::Created::Replayed(r) => (
-            StatusCode::CREATED,
-            [("idempotent-replayed", "true")],
-            Json(r),
-        )
-            .into_response(),
-        service::Created::Existing(r) => (StatusCode::OK, Json(r)).into_response(),
-    })
-}
-
-/// One of your reservations.
-#[utoipa::path(get, path = "/api/v1/reservations/{reservation_id}", tag = "booking",
-    params(("reservation_id" = Uuid, Path, description = "Reservation id")),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, body = Reservation),
-        (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 404, body = crate::http::Problem, content_type = "application/problem+json")))]
-async fn get_reservation(
-    State(state): State<AppState>,
-    user: AuthUser,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<Reservation>> {
-    Ok(Json(service::fetch_for(&state, &user, id).await?))
-}
-
-/// Cancels a pending (unpaid) reservation; its seats and tickets are bookable again at
-/// once. Paid reservations are refunded through the payments API instead.
-#[utoipa::path(delete, path = "/api/v1/reservations/{reservation_id}", tag = "booking",
-    params(("reservation_id" = Uuid, Path, description = "Reservation id")),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, body = Reservation),
-        (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 404, body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "RESERVATION_NOT_PENDING", body = crate::http::Problem, content_type = "application/problem+json")))]
-async fn cancel_reservation(
-    State(state): State<AppState>,
-    user: AuthUser,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<Reservation>> {
-    Ok(Json(service::cancel_pending(&state, &user, id).await?))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct PageQuery {
-    /// 1-100, default 20.
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
-fn decode_cursor(c: &str) -> Option<(DateTime<Utc>, Uuid)> {
-    let raw = URL_SAFE_NO_PAD.decode(c).ok()?;
-    let text = String::from_utf8(raw).ok()?;
-    let (micros, id) = text.split_once('|')?;
-    Some((
-        DateTime::from_timestamp_micros(micros.parse().ok()?)?,
-        id.parse().ok()?,
-    ))
-}
-
-fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}|{id}", at.timestamp_micros()))
-}
-
-/// Your reservations, newest first.
-#[utoipa::path(get, path = "/api/v1/me/reservations", tag = "booking",
-    params(PageQuery),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, body = ReservationPage),
-        (status = 400, body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 401, body = crate::http::Problem, content_type = "application/problem+json")))]
-async fn my_reservations(
-    State(state): State<AppState>,
-    user: AuthUser,
-    Query(q): Query<PageQuery>,
-) -> ApiResult<Json<ReservationPage>> {
-    let limit = q.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "INVALID_QUERY",
-            "limit must be between 1 and 100",
-        ));
-    }
-    let after = match q.cursor.as_deref() {
-        Some(c) => Some(decode_cursor(c).ok_or_else(|| {
-            ApiError::bad_request("INVALID_CURSOR", "cursor is not one this API issued")
-        })?),
-        None => None,
-    };
-    let (items, next) = service::list_for(&state, user.id, limit, after).await?;
-    Ok(Json(ReservationPage {
-        items,
-        next_cursor: next.map(|(at, id)| encode_cursor(at, id)),
-    }))
 }

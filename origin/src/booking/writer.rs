@@ -21,7 +21,7 @@
 //! A batch runs on its own task: a client hanging up never cancels a statement whose
 //! outcome other requests are waiting for.
 
-use super::service::Line;
+use super::request::Line;
 use crate::http::ApiError;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;

@@ -9,8 +9,9 @@
 //!   clock instead of waiting for a job.
 //! - **Seats are generated once** from a seat layout when the event is created (one
 //!   `UNNEST` insert), with optional per-section/grade price overrides.
-//! - **Ticket types** are quantity counters that booking decrements atomically
-//!   ([`take_ticket_stock`]); promoters move the total with one conditional UPDATE.
+//! - **Ticket types** are quantity counters: booking moves `available_quantity` in its
+//!   hold and release transactions (conditional, never below zero, never above the
+//!   total); promoters move the total with one conditional UPDATE.
 //! - **Lists use keyset pagination** (`page`), stable while rows are inserted.
 //! - **Bilingual search**: artists have `name`, `name_en` and `aliases`; `q` matches
 //!   all of them (D46).
@@ -32,15 +33,19 @@ mod venues;
 
 pub use cache::Catalog;
 pub use demo::{DemoCatalog, seed_demo_catalog};
-pub use events::{EventDetail, EventListItem};
+pub use events::{EventDetail, EventListItem, EventPath, UpdateEvent};
+pub(crate) use events::{
+    apply_edit, check_edit, check_version, event_cancelled, if_match, load_detail, lock_for_write,
+    mark_cancelled,
+};
 pub use layout::{
     BuiltinLayout, LARGE_THEATER, LayoutConfig, SMALL_THEATER, SPORTS_STADIUM, SectionConfig,
     builtin_layouts, ensure_builtin_layouts,
 };
 pub use model::{
     EventRecord, EventStatus, SeatRecord, TicketTypeRecord, authorize_event_manager, ensure_owner,
-    event_not_found, event_status, find_event, find_event_for_share, find_seats, find_ticket_type,
-    list_seats, list_ticket_types, return_ticket_stock, take_ticket_stock,
+    event_not_found, event_status, find_event, find_seats, find_ticket_type, list_seats,
+    list_ticket_types,
 };
 pub use page::{Cursor, Page, invalid_query, limit as page_limit, paginate};
 pub use validate::MAX_PRICE;
@@ -52,8 +57,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(events::list, events::create))
-        .routes(routes!(events::get, events::update, events::delete))
-        .routes(routes!(events::cancel))
+        .routes(routes!(events::get, events::delete))
         .routes(routes!(ticket_types::list, ticket_types::create))
         .routes(routes!(
             ticket_types::get,

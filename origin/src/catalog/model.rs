@@ -133,21 +133,6 @@ pub async fn find_event<'e>(
     .await
 }
 
-/// The event `id`, with its row locked `FOR SHARE` until the caller's transaction ends:
-/// the sale window and `cancelled_at` cannot change (a cancel waits) while booking
-/// decides, yet many bookings of the same event can share the lock.
-pub async fn find_event_for_share<'e>(
-    db: impl PgExecutor<'e>,
-    id: Uuid,
-) -> Result<Option<EventRecord>, sqlx::Error> {
-    sqlx::query_as::<_, EventRecord>(&format!(
-        "SELECT {EVENT_RECORD_COLUMNS} FROM events WHERE id = $1 FOR SHARE"
-    ))
-    .bind(id)
-    .fetch_optional(db)
-    .await
-}
-
 /// 404 `EVENT_NOT_FOUND`.
 pub fn event_not_found() -> ApiError {
     ApiError::not_found("EVENT_NOT_FOUND", "No such event")
@@ -276,58 +261,6 @@ pub async fn list_ticket_types<'e>(
     .bind(event_id)
     .fetch_all(db)
     .await
-}
-
-/// Takes `quantity` tickets of a type of `event_id` in one conditional UPDATE: returns
-/// the stock left, or `None` when fewer than `quantity` are available (or the type does
-/// not belong to the event). Never oversells, whatever the concurrency.
-pub async fn take_ticket_stock<'e>(
-    db: impl PgExecutor<'e>,
-    event_id: Uuid,
-    ticket_type_id: Uuid,
-    quantity: i32,
-    now: DateTime<Utc>,
-) -> Result<Option<i32>, sqlx::Error> {
-    if quantity <= 0 {
-        return Ok(None);
-    }
-    sqlx::query_scalar::<_, i32>(
-        "UPDATE ticket_types
-         SET available_quantity = available_quantity - $3, updated_at = $4
-         WHERE id = $2 AND event_id = $1 AND available_quantity >= $3
-         RETURNING available_quantity",
-    )
-    .bind(event_id)
-    .bind(ticket_type_id)
-    .bind(quantity)
-    .bind(now)
-    .fetch_optional(db)
-    .await
-}
-
-/// Gives back `quantity` tickets taken with [`take_ticket_stock`] (expired hold,
-/// cancellation, refund). Returns `false`, changing nothing, if that would exceed the
-/// total: returning stock twice is a bug the caller must hear about, not a clamp.
-pub async fn return_ticket_stock<'e>(
-    db: impl PgExecutor<'e>,
-    ticket_type_id: Uuid,
-    quantity: i32,
-    now: DateTime<Utc>,
-) -> Result<bool, sqlx::Error> {
-    if quantity <= 0 {
-        return Ok(false);
-    }
-    let done = sqlx::query(
-        "UPDATE ticket_types
-         SET available_quantity = available_quantity + $2, updated_at = $3
-         WHERE id = $1 AND available_quantity + $2 <= total_quantity",
-    )
-    .bind(ticket_type_id)
-    .bind(quantity)
-    .bind(now)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
 }
 
 #[cfg(test)]

@@ -29,8 +29,11 @@
 //! two relays publish neighbouring batches concurrently). Consumers must not depend on
 //! order; each event carries `occurred_at` and `seq` for the few that care.
 
-pub mod consumer;
-pub mod relay;
+mod consumer;
+mod relay;
+
+pub use consumer::{Applied, Consumer, Event, Handler};
+pub use relay::relay;
 
 use crate::state::AppState;
 use crate::store::Redis;
@@ -212,11 +215,7 @@ mod tests {
         let redis = Redis::connect("redis://127.0.0.1:1", "t:x:").expect("lazy client");
         for t in Topic::ALL {
             let key = stream_key(&redis, t);
-            assert_eq!(
-                crate::booking::holds::hash_tag(&key),
-                Some("events"),
-                "{key}"
-            );
+            assert_eq!(crate::store::hash_tag(&key), Some("events"), "{key}");
             assert!(key.starts_with("t:x:"), "{key}");
         }
     }

@@ -41,13 +41,17 @@
 //! | `POST /api/v1/reservations/{id}/cancel` | 200 cancelled/refunded; 202 refund pending at Toss; 409 `REFUND_WINDOW_CLOSED`, `REFUND_REFUSED`, `RESERVATION_NOT_CANCELLABLE`, `PAYMENT_IN_PROGRESS` |
 //! | `POST /api/v1/admin/reservations/{id}/refund` | as above, always a full refund |
 
-pub mod limit;
-pub mod model;
-pub mod reconcile;
-pub mod refund;
-pub mod service;
-pub mod store;
-pub mod toss;
+mod limit;
+mod model;
+mod reconcile;
+mod refund;
+mod service;
+mod store;
+mod toss;
+
+pub use reconcile::{Outcome as ReconcileOutcome, ReconcileStats, reconcile_once, reconcile_order};
+pub use refund::request_event_refunds;
+pub use store::{InFlight, PaymentRow, lease_due, release_lease};
 
 use crate::auth::AuthUser;
 use crate::http::{ApiError, ApiResult, Json, Path};

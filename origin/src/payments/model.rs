@@ -1,7 +1,7 @@
 //! Request and response shapes of the payments API.
 
-use crate::booking::model::Reservation;
-use crate::tickets::model::Ticket;
+use crate::booking::Reservation;
+use crate::tickets::Ticket;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

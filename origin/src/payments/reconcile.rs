@@ -33,7 +33,7 @@ use super::refund::{self, Driven};
 use super::service::{self, Budget, Settlement};
 use super::store::{self, Initiator, PaymentRow};
 use super::toss::{TossPayment, TossStatus, is_not_found};
-use crate::booking::model::Order;
+use crate::booking::Order;
 use crate::state::AppState;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;

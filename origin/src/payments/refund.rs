@@ -30,7 +30,7 @@ use super::service::Budget;
 use super::store::{self, Initiator, PaymentRow, RefundRow};
 use super::toss::{TossError, TossPayment, TossStatus, is_not_found};
 use crate::auth::AuthUser;
-use crate::booking::model::{Order, Reservation, ReservationStatus};
+use crate::booking::{Order, Reservation, ReservationStatus};
 use crate::config::RefundPolicy;
 use crate::http::{ApiError, ApiResult};
 use crate::outbox::{self, Topic};
@@ -61,11 +61,7 @@ pub enum Driven {
     /// No answer yet; the order stays `cancel_requested` for the reconciler.
     Pending(RefundRow),
     /// Toss refused for good.
-    Refused {
-        refund: RefundRow,
-        code: String,
-        message: String,
-    },
+    Refused { code: String, message: String },
 }
 
 /// Step 3 and 4 for a `requested` refund of the payment `payment_key`.
@@ -194,7 +190,6 @@ async fn refuse(
     store::fail_refund(state, refund, code, PaymentStatus::Paid).await?;
     metrics::counter!("refunds_refused_total").increment(1);
     Ok(Driven::Refused {
-        refund: refund.clone(),
         code: code.to_owned(),
         message: message.to_owned(),
     })
@@ -211,7 +206,7 @@ pub async fn complete(
     let mut tx = state.db.begin().await?;
     // Lock order: reservation, then payment (as in the claim and the finalisation).
     if let Some(reservation) = Order::reservation_of(&refund.order_id) {
-        crate::booking::service::lock(&mut tx, reservation).await?;
+        crate::booking::lock(&mut tx, reservation).await?;
     }
     let completed = sqlx::query(
         "UPDATE refunds SET status = 'completed', completed_at = $2 WHERE id = $1 AND status = 'requested'",
@@ -259,10 +254,8 @@ pub async fn complete(
         );
     };
     let voided =
-        crate::tickets::service::void_for_reservation(&mut tx, row.reservation_id, "refunded", now)
-            .await?;
-    let closed =
-        crate::booking::service::refund_confirmed(&mut tx, row.reservation_id, now).await?;
+        crate::tickets::void_for_reservation(&mut tx, row.reservation_id, "refunded", now).await?;
+    let closed = crate::booking::refund_confirmed(&mut tx, row.reservation_id, now).await?;
     if let Some(closed) = &closed {
         let event_id = closed.first().map(|c| c.event_id);
         outbox::enqueue(
@@ -288,7 +281,7 @@ pub async fn complete(
     }
     tx.commit().await?;
     if let Some(closed) = &closed {
-        crate::booking::service::release_redis(state, closed).await;
+        crate::booking::release_redis(state, closed).await;
     }
     metrics::counter!("refunds_completed_total", "by" => refund.initiated_by.clone()).increment(1);
     tracing::info!(order_id = %row.order_id, refund_id = %refund.id, amount = returned, "refund completed");
@@ -305,10 +298,10 @@ pub async fn cancel_reservation(
     user: &AuthUser,
     id: uuid::Uuid,
 ) -> ApiResult<(StatusCode, CancelResponse)> {
-    let reservation = crate::booking::service::fetch_for(state, user, id).await?;
+    let reservation = crate::booking::fetch_for(state, user, id).await?;
     match reservation.status {
         ReservationStatus::Pending => {
-            let reservation = crate::booking::service::cancel_pending(state, user, id).await?;
+            let reservation = crate::booking::cancel_pending(state, user, id).await?;
             Ok((
                 StatusCode::OK,
                 CancelResponse {
@@ -328,7 +321,7 @@ pub async fn admin_refund(
     id: uuid::Uuid,
 ) -> ApiResult<(StatusCode, CancelResponse)> {
     admin.require(&[shared_wasm::token::Role::Admin])?;
-    let reservation = crate::booking::service::fetch_for(state, admin, id).await?;
+    let reservation = crate::booking::fetch_for(state, admin, id).await?;
     refund_reservation(state, admin, reservation, Initiator::Admin).await
 }
 
@@ -389,8 +382,7 @@ async fn refund_reservation(
             return Ok((
                 StatusCode::OK,
                 CancelResponse {
-                    reservation: crate::booking::service::fetch_for(state, user, reservation.id)
-                        .await?,
+                    reservation: crate::booking::fetch_for(state, user, reservation.id).await?,
                     refund: refund.map(|r| r.view()),
                 },
             ));
@@ -398,7 +390,7 @@ async fn refund_reservation(
         _ => return Err(not_cancellable(reservation.status)),
     };
     let driven = drive(state, &refund, &row.payment_key, &Budget::request(state)).await?;
-    let reservation = crate::booking::service::fetch_for(state, user, reservation.id).await?;
+    let reservation = crate::booking::fetch_for(state, user, reservation.id).await?;
     match driven {
         Driven::Completed(r) => Ok((
             StatusCode::OK,
@@ -442,8 +434,7 @@ async fn refund_amount(
         .bind(reservation.event_id)
         .fetch_one(&state.db)
         .await?;
-    let bought_for =
-        crate::tickets::service::purchased_show_time(&state.db, reservation.id).await?;
+    let bought_for = crate::tickets::purchased_show_time(&state.db, reservation.id).await?;
     let starts_at = bought_for.map_or(current, |b| b.max(current));
     let policy = &state.config.payments.refund_policy;
     let now = state.clock.now();

@@ -34,7 +34,7 @@ use super::refund;
 use super::store::{self, Initiator, PaymentRow};
 use super::toss::{TossError, TossPayment, TossStatus};
 use crate::auth::AuthUser;
-use crate::booking::model::{Order, ReservationStatus};
+use crate::booking::{Order, ReservationStatus};
 use crate::http::{ApiError, ApiResult};
 use crate::outbox::{self, Topic};
 use crate::state::AppState;
@@ -130,7 +130,7 @@ pub async fn confirm(
     validate_payment_key(&req.payment_key)?;
     let order_not_found = || ApiError::not_found("ORDER_NOT_FOUND", "No such order");
     let reservation_id = Order::reservation_of(&req.order_id).ok_or_else(order_not_found)?;
-    let reservation = crate::booking::service::fetch(state, reservation_id)
+    let reservation = crate::booking::fetch(state, reservation_id)
         .await?
         .filter(|r| r.user_id == user.id)
         .ok_or_else(order_not_found)?;
@@ -238,9 +238,7 @@ async fn claim(
     let grace = chrono::Duration::from_std(cfg.confirm_grace).map_err(ApiError::internal)?;
     let min_age = chrono::Duration::from_std(cfg.reconcile_min_age).map_err(ApiError::internal)?;
     let mut tx = state.db.begin().await?;
-    let hold =
-        crate::booking::service::hold_for_payment(&mut tx, state, reservation_id, now, grace)
-            .await?;
+    let hold = crate::booking::hold_for_payment(&mut tx, state, reservation_id, now, grace).await?;
     let Some(hold) = hold else {
         drop(tx);
         return not_payable(state, req, reservation_id).await;
@@ -310,7 +308,7 @@ async fn not_payable(
     {
         return Ok(Claimed::Done(Box::new(paid_response(state, &row).await?)));
     }
-    let reservation = crate::booking::service::fetch(state, reservation_id).await?;
+    let reservation = crate::booking::fetch(state, reservation_id).await?;
     let status = reservation
         .as_ref()
         .map(|r| r.status)
@@ -527,7 +525,7 @@ async fn finalize(
         let now = state.clock.now();
         let mut tx = state.db.begin().await?;
         // Lock order: reservation, then payment (as in the claim).
-        crate::booking::service::lock(&mut tx, row.reservation_id).await?;
+        crate::booking::lock(&mut tx, row.reservation_id).await?;
         let paid = sqlx::query_as::<_, PaymentRow>(&format!(
             "UPDATE payments
              SET status = 'paid', payment_key = $2, toss_status = $3, method = $4,
@@ -553,26 +551,15 @@ async fn finalize(
                 .ok_or_else(|| anyhow::anyhow!("payment row {} vanished", row.order_id))?;
             return Ok(Finalized::Elsewhere(current));
         };
-        let confirmed = crate::booking::service::confirm_held(
-            &mut tx,
-            paid.reservation_id,
-            now,
-            paid.claimed_at,
-        )
-        .await?;
+        let confirmed =
+            crate::booking::confirm_held(&mut tx, paid.reservation_id, now, paid.claimed_at)
+                .await?;
         if !confirmed {
             return Ok(Finalized::ReservationGone);
         }
-        let issued = match tickets::service::issue(
-            &mut tx,
-            &paid.order_id,
-            paid.reservation_id,
-            now,
-        )
-        .await
-        {
+        let issued = match tickets::issue(&mut tx, &paid.order_id, paid.reservation_id, now).await {
             Ok(issued) => issued,
-            Err(e) if tickets::service::is_code_collision(&e) => continue,
+            Err(e) if tickets::is_code_collision(&e) => continue,
             Err(e) => return Err(e.into()),
         };
         let event_id = issued.first().map(|t| t.event_id);
@@ -649,7 +636,7 @@ async fn reverse(
 pub async fn paid_response(state: &AppState, row: &PaymentRow) -> ApiResult<ConfirmResponse> {
     Ok(ConfirmResponse {
         payment: row.view(),
-        tickets: tickets::service::for_reservation(state, row.reservation_id).await?,
+        tickets: tickets::for_reservation(state, row.reservation_id).await?,
     })
 }
 
@@ -668,26 +655,32 @@ async fn respond(
         )
         .with("toss_code", code)
         .with("toss_message", message)),
-        Settlement::Pending { .. } => Err(ApiError::new(
+        Settlement::Pending { error } => Err({
+            tracing::warn!(order = %order_id, %error, "confirm outcome unknown; the reconciler settles it");
+            ApiError::new(
             StatusCode::BAD_GATEWAY,
             "PAYMENT_PROVIDER_UNAVAILABLE",
             "The payment provider did not answer in time. Your hold is kept; if the payment \
              went through it is completed automatically, else the hold lapses as usual. \
              Check the order's status.",
         )
-        .with("order_id", order_id)
-        .with_retry_after(5)),
+            .with("order_id", order_id)
+            .with_retry_after(5)
+        }),
         Settlement::Reversed { completed } => Err(ApiError::conflict(
             "RESERVATION_CLOSED",
             "The reservation ended before the payment completed; the money is returned in full",
         )
         .with("refund_completed", completed)),
-        Settlement::Rejected { .. } => Err(ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "PAYMENT_VERIFICATION_FAILED",
-            "Toss's answer did not match this order; nothing was kept. Support has been alerted.",
-        )
-        .with("order_id", order_id)),
+        Settlement::Rejected { detail } => Err({
+            tracing::error!(order = %order_id, %detail, "Toss answered for another payment; an operator must look");
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "PAYMENT_VERIFICATION_FAILED",
+                "Toss's answer did not match this order; nothing was kept. Support has been alerted.",
+            )
+            .with("order_id", order_id)
+        }),
     }
 }
 

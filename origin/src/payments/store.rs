@@ -6,7 +6,7 @@
 
 use super::model::{PaymentStatus, PaymentView, RefundStatus, RefundView};
 use super::toss::TossPayment;
-use crate::booking::service::PayableHold;
+use crate::booking::PayableHold;
 use crate::state::AppState;
 use chrono::{DateTime, Duration, Utc};
 use sqlx::PgConnection;
@@ -286,7 +286,6 @@ pub struct RefundRow {
     pub idempotency_key: String,
     pub status: String,
     pub attempts: i32,
-    pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
 }
@@ -488,4 +487,31 @@ pub async fn fail_refund(
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// Payments' answer to booking's "which of these holds are being paid for?": those whose
+/// order is `confirming` (Toss may have taken the money; only the order's outcome may
+/// close the hold).
+pub struct InFlight;
+
+impl crate::booking::PaymentsInFlight for InFlight {
+    fn confirming<'a>(
+        &'a self,
+        conn: &'a mut sqlx::PgConnection,
+        reservations: &'a [Uuid],
+    ) -> futures::future::BoxFuture<'a, sqlx::Result<std::collections::HashSet<Uuid>>> {
+        Box::pin(async move {
+            if reservations.is_empty() {
+                return Ok(Default::default());
+            }
+            let ids: Vec<Uuid> = sqlx::query_scalar(
+                "SELECT reservation_id FROM payments
+                 WHERE reservation_id = ANY($1) AND status = 'confirming'",
+            )
+            .bind(reservations)
+            .fetch_all(&mut *conn)
+            .await?;
+            Ok(ids.into_iter().collect())
+        })
+    }
 }

@@ -432,12 +432,7 @@ mod tests {
             .unwrap_or(0)
     }
 
-    /// Redis Cluster's hash tag: the text between the first `{` and the next `}`.
-    fn hash_tag(key: &str) -> Option<&str> {
-        let open = key.find('{')?;
-        let close = key[open + 1..].find('}')? + open + 1;
-        (close > open + 1).then(|| &key[open + 1..close])
-    }
+    use crate::store::hash_tag;
 
     #[tokio::test]
     async fn every_script_gets_all_its_keys_under_one_hash_tag() {

@@ -13,16 +13,21 @@
 //! - [`settings`]: each event's queue settings in Postgres, cached ~1 s;
 //! - [`rules`]: `GET/PUT /edge-rules`, and the pushes to the edges (an outbox table).
 
-pub mod entry;
-pub mod line;
-pub mod routes;
-pub mod rules;
-pub mod settings;
+mod entry;
+mod line;
+mod routes;
+mod rules;
+mod settings;
+
+pub use entry::{require as require_entry, sign as sign_entry};
+pub use rules::{push_due, reject_cancelled, store_rules};
+pub use settings::load as load_settings;
 
 use crate::http::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::workers::Workers;
-use settings::{QueueSettings, SettingsCache};
+pub use settings::QueueSettings;
+use settings::SettingsCache;
 use std::time::Duration;
 use uuid::Uuid;
 

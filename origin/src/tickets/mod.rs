@@ -16,10 +16,14 @@
 //! Each ticket also keeps the show time it was bought for (`show_starts_at`, set at
 //! issue): refunds apply the policy to that time, not to the event's current one.
 
-pub mod code;
-pub mod door;
-pub mod model;
-pub mod service;
+mod code;
+mod door;
+mod model;
+mod service;
+
+pub use service::{
+    for_reservation, is_code_collision, issue, purchased_show_time, void_for_reservation,
+};
 
 use crate::auth::AuthUser;
 use crate::http::{ApiError, ApiResult, Json, Path, Query};
@@ -28,7 +32,8 @@ use axum::extract::State;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use model::{Ticket, TicketPage, TicketStatus};
+pub use model::Ticket;
+use model::{TicketPage, TicketStatus};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};

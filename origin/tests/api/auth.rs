@@ -924,7 +924,7 @@ async fn a_full_hashing_gate_answers_busy_and_changes_nothing() {
     ])
     .await;
     register(&app, "gate@example.com").await;
-    let gate = app.state.password_gate.slots().clone();
+    let gate = app.state.auth.password_gate.slots().clone();
     let held = gate.acquire_many(2).await.expect("fill the gate");
     let res = login(&app, "gate@example.com", PASSWORD).await;
     assert_eq!(retry_after(&res), 1);

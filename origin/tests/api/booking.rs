@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
-use urr_origin::booking::sweeper;
+use urr_origin::booking;
 use uuid::Uuid;
 
 fn reserve_path(event: Uuid) -> String {
@@ -256,7 +256,7 @@ async fn standing_stock_of_100_sells_exactly_100_and_always_adds_up() {
     app.state.clock.advance(Duration::minutes(6));
     let sweeps = (0..4).map(|_| {
         let state = app.state.clone();
-        tokio::spawn(async move { sweeper::sweep(&state).await.expect("sweep") })
+        tokio::spawn(async move { booking::sweep(&state).await.expect("sweep") })
     });
     let cancels = winners[30..60].iter().map(|id| {
         let app = &app;
@@ -271,7 +271,7 @@ async fn standing_stock_of_100_sells_exactly_100_and_always_adds_up() {
     });
     let (_, swept) = tokio::join!(join_all(cancels), join_all(sweeps));
     assert!(swept.into_iter().all(|r| r.is_ok()));
-    sweeper::sweep(&app.state).await.expect("final sweep");
+    booking::sweep(&app.state).await.expect("final sweep");
 
     assert_eq!(
         available(&app, tt).await,
@@ -432,7 +432,7 @@ async fn expired_holds_are_swept_and_the_seat_is_bookable_again() {
     let held = json(res).await;
 
     // Not yet due: nothing happens.
-    assert_eq!(sweeper::sweep(&app.state).await.expect("sweep"), 0);
+    assert_eq!(booking::sweep(&app.state).await.expect("sweep"), 0);
     assert_problem(
         reserve_seats(&app, &fans[1], event.id, &event.seats[..1]).await,
         StatusCode::CONFLICT,
@@ -441,7 +441,7 @@ async fn expired_holds_are_swept_and_the_seat_is_bookable_again() {
     .await;
 
     app.state.clock.advance(Duration::seconds(301));
-    assert_eq!(sweeper::sweep(&app.state).await.expect("sweep"), 1);
+    assert_eq!(booking::sweep(&app.state).await.expect("sweep"), 1);
     let id = held["id"].as_str().expect("id");
     let after = json(
         app.get(&format!("/api/v1/reservations/{id}"), Some(&fans[0].token))
@@ -478,13 +478,13 @@ async fn a_cancel_racing_the_sweeper_returns_inventory_once() {
     });
     let sweeps = (0..3).map(|_| {
         let s = app.state.clone();
-        tokio::spawn(async move { sweeper::sweep(&s).await })
+        tokio::spawn(async move { booking::sweep(&s).await })
     });
     let (statuses, _) = tokio::join!(join_all(cancels), join_all(sweeps));
     for s in statuses {
         assert!(s == StatusCode::OK || s == StatusCode::CONFLICT, "{s}");
     }
-    sweeper::sweep(&app.state).await.expect("sweep");
+    booking::sweep(&app.state).await.expect("sweep");
     assert_eq!(available(&app, tt).await, 50, "returned exactly once");
     let tickets: i64 =
         sqlx::query_scalar("SELECT COALESCE(sum(tickets), 0)::bigint FROM user_event_tickets")

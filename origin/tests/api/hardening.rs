@@ -11,8 +11,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shared_wasm::token::Role;
 use toss_fake::FakeConfig;
-use urr_origin::booking::seatmap;
-use urr_origin::payments::{reconcile, store};
+use urr_origin::booking;
+use urr_origin::payments;
 use uuid::Uuid;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -29,7 +29,7 @@ async fn seat_maps_are_cached_only_for_real_events_and_bounded() {
     assert_eq!(app.state.booking.seatmaps.len().await, 0, "no junk cached");
 
     // Real events are cached, but never more than the cap.
-    let n = seatmap::MAX_EVENTS as usize + 20;
+    let n = booking::SEAT_MAPS_CACHED as usize + 20;
     let mut events = Vec::with_capacity(n);
     for _ in 0..n {
         events.push(create_event(&app, EventSpec::on_sale(&app).standing("GA", 10_000, 5)).await);
@@ -56,7 +56,7 @@ async fn seat_maps_are_cached_only_for_real_events_and_bounded() {
     }
     let len = app.state.booking.seatmaps.len().await;
     assert!(
-        (1..=seatmap::MAX_EVENTS).contains(&len),
+        (1..=booking::SEAT_MAPS_CACHED).contains(&len),
         "{len} seat maps cached"
     );
 }
@@ -229,7 +229,7 @@ async fn webhooks_answer_alike_write_only_when_needed_and_respect_leases() {
     // A reconciler run (replica A) leases it; a webhook meanwhile changes nothing, and
     // another run (replica B) does not get the order while the lease lasts.
     let lease = Duration::seconds(60);
-    let (leased, until) = store::lease_due(&app.state, 50, lease)
+    let (leased, until) = payments::lease_due(&app.state, 50, lease)
         .await
         .expect("lease");
     assert_eq!(leased.len(), 1);
@@ -247,17 +247,17 @@ async fn webhooks_answer_alike_write_only_when_needed_and_respect_leases() {
         (leased_xmin, leased_after),
         "no write under a live lease"
     );
-    let (second, _) = store::lease_due(&app.state, 50, lease)
+    let (second, _) = payments::lease_due(&app.state, 50, lease)
         .await
         .expect("lease");
     assert!(second.is_empty(), "the lease holds: {second:?}");
 
     // Replica A finishes the order and lets go; a webhook may then make it due again.
-    let outcome = reconcile::reconcile_order(&app.state, &leased[0])
+    let outcome = payments::reconcile_order(&app.state, &leased[0])
         .await
         .expect("reconcile");
-    assert_eq!(outcome, reconcile::Outcome::Settled);
-    store::release_lease(&app.state, &held.order_id, until)
+    assert_eq!(outcome, payments::ReconcileOutcome::Settled);
+    payments::release_lease(&app.state, &held.order_id, until)
         .await
         .expect("release");
     app.post(HOOK, &hook_body(&held.order_id), None).await;
@@ -266,7 +266,7 @@ async fn webhooks_answer_alike_write_only_when_needed_and_respect_leases() {
         after.is_some_and(|t| t <= app.state.clock.now()),
         "due: {after:?}"
     );
-    let stats = reconcile::reconcile_once(&app.state)
+    let stats = payments::reconcile_once(&app.state)
         .await
         .expect("reconcile");
     assert_eq!(stats.examined, 1);

@@ -8,9 +8,9 @@ use chrono::Duration;
 use serde_json::json;
 use sqlx::PgConnection;
 use std::collections::HashSet;
-use urr_origin::booking::sweeper;
-use urr_origin::outbox::consumer::{Applied, Consumer, Event, Handler};
-use urr_origin::outbox::{Topic, relay, stream_key};
+use urr_origin::booking;
+use urr_origin::outbox::{self, Topic, stream_key};
+use urr_origin::outbox::{Applied, Consumer, Event, Handler};
 use uuid::Uuid;
 
 /// A consumer whose effect is a row per event (no unique key, so a second apply would
@@ -134,7 +134,7 @@ async fn every_event_reaches_a_crashing_consumer_exactly_once() {
     assert_eq!(res.status(), reqwest::StatusCode::OK);
     hold_seats(app, &fans[2], event.id, &event.seats[2..3]).await;
     app.state.clock.advance(Duration::seconds(301));
-    assert_eq!(sweeper::sweep(&app.state).await.expect("sweep"), 1);
+    assert_eq!(booking::sweep(&app.state).await.expect("sweep"), 1);
 
     let topics: Vec<(String, i64)> =
         sqlx::query_as("SELECT topic, count(*) FROM outbox GROUP BY topic ORDER BY topic")
@@ -155,7 +155,7 @@ async fn every_event_reaches_a_crashing_consumer_exactly_once() {
     let total: i64 = topics.iter().map(|(_, n)| n).sum();
 
     // Two relays at once (two replicas): every row published, none twice.
-    let (a, b) = tokio::join!(relay::relay(&app.state), relay::relay(&app.state));
+    let (a, b) = tokio::join!(outbox::relay(&app.state), outbox::relay(&app.state));
     assert_eq!((a.expect("relay") + b.expect("relay")) as i64, total);
     assert_eq!(stream_len(app).await, total);
     assert_eq!(app.count_rows("outbox WHERE published_at IS NULL").await, 0);
@@ -166,7 +166,7 @@ async fn every_event_reaches_a_crashing_consumer_exactly_once() {
     .execute(app.db())
     .await
     .expect("unpublish");
-    assert_eq!(relay::relay(&app.state).await.expect("relay"), 2);
+    assert_eq!(outbox::relay(&app.state).await.expect("relay"), 2);
     assert_eq!(stream_len(app).await, total + 2);
 
     // A consumer reads a batch, applies and acks two, applies a third but dies before
@@ -225,7 +225,7 @@ async fn every_event_reaches_a_crashing_consumer_exactly_once() {
 
     // A member that read and never came back: another member takes its entries over.
     hold_seats(app, &fans[0], event.id, &event.seats[4..5]).await;
-    assert_eq!(relay::relay(&app.state).await.expect("relay"), 1);
+    assert_eq!(outbox::relay(&app.state).await.expect("relay"), 1);
     let dead = Consumer::new(&app.state, "stats-test", "c3", &Topic::ALL);
     assert_eq!(dead.read_new(10).await.expect("read").len(), 1);
     drop(dead);

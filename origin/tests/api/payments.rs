@@ -16,8 +16,8 @@ use shared_wasm::token::{self, QrClaims, Role};
 use std::collections::HashSet;
 use std::time::Duration as StdDuration;
 use toss_fake::{FakeConfig, Fault, FaultKind, Op, TossFake};
-use urr_origin::booking::sweeper;
-use urr_origin::payments::reconcile;
+use urr_origin::booking;
+use urr_origin::payments;
 use uuid::Uuid;
 
 /// An origin and the Toss fake it talks to.
@@ -436,7 +436,7 @@ async fn confirm_after_the_hold_expired_is_refused_and_nothing_is_charged() {
     .await;
     assert_eq!(body["reservation_status"], "pending");
     // Swept: refused too.
-    assert_eq!(sweeper::sweep(&app.state).await.expect("sweep"), 1);
+    assert_eq!(booking::sweep(&app.state).await.expect("sweep"), 1);
     let body = assert_problem(
         confirm(app, &fan, &key, &held.order_id, held.amount).await,
         StatusCode::CONFLICT,
@@ -526,15 +526,15 @@ async fn a_lost_response_after_toss_confirmed_is_settled_by_the_reconciler() {
     )
     .await;
     // The request gets its minimum age before the reconciler steps in.
-    let early = reconcile::reconcile_once(&app.state)
+    let early = payments::reconcile_once(&app.state)
         .await
         .expect("reconcile");
     assert_eq!(early.examined, 0);
     app.state.clock.advance(Duration::minutes(10));
-    assert_eq!(sweeper::sweep(&app.state).await.expect("sweep"), 0);
+    assert_eq!(booking::sweep(&app.state).await.expect("sweep"), 0);
     assert_eq!(reservation_status(app, held.id).await, "pending");
 
-    let stats = reconcile::reconcile_once(&app.state)
+    let stats = payments::reconcile_once(&app.state)
         .await
         .expect("reconcile");
     assert_eq!(stats.paid, 1, "{stats:?}");
@@ -553,7 +553,7 @@ async fn a_lost_response_after_toss_confirmed_is_settled_by_the_reconciler() {
     assert_eq!(ledger.confirm_executions, 1);
     assert_eq!(ledger.refunded_amount, 0);
     // Settled: nothing more to do.
-    let again = reconcile::reconcile_once(&app.state)
+    let again = payments::reconcile_once(&app.state)
         .await
         .expect("reconcile");
     assert_eq!(again.examined, 0);
@@ -616,7 +616,7 @@ async fn a_retry_after_the_hold_lapsed_asks_toss_instead_of_confirming() {
         payment_status(app, &unpaid.order_id).await.as_deref(),
         Some("failed")
     );
-    assert_eq!(sweeper::sweep(&app.state).await.expect("sweep"), 1);
+    assert_eq!(booking::sweep(&app.state).await.expect("sweep"), 1);
     assert_eq!(reservation_status(app, unpaid.id).await, "expired");
 }
 
@@ -650,11 +650,11 @@ async fn a_confirm_that_lands_after_the_seat_is_gone_is_refunded_in_full() {
     // Long after the hold: Toss still says IN_PROGRESS. The reconciler never confirms
     // a lapsed hold; it marks the order failed and keeps watching.
     app.state.clock.advance(Duration::minutes(7));
-    let stats = reconcile::reconcile_once(&app.state)
+    let stats = payments::reconcile_once(&app.state)
         .await
         .expect("reconcile");
     assert_eq!(stats.failed, 1, "{stats:?}");
-    assert_eq!(sweeper::sweep(&app.state).await.expect("sweep"), 1);
+    assert_eq!(booking::sweep(&app.state).await.expect("sweep"), 1);
     let next_fan = app.refresh_token(next_fan.clone());
     let taken = hold_seats(app, &next_fan, event.id, &event.seats[..1]).await;
 
@@ -662,7 +662,7 @@ async fn a_confirm_that_lands_after_the_seat_is_gone_is_refunded_in_full() {
     env.fake.wait_idle().await;
     assert_eq!(env.fake.ledger(&held.order_id).captured_amount, held.amount);
     app.state.clock.advance(Duration::minutes(1));
-    let stats = reconcile::reconcile_once(&app.state)
+    let stats = payments::reconcile_once(&app.state)
         .await
         .expect("reconcile");
     assert_eq!(stats.refunded, 1, "{stats:?}");
@@ -716,16 +716,16 @@ async fn toss_5xx_is_a_clear_502_and_the_hold_is_kept_until_it_expires() {
     .await;
     // The hold is kept.
     app.state.clock.advance(Duration::minutes(2));
-    assert_eq!(sweeper::sweep(&app.state).await.expect("sweep"), 0);
+    assert_eq!(booking::sweep(&app.state).await.expect("sweep"), 0);
     assert_eq!(reservation_status(app, held.id).await, "pending");
 
     // Toss stays down past the hold: the order fails, the hold lapses, nothing charged.
     app.state.clock.advance(Duration::minutes(5));
-    let stats = reconcile::reconcile_once(&app.state)
+    let stats = payments::reconcile_once(&app.state)
         .await
         .expect("reconcile");
     assert_eq!(stats.failed, 1, "{stats:?}");
-    assert_eq!(sweeper::sweep(&app.state).await.expect("sweep"), 1);
+    assert_eq!(booking::sweep(&app.state).await.expect("sweep"), 1);
     let fan = app.refresh_token(fan);
     assert_problem(
         confirm(app, &fan, &key, &held.order_id, held.amount).await,
@@ -757,7 +757,7 @@ async fn the_reconciler_finishes_a_confirm_once_toss_recovers() {
     // Within the hold, past the request's minimum age: the reconciler confirms again
     // with the same key.
     app.state.clock.advance(Duration::seconds(45));
-    let stats = reconcile::reconcile_once(&app.state)
+    let stats = payments::reconcile_once(&app.state)
         .await
         .expect("reconcile");
     assert_eq!(stats.paid, 1, "{stats:?}");
@@ -999,7 +999,7 @@ async fn refunds_survive_toss_errors_and_lost_answers_and_move_money_once() {
             .await
             .expect("query");
     app.state.clock.advance(Duration::minutes(1));
-    let stats = reconcile::reconcile_once(&app.state)
+    let stats = payments::reconcile_once(&app.state)
         .await
         .expect("reconcile");
     assert_eq!(stats.refunded, 1, "{stats:?}");
@@ -1076,7 +1076,7 @@ async fn webhooks_are_never_trusted_only_refetched() {
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(json(res).await, json!({"received": true}));
-    let stats = reconcile::reconcile_once(&app.state)
+    let stats = payments::reconcile_once(&app.state)
         .await
         .expect("reconcile");
     assert_eq!(stats.examined, 1);
@@ -1144,7 +1144,7 @@ async fn webhooks_are_never_trusted_only_refetched() {
         .post_raw(hook, Some("application/json"), delivery.body.clone())
         .await;
     assert_eq!(res.status(), StatusCode::OK);
-    let stats = reconcile::reconcile_once(&app.state)
+    let stats = payments::reconcile_once(&app.state)
         .await
         .expect("reconcile");
     assert_eq!(stats.refunded, 1, "{stats:?}");
@@ -1274,7 +1274,7 @@ async fn cancelling_an_event_releases_holds_and_refunds_every_paid_order_in_full
     assert_eq!(env.fake.ledger(&seats_held.order_id).captured_amount, 0);
 
     // The reconciler returns the money (due at once), then voids and releases.
-    let stats = reconcile::reconcile_once(&app.state)
+    let stats = payments::reconcile_once(&app.state)
         .await
         .expect("reconcile");
     assert_eq!(stats.refunded, 2, "{stats:?}");
@@ -1326,7 +1326,7 @@ async fn cancelling_an_event_releases_holds_and_refunds_every_paid_order_in_full
         "EVENT_ALREADY_CANCELLED",
     )
     .await;
-    let again = reconcile::reconcile_once(&app.state)
+    let again = payments::reconcile_once(&app.state)
         .await
         .expect("reconcile");
     assert_eq!(again.refunded, 0, "{again:?}");
@@ -1381,7 +1381,7 @@ async fn a_confirm_in_flight_when_the_event_is_cancelled_is_refunded() {
     // The answer may come before Toss confirms the refund; the reconciler finishes it.
     if env.fake.ledger(&held.order_id).refunded_amount != held.amount {
         app.state.clock.advance(Duration::minutes(1));
-        reconcile::reconcile_once(&app.state)
+        payments::reconcile_once(&app.state)
             .await
             .expect("reconcile");
     }

@@ -392,7 +392,7 @@ async fn five_thousand_joiners_two_loops_never_over_admit_and_keep_pass_order() 
     let app = TestApp::spawn_with(&[("URR_QUEUE_TICK_MS", "20"), ("URR_QUEUE_BATCH", "100")]).await;
     let admin = app.create_user(Role::Admin).await;
     let ev = queued_event(&app, &admin, 0, CAPACITY).await;
-    let settings = queue::settings::load(app.db(), ev.id)
+    let settings = queue::load_settings(app.db(), ev.id)
         .await
         .expect("load")
         .expect("rules");
@@ -813,17 +813,10 @@ async fn edge_rules_are_validated_versioned_owned_and_pushed_until_acknowledged(
     assert_eq!(live["acked_version"], 1);
     edge.fail.store(false, Ordering::Relaxed);
     // Not due yet (backoff); then due.
-    assert_eq!(
-        queue::rules::push_due(&app.state, None)
-            .await
-            .expect("push"),
-        0
-    );
+    assert_eq!(queue::push_due(&app.state, None).await.expect("push"), 0);
     app.state.clock.advance(Duration::seconds(61));
     edge.ahead.store(61, Ordering::Relaxed);
-    let acked = queue::rules::push_due(&app.state, None)
-        .await
-        .expect("push");
+    let acked = queue::push_due(&app.state, None).await.expect("push");
     assert_eq!(acked, 1, "only the live edge acknowledges");
     let pushed = edge
         .seen
@@ -1002,7 +995,7 @@ async fn with_redis_down_joins_are_refused_and_entry_tokens_still_book() {
     assert!(res.headers().get("retry-after").is_some());
     assert_problem(res, StatusCode::SERVICE_UNAVAILABLE, "QUEUE_UNAVAILABLE").await;
     // An entry token issued before the outage still books (Postgres decides the seat).
-    let (entry, _) = queue::entry::sign(
+    let (entry, _) = queue::sign_entry(
         &app.state,
         ev.id,
         fan.id,
@@ -1016,7 +1009,7 @@ async fn with_redis_down_joins_are_refused_and_entry_tokens_still_book() {
     );
     // And a second fan cannot take that seat, Redis or not.
     let other = &create_fans(&app, 1).await[0];
-    let (entry2, _) = queue::entry::sign(
+    let (entry2, _) = queue::sign_entry(
         &app.state,
         ev.id,
         other.id,

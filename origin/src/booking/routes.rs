@@ -1,0 +1,198 @@
+//! Booking's HTTP routes: seat availability, create / read / cancel a reservation, and
+//! the caller's list.
+
+use super::model::*;
+use super::{create, reservations};
+use crate::auth::AuthUser;
+use crate::http::{ApiError, ApiResult, Json, Path, Query};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+/// Live seat map: every seat's status (available, held, sold) and the remaining
+/// quantity per ticket type. At most ~1 s old.
+#[utoipa::path(get, path = "/api/v1/events/{event_id}/seats", tag = "booking",
+    params(("event_id" = Uuid, Path, description = "Event id")),
+    responses(
+        (status = 200, body = SeatAvailability),
+        (status = 400, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::http::Problem, content_type = "application/problem+json")))]
+pub(super) async fn seat_availability(
+    State(state): State<AppState>,
+    Path(event_id): Path<Uuid>,
+) -> ApiResult<Response> {
+    let ttl = state.config.booking.seatmap_ttl;
+    let bytes = state.booking.seatmaps.get(&state, event_id, ttl).await?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=1"),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let s = v.to_str().ok().map(str::trim).unwrap_or_default();
+    let ok = (1..=255).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic());
+    if !ok {
+        return Err(ApiError::bad_request(
+            "INVALID_IDEMPOTENCY_KEY",
+            "Idempotency-Key must be 1-255 visible ASCII characters",
+        ));
+    }
+    Ok(Some(s.to_owned()))
+}
+
+/// Holds seats (`seat_ids`) or standing tickets (`items`) for 5 minutes: all of them
+/// or none. Send an `Idempotency-Key` header to make retries safe.
+#[utoipa::path(post, path = "/api/v1/events/{event_id}/reservations", tag = "booking",
+    params(
+        ("event_id" = Uuid, Path, description = "Event id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body return the same reservation"),
+        ("X-Entry-Token" = Option<String>, Header, description = "Required when the event queues: the entry token from GET /queue/status (or the event's urr_entry_<event id, 32 hex> cookie)")),
+    request_body = CreateReservation,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Held (or an idempotent replay)", body = Reservation),
+        (status = 200, description = "You already hold exactly this; hold extended", body = Reservation),
+        (status = 400, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The event queues and the entry token is missing or wrong: ENTRY_TOKEN_REQUIRED, ENTRY_TOKEN_INVALID, ENTRY_TOKEN_MALFORMED, ENTRY_TOKEN_EXPIRED, ENTRY_TOKEN_WRONG_EVENT, ENTRY_TOKEN_WRONG_TYPE, ENTRY_TOKEN_WRONG_USER, QUEUE_SLOT_ENDED",
+         body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "SEAT_UNAVAILABLE, SOLD_OUT, TICKET_LIMIT_EXCEEDED, SALE_NOT_OPEN, SALE_CLOSED, EVENT_CANCELLED",
+         body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "RATE_LIMITED: more reservation attempts per second than an account may make (Retry-After)",
+         body = crate::http::Problem, content_type = "application/problem+json")))]
+pub(super) async fn create_reservation(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(event_id): Path<Uuid>,
+    headers: HeaderMap,
+    Json(body): Json<CreateReservation>,
+) -> ApiResult<Response> {
+    crate::auth::limit_per_user(&state, crate::auth::RateLimit::ReservationUser, user.id).await?;
+    crate::queue::require_entry(&state, &user, event_id, &headers).await?;
+    let key = idempotency_key(&headers)?;
+    let want = super::request::Want::from_request(body)?;
+    let created = create::create(&state, &user, event_id, want, key).await?;
+    Ok(match created {
+        create::Created::New(r) => (StatusCode::CREATED, Json(r)).into_response(),
+        create::Created::Replayed(r) => (
+            StatusCode::CREATED,
+            [("idempotent-replayed", "true")],
+            Json(r),
+        )
+            .into_response(),
+        create::Created::Existing(r) => (StatusCode::OK, Json(r)).into_response(),
+    })
+}
+
+/// One of your reservations.
+#[utoipa::path(get, path = "/api/v1/reservations/{reservation_id}", tag = "booking",
+    params(("reservation_id" = Uuid, Path, description = "Reservation id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Reservation),
+        (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::http::Problem, content_type = "application/problem+json")))]
+pub(super) async fn get_reservation(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Reservation>> {
+    Ok(Json(reservations::fetch_for(&state, &user, id).await?))
+}
+
+/// Cancels a pending (unpaid) reservation; its seats and tickets are bookable again at
+/// once. Paid reservations are refunded through the payments API instead.
+#[utoipa::path(delete, path = "/api/v1/reservations/{reservation_id}", tag = "booking",
+    params(("reservation_id" = Uuid, Path, description = "Reservation id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Reservation),
+        (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "RESERVATION_NOT_PENDING", body = crate::http::Problem, content_type = "application/problem+json")))]
+pub(super) async fn cancel_reservation(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Reservation>> {
+    Ok(Json(reservations::cancel_pending(&state, &user, id).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// 1-100, default 20.
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+fn decode_cursor(c: &str) -> Option<(DateTime<Utc>, Uuid)> {
+    let raw = URL_SAFE_NO_PAD.decode(c).ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (micros, id) = text.split_once('|')?;
+    Some((
+        DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+        id.parse().ok()?,
+    ))
+}
+
+fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}|{id}", at.timestamp_micros()))
+}
+
+/// Your reservations, newest first.
+#[utoipa::path(get, path = "/api/v1/me/reservations", tag = "booking",
+    params(PageQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = ReservationPage),
+        (status = 400, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::http::Problem, content_type = "application/problem+json")))]
+pub(super) async fn my_reservations(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<ReservationPage>> {
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "INVALID_QUERY",
+            "limit must be between 1 and 100",
+        ));
+    }
+    let after = match q.cursor.as_deref() {
+        Some(c) => Some(decode_cursor(c).ok_or_else(|| {
+            ApiError::bad_request("INVALID_CURSOR", "cursor is not one this API issued")
+        })?),
+        None => None,
+    };
+    let (items, next) = reservations::list_for(&state, user.id, limit, after).await?;
+    Ok(Json(ReservationPage {
+        items,
+        next_cursor: next.map(|(at, id)| encode_cursor(at, id)),
+    }))
+}
