@@ -3,6 +3,7 @@
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::http::ApiError;
+use crate::http::Code;
 use crate::openapi::ApiDoc;
 use crate::state::AppState;
 use crate::store::Redis;
@@ -49,9 +50,19 @@ pub fn router(state: AppState) -> Router {
         .merge(lifecycle::router())
         .split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    http::codes::add_server_codes(&mut doc);
     let config = state.config.clone();
+    let api = if config.check_declared_errors {
+        let declared = Arc::new(http::codes::Declared::from_doc(&doc));
+        api.route_layer(axum::middleware::from_fn_with_state(
+            declared,
+            http::codes::check_declared,
+        ))
+    } else {
+        api
+    };
     let router = api
-        .fallback(|| async { ApiError::not_found("NOT_FOUND", "No such resource") })
+        .fallback(|| async { ApiError::new(Code::NOT_FOUND, "No such resource") })
         .layer(Extension(Arc::new(doc)))
         .with_state(state);
     http::middleware::wrap(router, &config)

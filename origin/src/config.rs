@@ -123,6 +123,10 @@ pub struct Config {
     pub request_timeout: Duration,
     /// `URR_BACKGROUND_JOBS`, default true: sweepers, admission loop, relays.
     pub background_jobs: bool,
+    /// `URR_CHECK_DECLARED_ERRORS`, default on in debug builds (tests, `cargo xtask
+    /// dev`) and off in release: answer 500 instead of a problem whose code the route's
+    /// OpenAPI entry does not list, so an undocumented code fails the test that hits it.
+    pub check_declared_errors: bool,
     pub keys: KeyConfig,
     pub auth: AuthConfig,
     pub booking: BookingConfig,
@@ -270,6 +274,7 @@ impl Config {
             body_limit_bytes: v.parse("URR_BODY_LIMIT_BYTES", 64 * 1024)?,
             request_timeout: v.millis("URR_REQUEST_TIMEOUT_MS", 15_000)?,
             background_jobs: v.bool("URR_BACKGROUND_JOBS", true)?,
+            check_declared_errors: v.bool("URR_CHECK_DECLARED_ERRORS", cfg!(debug_assertions))?,
             keys: KeyConfig::from_vars(v)?,
             auth: AuthConfig::from_vars(v)?,
             booking: BookingConfig::from_vars(v)?,

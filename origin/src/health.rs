@@ -2,6 +2,7 @@
 //! own listener (`URR_METRICS_ADDR`, see [`metrics_router`]), so the API never serves
 //! them: what the origin counts (routes, failures, queue sizes) is for operators only.
 
+use crate::http::Code;
 use crate::http::{ApiError, Json};
 use crate::state::AppState;
 use axum::extract::State;
@@ -22,7 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub fn metrics_router() -> axum::Router {
     axum::Router::new()
         .route("/metrics", axum::routing::get(metrics))
-        .fallback(|| async { ApiError::not_found("NOT_FOUND", "Only /metrics is served here") })
+        .fallback(|| async { ApiError::new(Code::NOT_FOUND, "Only /metrics is served here") })
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -44,12 +45,13 @@ async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
+crate::problems!(ReadyzProblems: [], NOT_READY);
+
 /// Readiness: Postgres and Redis both answer within a second.
 #[utoipa::path(get, path = "/readyz", tag = "ops",
     responses(
         (status = 200, body = Readiness),
-        (status = 503, description = "A dependency is down", body = crate::http::Problem,
-         content_type = "application/problem+json")))]
+        ReadyzProblems))]
 async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, ApiError> {
     let limit = Duration::from_secs(1);
     let pg = tokio::time::timeout(limit, sqlx::query("SELECT 1").execute(&state.db)).await;
@@ -67,7 +69,7 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, ApiErr
         }))
     } else {
         Err(
-            ApiError::unavailable("NOT_READY", "A dependency is not reachable")
+            ApiError::new(Code::NOT_READY, "A dependency is not reachable")
                 .with("postgres", word(pg_ok))
                 .with("redis", word(redis_ok)),
         )

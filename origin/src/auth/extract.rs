@@ -1,6 +1,7 @@
 //! Who is calling: the access token in `Authorization: Bearer …`.
 
 use crate::http::ApiError;
+use crate::http::Code;
 use crate::state::AppState;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::header;
@@ -32,8 +33,8 @@ impl AuthUser {
         if roles.contains(&self.role) {
             Ok(())
         } else {
-            Err(ApiError::forbidden(
-                "FORBIDDEN_ROLE",
+            Err(ApiError::new(
+                Code::FORBIDDEN_ROLE,
                 format!(
                     "This action needs one of the roles: {}",
                     roles
@@ -51,22 +52,32 @@ fn bearer(parts: &Parts) -> Result<Option<&str>, ApiError> {
     let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let value = value.to_str().map_err(|_| {
-        ApiError::unauthorized("TOKEN_MALFORMED", "Authorization header is not ASCII")
-    })?;
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::new(Code::TOKEN_MALFORMED, "Authorization header is not ASCII"))?;
     match value.split_once(' ') {
         Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() => {
             Ok(Some(t.trim()))
         }
-        _ => Err(ApiError::unauthorized(
-            "TOKEN_MALFORMED",
+        _ => Err(ApiError::new(
+            Code::TOKEN_MALFORMED,
             "Authorization header must be `Bearer <access token>`",
         )),
     }
 }
 
 fn token_error(e: TokenError) -> ApiError {
-    ApiError::unauthorized(e.code(), format!("Access token refused: {e}"))
+    let code = match e {
+        TokenError::Malformed => Code::TOKEN_MALFORMED,
+        TokenError::Algorithm => Code::TOKEN_ALGORITHM,
+        TokenError::UnknownKey => Code::TOKEN_UNKNOWN_KEY,
+        TokenError::BadSignature => Code::TOKEN_BAD_SIGNATURE,
+        TokenError::WrongKind { .. } => Code::TOKEN_WRONG_TYPE,
+        TokenError::Expired => Code::TOKEN_EXPIRED,
+        TokenError::NotYetValid => Code::TOKEN_NOT_YET_VALID,
+        TokenError::WrongEvent => Code::TOKEN_WRONG_EVENT,
+    };
+    ApiError::new(code, format!("Access token refused: {e}"))
 }
 
 fn verify(state: &AppState, t: &str) -> Result<AuthUser, ApiError> {
@@ -93,8 +104,8 @@ fn verify(state: &AppState, t: &str) -> Result<AuthUser, ApiError> {
         .revocations
         .is_revoked(user.id, user.role, session)
     {
-        return Err(ApiError::unauthorized(
-            "TOKEN_REVOKED",
+        return Err(ApiError::new(
+            Code::TOKEN_REVOKED,
             "This session was ended or your role changed: refresh or log in again",
         ));
     }
@@ -149,8 +160,8 @@ impl FromRequestParts<AppState> for AuthUser {
     ) -> Result<Self, Self::Rejection> {
         match bearer(parts)? {
             Some(t) => verify(state, t),
-            None => Err(ApiError::unauthorized(
-                "AUTH_REQUIRED",
+            None => Err(ApiError::new(
+                Code::AUTH_REQUIRED,
                 "Log in first: send `Authorization: Bearer <access token>`",
             )),
         }

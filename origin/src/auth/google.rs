@@ -28,6 +28,7 @@
 use crate::clock::Clock;
 use crate::config::GoogleConfig;
 use crate::http::ApiError;
+use crate::http::Code;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
@@ -106,18 +107,18 @@ impl From<GoogleError> for ApiError {
         let err = match &e {
             GoogleError::Unavailable(_) => {
                 tracing::warn!(error = %e, "Google JWKS unavailable");
-                return ApiError::unavailable(
-                    "GOOGLE_UNAVAILABLE",
+                return ApiError::new(
+                    Code::GOOGLE_UNAVAILABLE,
                     "Google sign-in cannot be checked right now; retry shortly",
                 )
                 .with_retry_after(5);
             }
-            GoogleError::Expired => ApiError::unauthorized("GOOGLE_TOKEN_EXPIRED", e.to_string()),
-            GoogleError::EmailUnverified => ApiError::unauthorized(
-                "GOOGLE_EMAIL_UNVERIFIED",
+            GoogleError::Expired => ApiError::new(Code::GOOGLE_TOKEN_EXPIRED, e.to_string()),
+            GoogleError::EmailUnverified => ApiError::new(
+                Code::GOOGLE_EMAIL_UNVERIFIED,
                 "Verify the email of your Google account first",
             ),
-            _ => ApiError::unauthorized("GOOGLE_TOKEN_INVALID", e.to_string()),
+            _ => ApiError::new(Code::GOOGLE_TOKEN_INVALID, e.to_string()),
         };
         err.with("reason", reason)
     }

@@ -12,6 +12,7 @@
 //! login path to upgrade a hash made with older parameters.
 
 use crate::config::AuthConfig;
+use crate::http::Code;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -146,8 +147,8 @@ impl HashingGate {
     pub async fn enter(&self) -> Result<tokio::sync::OwnedSemaphorePermit, crate::http::ApiError> {
         let busy = || {
             metrics::counter!("auth_password_hash_busy_total").increment(1);
-            crate::http::ApiError::unavailable(
-                "BUSY",
+            crate::http::ApiError::new(
+                Code::BUSY,
                 "too many sign-ins are being checked right now; try again in a moment",
             )
             .with_retry_after(1)

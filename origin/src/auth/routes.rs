@@ -12,8 +12,8 @@ use super::rate_limit::{self, ClientIp, Scope};
 use super::session::{self, RefreshError};
 use super::users::{self, AccountInput, InsertError, NewUser, UserProfile, UserRow};
 use super::{AuthUser, issue_access_token};
-use crate::http::problem::PROBLEM_JSON;
-use crate::http::{ApiError, ApiResult, Json, Problem};
+use crate::http::Code;
+use crate::http::{ApiError, ApiResult, Json};
 use crate::state::AppState;
 use axum::RequestExt;
 use axum::body::{Body, Bytes};
@@ -149,7 +149,7 @@ where
                 if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     crate::http::extract::payload_too_large()
                 } else {
-                    ApiError::bad_request("BAD_BODY", e.body_text())
+                    ApiError::new(Code::BAD_BODY, e.body_text())
                 }
             })?;
         if bytes.is_empty() {
@@ -201,8 +201,10 @@ fn count_login(outcome: &'static str) {
 }
 
 fn invalid_credentials() -> ApiError {
-    ApiError::unauthorized("INVALID_CREDENTIALS", "Email or password is wrong")
+    ApiError::new(Code::INVALID_CREDENTIALS, "Email or password is wrong")
 }
+
+crate::problems!(RegisterProblems: [codes::JSON_BODY], EMAIL_TAKEN, RATE_LIMITED, BUSY);
 
 /// Create a fan account with a password and start a session.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth",
@@ -210,14 +212,7 @@ fn invalid_credentials() -> ApiError {
     responses(
         (status = 201, description = "Account created; session started. Sets the `urr_refresh` cookie.",
             body = TokenResponse, headers(("set-cookie" = String, description = "urr_refresh=…; HttpOnly; SameSite=Strict; Path=/api/v1/auth"))),
-        (status = 400, description = "`MALFORMED_JSON`", body = Problem, content_type = PROBLEM_JSON),
-        (status = 409, description = "`EMAIL_TAKEN`: an account with this email exists", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = Problem, content_type = PROBLEM_JSON),
-        (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`", body = Problem, content_type = PROBLEM_JSON),
-        (status = 422, description = "`INVALID_BODY` (types, missing or unknown fields) or `VALIDATION_FAILED` (email, password, display_name, phone)", body = Problem, content_type = PROBLEM_JSON),
-        (status = 429, description = "`RATE_LIMITED`: too many registrations from this IP; see `Retry-After`", body = Problem, content_type = PROBLEM_JSON,
-            headers(("retry-after" = u64, description = "Seconds until the window frees"))),
-    ))]
+        RegisterProblems))]
 async fn register(
     State(state): State<AppState>,
     ip: ClientIp,
@@ -244,6 +239,8 @@ async fn register(
     session_response(&state, StatusCode::CREATED, &user, refresh)
 }
 
+crate::problems!(LoginProblems: [codes::JSON_BODY], INVALID_CREDENTIALS, RATE_LIMITED, BUSY);
+
 /// Log in with email and password.
 ///
 /// Wrong password, unknown email and Google-only accounts all answer the same
@@ -253,14 +250,7 @@ async fn register(
     responses(
         (status = 200, description = "Session started. Sets the `urr_refresh` cookie.", body = TokenResponse,
             headers(("set-cookie" = String, description = "urr_refresh=…; HttpOnly; SameSite=Strict; Path=/api/v1/auth"))),
-        (status = 400, description = "`MALFORMED_JSON`", body = Problem, content_type = PROBLEM_JSON),
-        (status = 401, description = "`INVALID_CREDENTIALS`", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = Problem, content_type = PROBLEM_JSON),
-        (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`", body = Problem, content_type = PROBLEM_JSON),
-        (status = 422, description = "`INVALID_BODY`", body = Problem, content_type = PROBLEM_JSON),
-        (status = 429, description = "`RATE_LIMITED`: too many attempts from this IP or for this account", body = Problem, content_type = PROBLEM_JSON,
-            headers(("retry-after" = u64, description = "Seconds until the window frees"))),
-    ))]
+        LoginProblems))]
 async fn login(
     State(state): State<AppState>,
     ip: ClientIp,
@@ -342,6 +332,8 @@ async fn rehash(state: &AppState, user_id: uuid::Uuid, params: PasswordParams, p
     }
 }
 
+crate::problems!(RefreshProblems: [codes::JSON_BODY], REFRESH_MISSING, REFRESH_INVALID, REFRESH_EXPIRED, REFRESH_REUSED);
+
 /// Exchange the refresh token (cookie, or JSON body) for a new access token and a new
 /// refresh token. The presented token is used up; presenting it again revokes the whole
 /// session family.
@@ -351,14 +343,7 @@ async fn rehash(state: &AppState, user_id: uuid::Uuid, params: PasswordParams, p
     responses(
         (status = 200, description = "Session renewed. Sets the new `urr_refresh` cookie.", body = TokenResponse,
             headers(("set-cookie" = String, description = "urr_refresh=…; HttpOnly; SameSite=Strict; Path=/api/v1/auth"))),
-        (status = 400, description = "`MALFORMED_JSON`", body = Problem, content_type = PROBLEM_JSON),
-        (status = 401, description = "`REFRESH_MISSING` (no token sent), `REFRESH_INVALID` (unknown token), \
-            `REFRESH_EXPIRED`, `REFRESH_REUSED` (already used or revoked: the session family is now revoked). \
-            Clears the cookie.", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = Problem, content_type = PROBLEM_JSON),
-        (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`", body = Problem, content_type = PROBLEM_JSON),
-        (status = 422, description = "`INVALID_BODY`", body = Problem, content_type = PROBLEM_JSON),
-    ))]
+        RefreshProblems))]
 async fn refresh(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -381,8 +366,8 @@ async fn refresh_inner(
     };
     let Some(token) = session::presented(headers, body.map(|b| b.refresh_token)) else {
         count("missing");
-        return Err(ApiError::unauthorized(
-            "REFRESH_MISSING",
+        return Err(ApiError::new(
+            Code::REFRESH_MISSING,
             "No refresh token: send the urr_refresh cookie or {\"refresh_token\": …}",
         ));
     };
@@ -399,29 +384,31 @@ async fn refresh_inner(
         }
         Err(RefreshError::Invalid) => {
             count("invalid");
-            Err(ApiError::unauthorized(
-                "REFRESH_INVALID",
+            Err(ApiError::new(
+                Code::REFRESH_INVALID,
                 "The refresh token is not valid; log in again",
             ))
         }
         Err(RefreshError::Expired) => {
             count("expired");
-            Err(ApiError::unauthorized(
-                "REFRESH_EXPIRED",
+            Err(ApiError::new(
+                Code::REFRESH_EXPIRED,
                 "The session has expired; log in again",
             ))
         }
         Err(RefreshError::Reused) => {
             count("reused");
             metrics::counter!("auth_refresh_reuse_detected_total").increment(1);
-            Err(ApiError::unauthorized(
-                "REFRESH_REUSED",
+            Err(ApiError::new(
+                Code::REFRESH_REUSED,
                 "This refresh token was already used; for safety the session has been ended \
                  everywhere it was in use. Log in again.",
             ))
         }
     }
 }
+
+crate::problems!(LogoutProblems: [codes::JSON_BODY]);
 
 /// End the session: revokes the refresh token's family and clears the cookie.
 /// Idempotent: 204 even without a token or with an unknown one.
@@ -431,11 +418,7 @@ async fn refresh_inner(
     responses(
         (status = 204, description = "Logged out; the `urr_refresh` cookie is cleared (Max-Age=0)",
             headers(("set-cookie" = String, description = "urr_refresh=; Max-Age=0; Path=/api/v1/auth"))),
-        (status = 400, description = "`MALFORMED_JSON`", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = Problem, content_type = PROBLEM_JSON),
-        (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`", body = Problem, content_type = PROBLEM_JSON),
-        (status = 422, description = "`INVALID_BODY`", body = Problem, content_type = PROBLEM_JSON),
-    ))]
+        LogoutProblems))]
 async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -451,6 +434,8 @@ async fn logout(
     Ok((StatusCode::NO_CONTENT, jar).into_response())
 }
 
+crate::problems!(GoogleProblems: [codes::AUTH, codes::JSON_BODY], GOOGLE_TOKEN_INVALID, GOOGLE_TOKEN_EXPIRED, GOOGLE_EMAIL_UNVERIFIED, GOOGLE_NONCE_INVALID, GOOGLE_DISABLED, GOOGLE_ACCOUNT_CONFLICT, GOOGLE_SIGNIN_CONFLICT, GOOGLE_UNAVAILABLE);
+
 /// Sign in with a Google ID token.
 ///
 /// The Google account is found by its subject id; failing that, an account with the
@@ -463,27 +448,14 @@ async fn logout(
     responses(
         (status = 200, description = "Session started. Sets the `urr_refresh` cookie.", body = TokenResponse,
             headers(("set-cookie" = String, description = "urr_refresh=…; HttpOnly; SameSite=Strict; Path=/api/v1/auth"))),
-        (status = 400, description = "`MALFORMED_JSON`", body = Problem, content_type = PROBLEM_JSON),
-        (status = 401, description = "`GOOGLE_TOKEN_INVALID` (member `reason`: malformed, algorithm, unknown_key, \
-            signature, audience, issuer, not_yet_valid), `GOOGLE_TOKEN_EXPIRED`, `GOOGLE_EMAIL_UNVERIFIED`, \
-            `GOOGLE_NONCE_INVALID` (no nonce, one we did not issue, expired or already used)",
-            body = Problem, content_type = PROBLEM_JSON),
-        (status = 404, description = "`GOOGLE_DISABLED`: Google sign-in is not configured", body = Problem, content_type = PROBLEM_JSON),
-        (status = 409, description = "`GOOGLE_ACCOUNT_CONFLICT`: the account with this email is linked to another Google account; \
-            `GOOGLE_SIGNIN_CONFLICT`: concurrent first sign-ins kept colliding, retry",
-            body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = Problem, content_type = PROBLEM_JSON),
-        (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`", body = Problem, content_type = PROBLEM_JSON),
-        (status = 422, description = "`INVALID_BODY`", body = Problem, content_type = PROBLEM_JSON),
-        (status = 503, description = "`GOOGLE_UNAVAILABLE`: Google's keys cannot be fetched", body = Problem, content_type = PROBLEM_JSON),
-    ))]
+        GoogleProblems))]
 async fn google(
     State(state): State<AppState>,
     Json(req): Json<GoogleRequest>,
 ) -> ApiResult<Response> {
     let Some(config) = state.config.auth.google.as_ref() else {
-        return Err(ApiError::not_found(
-            "GOOGLE_DISABLED",
+        return Err(ApiError::new(
+            Code::GOOGLE_DISABLED,
             "Google sign-in is not enabled on this server",
         ));
     };
@@ -502,8 +474,8 @@ async fn google(
     };
     if !use_google_nonce(&state, identity.nonce.as_deref()).await? {
         metrics::counter!("auth_google_signins_total", "outcome" => "bad_nonce").increment(1);
-        return Err(ApiError::unauthorized(
-            "GOOGLE_NONCE_INVALID",
+        return Err(ApiError::new(
+            Code::GOOGLE_NONCE_INVALID,
             "The sign-in's nonce is missing, expired or already used: start the sign-in again",
         ));
     }
@@ -540,8 +512,8 @@ async fn use_google_nonce(state: &AppState, nonce: Option<&str>) -> ApiResult<bo
 
 fn google_nonce_store_down(e: redis::RedisError) -> ApiError {
     tracing::warn!(error = %e, "Google sign-in nonces unavailable (Redis)");
-    ApiError::unavailable(
-        "GOOGLE_UNAVAILABLE",
+    ApiError::new(
+        Code::GOOGLE_UNAVAILABLE,
         "Google sign-in cannot be checked right now; retry shortly",
     )
     .with_retry_after(5)
@@ -555,18 +527,18 @@ pub struct GoogleNonce {
     pub expires_at: chrono::DateTime<chrono::Utc>,
 }
 
+crate::problems!(GoogleNonceProblems: [], GOOGLE_DISABLED, GOOGLE_UNAVAILABLE);
+
 /// Start a Google sign-in: a one-time nonce, valid 10 minutes, that the ID token must
 /// carry. A captured ID token is useless once its nonce is used.
 #[utoipa::path(post, path = "/api/v1/auth/google/nonce", tag = "auth",
     responses(
         (status = 201, body = GoogleNonce),
-        (status = 404, description = "`GOOGLE_DISABLED`", body = Problem, content_type = PROBLEM_JSON),
-        (status = 503, description = "`GOOGLE_UNAVAILABLE`", body = Problem, content_type = PROBLEM_JSON),
-    ))]
+        GoogleNonceProblems))]
 async fn google_nonce(State(state): State<AppState>) -> ApiResult<Response> {
     if state.config.auth.google.is_none() {
-        return Err(ApiError::not_found(
-            "GOOGLE_DISABLED",
+        return Err(ApiError::new(
+            Code::GOOGLE_DISABLED,
             "Google sign-in is not enabled on this server",
         ));
     }
@@ -623,8 +595,8 @@ async fn google_account(
         .await?;
         match by_email {
             Some(user) if user.google_sub.is_some() => {
-                return Err(ApiError::conflict(
-                    "GOOGLE_ACCOUNT_CONFLICT",
+                return Err(ApiError::new(
+                    Code::GOOGLE_ACCOUNT_CONFLICT,
                     "The account with this email is linked to another Google account",
                 ));
             }
@@ -680,8 +652,8 @@ async fn google_account(
             }
         }
     }
-    Err(ApiError::conflict(
-        "GOOGLE_SIGNIN_CONFLICT",
+    Err(ApiError::new(
+        Code::GOOGLE_SIGNIN_CONFLICT,
         "Another sign-in for this account is in progress; retry",
     ))
 }
@@ -695,6 +667,8 @@ pub struct AdminUserUpdate {
     pub role: Role,
 }
 
+crate::problems!(AdminUpdateUserProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH], FORBIDDEN_ROLE, USER_NOT_FOUND, OWN_ROLE);
+
 /// Change an account's role (admins). The account's access tokens carrying the old
 /// role are refused within a second on every replica (`TOKEN_REVOKED`); its next
 /// refresh issues a token with the new role.
@@ -704,12 +678,7 @@ pub struct AdminUserUpdate {
     security(("bearer" = [])),
     responses(
         (status = 200, body = UserProfile),
-        (status = 401, body = Problem, content_type = PROBLEM_JSON),
-        (status = 403, description = "`FORBIDDEN_ROLE`", body = Problem, content_type = PROBLEM_JSON),
-        (status = 404, description = "`USER_NOT_FOUND`", body = Problem, content_type = PROBLEM_JSON),
-        (status = 409, description = "`OWN_ROLE`: admins cannot change their own role (ask another admin)", body = Problem, content_type = PROBLEM_JSON),
-        (status = 422, description = "`INVALID_BODY`", body = Problem, content_type = PROBLEM_JSON),
-    ))]
+        AdminUpdateUserProblems))]
 async fn admin_update_user(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -718,8 +687,8 @@ async fn admin_update_user(
 ) -> ApiResult<Json<UserProfile>> {
     caller.require(&[Role::Admin])?;
     if caller.id == user_id {
-        return Err(ApiError::conflict(
-            "OWN_ROLE",
+        return Err(ApiError::new(
+            Code::OWN_ROLE,
             "admins cannot change their own role; ask another admin",
         ));
     }
@@ -735,7 +704,7 @@ async fn admin_update_user(
     .bind(now)
     .fetch_optional(&mut *tx)
     .await?
-    .ok_or_else(|| ApiError::not_found("USER_NOT_FOUND", "no such account"))?;
+    .ok_or_else(|| ApiError::new(Code::USER_NOT_FOUND, "no such account"))?;
     super::revocation::record_role_change(&mut *tx, user_id, body.role, now).await?;
     tx.commit().await?;
     super::revocation::sync_after_commit(&state).await;
@@ -743,19 +712,17 @@ async fn admin_update_user(
     Ok(Json(row.profile()?))
 }
 
+crate::problems!(MeProblems: [codes::AUTH], USER_NOT_FOUND);
+
 /// The caller's own profile.
 #[utoipa::path(get, path = "/api/v1/me", tag = "auth",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller's profile", body = UserProfile),
-        (status = 401, description = "`AUTH_REQUIRED`, `TOKEN_MALFORMED`, `TOKEN_ALGORITHM`, `TOKEN_UNKNOWN_KEY`, \
-            `TOKEN_BAD_SIGNATURE`, `TOKEN_WRONG_TYPE`, `TOKEN_EXPIRED`, `TOKEN_NOT_YET_VALID`",
-            body = Problem, content_type = PROBLEM_JSON),
-        (status = 404, description = "`USER_NOT_FOUND`: the account was deleted", body = Problem, content_type = PROBLEM_JSON),
-    ))]
+        MeProblems))]
 async fn me(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<UserProfile>> {
     let row = users::find_by_id(&state.db, user.id)
         .await?
-        .ok_or_else(|| ApiError::not_found("USER_NOT_FOUND", "This account no longer exists"))?;
+        .ok_or_else(|| ApiError::new(Code::USER_NOT_FOUND, "This account no longer exists"))?;
     Ok(Json(row.profile()?))
 }

@@ -7,6 +7,7 @@
 
 use super::password::{self, PasswordError, PasswordParams};
 use crate::clock::Clock;
+use crate::http::Code;
 use crate::http::{ApiError, FieldError};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -299,8 +300,8 @@ impl From<CreateUserError> for ApiError {
         match e {
             CreateUserError::Invalid(errors) => ApiError::from_field_errors(errors)
                 .unwrap_or_else(|| ApiError::validation("body", "invalid")),
-            CreateUserError::EmailTaken => ApiError::conflict(
-                "EMAIL_TAKEN",
+            CreateUserError::EmailTaken => ApiError::new(
+                Code::EMAIL_TAKEN,
                 "An account with this email already exists; log in instead",
             ),
             CreateUserError::Password(e) => ApiError::internal(e),

@@ -10,6 +10,7 @@
 //! during a stampede. Standing requests are not cached: they read stock levels anyway.
 
 use super::request::BookableEvent;
+use crate::http::Code;
 use crate::http::{ApiError, ApiResult};
 use sqlx::{PgPool, Row};
 use std::collections::HashMap;
@@ -97,7 +98,7 @@ async fn fetch_event(db: &PgPool, event_id: Uuid) -> ApiResult<BookableEvent> {
         .bind(event_id)
         .fetch_optional(db)
         .await?
-        .ok_or_else(|| ApiError::not_found("EVENT_NOT_FOUND", "No such event"))
+        .ok_or_else(|| ApiError::new(Code::EVENT_NOT_FOUND, "No such event"))
 }
 
 async fn load(db: &PgPool, event_id: Uuid) -> ApiResult<Entry> {

@@ -15,9 +15,10 @@
 
 use super::holds::{self, SeatHold, StockItem};
 use super::model::*;
-use super::writer::{NewReservation, Refusal};
+use super::writer::{NewReservation, Refusal, WriteError};
 use super::{request::*, reservations::*};
 use crate::auth::AuthUser;
+use crate::http::Code;
 use crate::http::{ApiError, ApiResult};
 use crate::state::AppState;
 use chrono::Duration;
@@ -146,8 +147,8 @@ pub async fn create(
                 // This key was used before (maybe by a concurrent request): replay it.
                 let key = idempotency_key.unwrap_or_default();
                 let existing = find_by_key(state, user.id, &key).await?.ok_or_else(|| {
-                    ApiError::conflict(
-                        "IDEMPOTENCY_CONFLICT",
+                    ApiError::new(
+                        Code::IDEMPOTENCY_CONFLICT,
                         "Retry with the same Idempotency-Key",
                     )
                 })?;
@@ -164,8 +165,8 @@ pub async fn create(
                             .map_err(ApiError::internal)?;
                         continue;
                     }
-                    None => Err(ApiError::conflict(
-                        "DUPLICATE_REQUEST",
+                    None => Err(ApiError::new(
+                        Code::DUPLICATE_REQUEST,
                         "An identical request is being processed",
                     )),
                 }
@@ -197,7 +198,13 @@ pub async fn create(
                 .await?;
                 Err(limit_exceeded(limit, held))
             }
-            Refusal::Error(e) => Err(e),
+            Refusal::Contention => Err(ApiError::new(
+                Code::BUSY,
+                "Too much contention right now; retry",
+            )
+            .with_retry_after(1)),
+            Refusal::Failed(WriteError::Database(e)) => Err(e.into()),
+            Refusal::Failed(e @ WriteError::Writer(_)) => Err(ApiError::internal(e)),
         };
     }
 }
@@ -305,21 +312,21 @@ pub(super) async fn live_seats_of(
 }
 
 pub(super) fn seat_unavailable(seats: Vec<Uuid>) -> ApiError {
-    ApiError::conflict(
-        "SEAT_UNAVAILABLE",
+    ApiError::new(
+        Code::SEAT_UNAVAILABLE,
         "Some seats are already held or sold; nothing was held",
     )
     .with("seats", seats)
 }
 
 pub(super) fn sold_out(ticket_type: Option<Uuid>) -> ApiError {
-    ApiError::conflict("SOLD_OUT", "Not enough tickets left; nothing was held")
+    ApiError::new(Code::SOLD_OUT, "Not enough tickets left; nothing was held")
         .with("ticket_type_id", ticket_type)
 }
 
 pub(super) fn limit_exceeded(limit: i64, held: Option<i64>) -> ApiError {
-    ApiError::conflict(
-        "TICKET_LIMIT_EXCEEDED",
+    ApiError::new(
+        Code::TICKET_LIMIT_EXCEEDED,
         format!("At most {limit} tickets per person for this event"),
     )
     .with("limit", limit)
@@ -347,8 +354,7 @@ pub(super) async fn replay(
 ) -> ApiResult<Created> {
     if row.request_hash != digest {
         return Err(ApiError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "IDEMPOTENCY_KEY_REUSED",
+            Code::IDEMPOTENCY_KEY_REUSED,
             "This Idempotency-Key was used for a different request",
         ));
     }

@@ -4,6 +4,7 @@
 
 use super::model::*;
 use crate::auth::AuthUser;
+use crate::http::Code;
 use crate::http::{ApiError, ApiResult};
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
@@ -35,19 +36,19 @@ pub fn check_sale_window(
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
     if event.cancelled_at.is_some() {
-        return Err(ApiError::conflict(
-            "EVENT_CANCELLED",
+        return Err(ApiError::new(
+            Code::EVENT_CANCELLED,
             "This event has been cancelled",
         ));
     }
     if now < event.sale_opens_at {
         return Err(
-            ApiError::conflict("SALE_NOT_OPEN", "The sale has not opened yet")
+            ApiError::new(Code::SALE_NOT_OPEN, "The sale has not opened yet")
                 .with("sale_opens_at", event.sale_opens_at),
         );
     }
     if now >= event.sale_closes_at || now >= event.starts_at {
-        return Err(ApiError::conflict("SALE_CLOSED", "The sale has closed")
+        return Err(ApiError::new(Code::SALE_CLOSED, "The sale has closed")
             .with("sale_closes_at", event.sale_closes_at));
     }
     Ok(())
@@ -235,7 +236,7 @@ pub(super) async fn load_request(
         .await?;
     let first = rows
         .first()
-        .ok_or_else(|| ApiError::not_found("EVENT_NOT_FOUND", "No such event"))?;
+        .ok_or_else(|| ApiError::new(Code::EVENT_NOT_FOUND, "No such event"))?;
     let event = BookableEvent {
         id: first.get("id"),
         title: first.get("title"),

@@ -4,6 +4,7 @@
 use super::inventory::*;
 use super::model::*;
 use crate::auth::AuthUser;
+use crate::http::Code;
 use crate::http::{ApiError, ApiResult};
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
@@ -120,8 +121,8 @@ pub async fn fetch(state: &AppState, id: Uuid) -> ApiResult<Option<Reservation>>
 pub async fn fetch_for(state: &AppState, user: &AuthUser, id: Uuid) -> ApiResult<Reservation> {
     match fetch(state, id).await? {
         Some(r) if r.user_id == user.id || user.is_admin() => Ok(r),
-        _ => Err(ApiError::not_found(
-            "RESERVATION_NOT_FOUND",
+        _ => Err(ApiError::new(
+            Code::RESERVATION_NOT_FOUND,
             "No such reservation",
         )),
     }
@@ -183,8 +184,8 @@ pub async fn cancel_pending(state: &AppState, user: &AuthUser, id: Uuid) -> ApiR
     if !pending {
         drop(tx);
         let current = fetch_for(state, user, id).await?;
-        return Err(ApiError::conflict(
-            "RESERVATION_NOT_PENDING",
+        return Err(ApiError::new(
+            Code::RESERVATION_NOT_PENDING,
             "Only a pending reservation can be cancelled this way",
         )
         .with("reservation_status", current.status));
@@ -195,8 +196,8 @@ pub async fn cancel_pending(state: &AppState, user: &AuthUser, id: Uuid) -> ApiR
         .confirming(&mut tx, &[id])
         .await?;
     if !paying.is_empty() {
-        return Err(ApiError::conflict(
-            "PAYMENT_IN_PROGRESS",
+        return Err(ApiError::new(
+            Code::PAYMENT_IN_PROGRESS,
             "This reservation's payment is being confirmed; it cannot be cancelled now",
         ));
     }

@@ -4,6 +4,7 @@
 use super::model::*;
 use super::{create, reservations};
 use crate::auth::AuthUser;
+use crate::http::Code;
 use crate::http::{ApiError, ApiResult, Json, Path, Query};
 use crate::state::AppState;
 use axum::extract::State;
@@ -16,14 +17,15 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
+crate::problems!(SeatAvailabilityProblems: [codes::PATH], EVENT_NOT_FOUND);
+
 /// Live seat map: every seat's status (available, held, sold) and the remaining
 /// quantity per ticket type. At most ~1 s old.
 #[utoipa::path(get, path = "/api/v1/events/{event_id}/seats", tag = "booking",
     params(("event_id" = Uuid, Path, description = "Event id")),
     responses(
         (status = 200, body = SeatAvailability),
-        (status = 400, body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 404, body = crate::http::Problem, content_type = "application/problem+json")))]
+        SeatAvailabilityProblems))]
 pub(super) async fn seat_availability(
     State(state): State<AppState>,
     Path(event_id): Path<Uuid>,
@@ -53,13 +55,15 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     let s = v.to_str().ok().map(str::trim).unwrap_or_default();
     let ok = (1..=255).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic());
     if !ok {
-        return Err(ApiError::bad_request(
-            "INVALID_IDEMPOTENCY_KEY",
+        return Err(ApiError::new(
+            Code::INVALID_IDEMPOTENCY_KEY,
             "Idempotency-Key must be 1-255 visible ASCII characters",
         ));
     }
     Ok(Some(s.to_owned()))
 }
+
+crate::problems!(CreateReservationProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH], ENTRY_TOKEN_REQUIRED, ENTRY_TOKEN_INVALID, ENTRY_TOKEN_MALFORMED, ENTRY_TOKEN_EXPIRED, ENTRY_TOKEN_WRONG_EVENT, ENTRY_TOKEN_WRONG_TYPE, ENTRY_TOKEN_WRONG_USER, ENTRY_TOKEN_NOT_YET_VALID, QUEUE_SLOT_ENDED, EVENT_NOT_FOUND, SEAT_UNAVAILABLE, SOLD_OUT, TICKET_LIMIT_EXCEEDED, SALE_NOT_OPEN, SALE_CLOSED, EVENT_CANCELLED, INVALID_IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_CONFLICT, DUPLICATE_REQUEST, BUSY, RATE_LIMITED);
 
 /// Holds seats (`seat_ids`) or standing tickets (`items`) for 5 minutes: all of them
 /// or none. Send an `Idempotency-Key` header to make retries safe.
@@ -73,16 +77,7 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     responses(
         (status = 201, description = "Held (or an idempotent replay)", body = Reservation),
         (status = 200, description = "You already hold exactly this; hold extended", body = Reservation),
-        (status = 400, body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The event queues and the entry token is missing or wrong: ENTRY_TOKEN_REQUIRED, ENTRY_TOKEN_INVALID, ENTRY_TOKEN_MALFORMED, ENTRY_TOKEN_EXPIRED, ENTRY_TOKEN_WRONG_EVENT, ENTRY_TOKEN_WRONG_TYPE, ENTRY_TOKEN_WRONG_USER, QUEUE_SLOT_ENDED",
-         body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 404, body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "SEAT_UNAVAILABLE, SOLD_OUT, TICKET_LIMIT_EXCEEDED, SALE_NOT_OPEN, SALE_CLOSED, EVENT_CANCELLED",
-         body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 422, body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "RATE_LIMITED: more reservation attempts per second than an account may make (Retry-After)",
-         body = crate::http::Problem, content_type = "application/problem+json")))]
+        CreateReservationProblems))]
 pub(super) async fn create_reservation(
     State(state): State<AppState>,
     user: AuthUser,
@@ -107,14 +102,15 @@ pub(super) async fn create_reservation(
     })
 }
 
+crate::problems!(GetReservationProblems: [codes::AUTH, codes::PATH], RESERVATION_NOT_FOUND);
+
 /// One of your reservations.
 #[utoipa::path(get, path = "/api/v1/reservations/{reservation_id}", tag = "booking",
     params(("reservation_id" = Uuid, Path, description = "Reservation id")),
     security(("bearer" = [])),
     responses(
         (status = 200, body = Reservation),
-        (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 404, body = crate::http::Problem, content_type = "application/problem+json")))]
+        GetReservationProblems))]
 pub(super) async fn get_reservation(
     State(state): State<AppState>,
     user: AuthUser,
@@ -123,6 +119,8 @@ pub(super) async fn get_reservation(
     Ok(Json(reservations::fetch_for(&state, &user, id).await?))
 }
 
+crate::problems!(CancelReservationProblems: [codes::AUTH, codes::PATH], RESERVATION_NOT_PENDING, RESERVATION_NOT_FOUND, PAYMENT_IN_PROGRESS);
+
 /// Cancels a pending (unpaid) reservation; its seats and tickets are bookable again at
 /// once. Paid reservations are refunded through the payments API instead.
 #[utoipa::path(delete, path = "/api/v1/reservations/{reservation_id}", tag = "booking",
@@ -130,9 +128,7 @@ pub(super) async fn get_reservation(
     security(("bearer" = [])),
     responses(
         (status = 200, body = Reservation),
-        (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 404, body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "RESERVATION_NOT_PENDING", body = crate::http::Problem, content_type = "application/problem+json")))]
+        CancelReservationProblems))]
 pub(super) async fn cancel_reservation(
     State(state): State<AppState>,
     user: AuthUser,
@@ -164,14 +160,15 @@ fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
     URL_SAFE_NO_PAD.encode(format!("{}|{id}", at.timestamp_micros()))
 }
 
+crate::problems!(MyReservationsProblems: [codes::AUTH, codes::QUERY], INVALID_CURSOR);
+
 /// Your reservations, newest first.
 #[utoipa::path(get, path = "/api/v1/me/reservations", tag = "booking",
     params(PageQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, body = ReservationPage),
-        (status = 400, body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 401, body = crate::http::Problem, content_type = "application/problem+json")))]
+        MyReservationsProblems))]
 pub(super) async fn my_reservations(
     State(state): State<AppState>,
     user: AuthUser,
@@ -179,14 +176,14 @@ pub(super) async fn my_reservations(
 ) -> ApiResult<Json<ReservationPage>> {
     let limit = q.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "INVALID_QUERY",
+        return Err(ApiError::new(
+            Code::INVALID_QUERY,
             "limit must be between 1 and 100",
         ));
     }
     let after = match q.cursor.as_deref() {
         Some(c) => Some(decode_cursor(c).ok_or_else(|| {
-            ApiError::bad_request("INVALID_CURSOR", "cursor is not one this API issued")
+            ApiError::new(Code::INVALID_CURSOR, "cursor is not one this API issued")
         })?),
         None => None,
     };

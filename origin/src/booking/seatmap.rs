@@ -13,6 +13,7 @@
 //! events are kept, and an event nobody polled for [`IDLE`] is dropped.
 
 use super::model::*;
+use crate::http::Code;
 use crate::http::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -116,7 +117,7 @@ async fn build(state: &AppState, event: Uuid) -> ApiResult<Bytes> {
         .fetch_one(&state.db)
         .await?;
     if !exists {
-        return Err(ApiError::not_found("EVENT_NOT_FOUND", "No such event"));
+        return Err(ApiError::new(Code::EVENT_NOT_FOUND, "No such event"));
     }
     let generated_at = state.clock.now();
     let rows = sqlx::query(

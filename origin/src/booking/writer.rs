@@ -22,7 +22,6 @@
 //! outcome other requests are waiting for.
 
 use super::request::Line;
-use crate::http::ApiError;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use std::collections::{HashSet, VecDeque};
@@ -30,6 +29,7 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{Semaphore, oneshot};
+use tracing::Instrument;
 use uuid::Uuid;
 
 /// A reservation about to be written: everything the statement needs, priced.
@@ -85,7 +85,20 @@ pub enum Refusal {
     SeatTaken,
     SoldOut,
     Limit,
-    Error(ApiError),
+    /// Lost a deadlock or serialization race three times in a row: too much
+    /// contention right now (each run sees the previous winner's result).
+    Contention,
+    /// The store failed (connection, timeout) or the writer lost the hold.
+    Failed(WriteError),
+}
+
+/// Why a hold could not be written at all (as opposed to a [`Refusal`] of the request).
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error("the hold writer {0}")]
+    Writer(&'static str),
 }
 
 fn refusal(e: sqlx::Error) -> Refusal {
@@ -98,13 +111,11 @@ fn refusal(e: sqlx::Error) -> Refusal {
             (Some("UR001"), _) if db.message() == "SOLD_OUT" => return Refusal::SoldOut,
             // Deadlock or serialization failure: another transaction won a race on the
             // same rows; running again sees its result.
-            (Some("40P01" | "40001"), _) => {
-                return Refusal::Error(ApiError::conflict("RETRYABLE", "concurrent booking"));
-            }
+            (Some("40P01" | "40001"), _) => return Refusal::Contention,
             _ => {}
         }
     }
-    Refusal::Error(e.into())
+    Refusal::Failed(e.into())
 }
 
 /// Group commit of holds; see the module docs.
@@ -166,7 +177,7 @@ impl HoldWriter {
             biased;
             res = &mut outcome => return flatten(res),
             permit = self.writers.clone().acquire_owned() => {
-                let permit = permit.map_err(|e| Refusal::Error(ApiError::internal(e)))?;
+                let permit = permit.map_err(|_| Refusal::Failed(WriteError::Writer("is shut down")))?;
                 let batch = {
                     let mut queue = self.lock();
                     if queue.iter().any(|q| q.ticket == ticket) {
@@ -184,10 +195,15 @@ impl HoldWriter {
                 if !batch.is_empty() {
                     let writer = Arc::clone(self);
                     let db = db.clone();
-                    tokio::spawn(async move {
-                        writer.write_batch(&db, batch).await;
-                        drop(permit);
-                    });
+                    // The batch carries this request's span, so its statements and
+                    // errors are logged under the request that started it.
+                    tokio::spawn(
+                        async move {
+                            writer.write_batch(&db, batch).await;
+                            drop(permit);
+                        }
+                        .instrument(tracing::Span::current()),
+                    );
                 }
             }
         }
@@ -260,11 +276,7 @@ impl Drop for Unqueue<'_> {
 }
 
 fn flatten(res: Result<Result<(), Refusal>, oneshot::error::RecvError>) -> Result<(), Refusal> {
-    res.unwrap_or_else(|_| {
-        Err(Refusal::Error(ApiError::internal(anyhow::anyhow!(
-            "the hold writer dropped a hold"
-        ))))
-    })
+    res.unwrap_or_else(|_| Err(Refusal::Failed(WriteError::Writer("dropped a hold"))))
 }
 
 /// Greedy grouping: a hold joins the first group of its event and limit that has none
@@ -312,13 +324,7 @@ pub async fn insert_one_with_retry(db: &PgPool, r: &NewReservation) -> Result<()
     loop {
         attempt += 1;
         match insert_one(db, r).await {
-            Err(Refusal::Error(e)) if attempt < 3 && e.code == "RETRYABLE" => continue,
-            Err(Refusal::Error(e)) if e.code == "RETRYABLE" => {
-                return Err(Refusal::Error(
-                    ApiError::unavailable("BUSY", "Too much contention right now; retry")
-                        .with_retry_after(1),
-                ));
-            }
+            Err(Refusal::Contention) if attempt < 3 => continue,
             other => return other,
         }
     }

@@ -9,7 +9,8 @@ use super::model::EventStatus;
 use super::page::{self, Cursor, Page};
 use super::validate::{Checks, double_option, is_fk_violation, is_unique_violation, like_pattern};
 use crate::auth::AuthUser;
-use crate::http::{ApiError, ApiResult, Json, Path, Problem, Query};
+use crate::http::Code;
+use crate::http::{ApiError, ApiResult, Json, Path, Query};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -107,23 +108,24 @@ const ARTIST_COLUMNS: &str = "a.id, a.name, a.name_en, a.aliases, a.bio, a.image
      a.created_at, a.updated_at";
 
 fn artist_not_found() -> ApiError {
-    ApiError::not_found("ARTIST_NOT_FOUND", "No such artist")
+    ApiError::new(Code::ARTIST_NOT_FOUND, "No such artist")
 }
 
 fn name_taken() -> ApiError {
-    ApiError::conflict(
-        "ARTIST_NAME_TAKEN",
+    ApiError::new(
+        Code::ARTIST_NAME_TAKEN,
         "An artist with this name already exists",
     )
 }
+
+crate::problems!(ListProblems: [codes::QUERY], INVALID_CURSOR);
 
 /// List artists by name.
 #[utoipa::path(get, path = "/api/v1/artists", tag = "catalog",
     params(NameListQuery),
     responses(
         (status = 200, body = Page<Artist>),
-        (status = 400, description = "INVALID_QUERY, INVALID_CURSOR", body = Problem,
-         content_type = "application/problem+json")))]
+        ListProblems))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     Query(q): Query<NameListQuery>,
@@ -163,15 +165,14 @@ async fn load(state: &AppState, id: Uuid) -> ApiResult<Artist> {
     .ok_or_else(artist_not_found)
 }
 
+crate::problems!(GetProblems: [codes::PATH], ARTIST_NOT_FOUND);
+
 /// One artist with their upcoming and on-sale events.
 #[utoipa::path(get, path = "/api/v1/artists/{artist_id}", tag = "catalog",
     params(ArtistPath),
     responses(
         (status = 200, body = ArtistDetail),
-        (status = 400, description = "INVALID_PATH", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 404, description = "ARTIST_NOT_FOUND", body = Problem,
-         content_type = "application/problem+json")))]
+        GetProblems))]
 pub(crate) async fn get(
     State(state): State<AppState>,
     Path(p): Path<ArtistPath>,
@@ -239,22 +240,15 @@ fn check_fields(c: &mut Checks, f: UpdateArtist) -> ArtistFields {
     }
 }
 
+crate::problems!(CreateProblems: [codes::AUTH, codes::JSON_BODY], FORBIDDEN_ROLE, ARTIST_NAME_TAKEN);
+
 /// Create an artist (admin).
 #[utoipa::path(post, path = "/api/v1/artists", tag = "catalog",
     request_body = CreateArtist,
     security(("bearer" = [])),
     responses(
         (status = 201, body = Artist),
-        (status = 400, description = "MALFORMED_JSON", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 401, description = "AUTH_REQUIRED, TOKEN_*", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 403, description = "FORBIDDEN_ROLE", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 409, description = "ARTIST_NAME_TAKEN", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 422, description = "VALIDATION_FAILED, INVALID_BODY", body = Problem,
-         content_type = "application/problem+json")))]
+        CreateProblems))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -299,6 +293,8 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(load(&state, id).await?)))
 }
 
+crate::problems!(UpdateProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH], FORBIDDEN_ROLE, ARTIST_NOT_FOUND, ARTIST_NAME_TAKEN);
+
 /// Edit an artist (admin).
 #[utoipa::path(patch, path = "/api/v1/artists/{artist_id}", tag = "catalog",
     params(ArtistPath),
@@ -306,18 +302,7 @@ pub(crate) async fn create(
     security(("bearer" = [])),
     responses(
         (status = 200, body = Artist),
-        (status = 400, description = "MALFORMED_JSON, INVALID_PATH", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 401, description = "AUTH_REQUIRED, TOKEN_*", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 403, description = "FORBIDDEN_ROLE", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 404, description = "ARTIST_NOT_FOUND", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 409, description = "ARTIST_NAME_TAKEN", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 422, description = "VALIDATION_FAILED, INVALID_BODY", body = Problem,
-         content_type = "application/problem+json")))]
+        UpdateProblems))]
 pub(crate) async fn update(
     State(state): State<AppState>,
     user: AuthUser,
@@ -360,22 +345,15 @@ pub(crate) async fn update(
     }
 }
 
+crate::problems!(DeleteProblems: [codes::AUTH, codes::PATH], FORBIDDEN_ROLE, ARTIST_NOT_FOUND, ARTIST_IN_USE);
+
 /// Delete an artist (admin) that no event references (else 409 `ARTIST_IN_USE`).
 #[utoipa::path(delete, path = "/api/v1/artists/{artist_id}", tag = "catalog",
     params(ArtistPath),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "INVALID_PATH", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 401, description = "AUTH_REQUIRED, TOKEN_*", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 403, description = "FORBIDDEN_ROLE", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 404, description = "ARTIST_NOT_FOUND", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 409, description = "ARTIST_IN_USE", body = Problem,
-         content_type = "application/problem+json")))]
+        DeleteProblems))]
 pub(crate) async fn delete(
     State(state): State<AppState>,
     user: AuthUser,
@@ -387,8 +365,8 @@ pub(crate) async fn delete(
         .execute(&state.db)
         .await;
     match done {
-        Err(e) if is_fk_violation(&e) => Err(ApiError::conflict(
-            "ARTIST_IN_USE",
+        Err(e) if is_fk_violation(&e) => Err(ApiError::new(
+            Code::ARTIST_IN_USE,
             "Events (or memberships) still reference this artist",
         )),
         Err(e) => Err(e.into()),

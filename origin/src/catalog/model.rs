@@ -6,6 +6,7 @@
 //! parameter (from `state.clock`), never from Postgres' `now()`.
 
 use crate::auth::AuthUser;
+use crate::http::Code;
 use crate::http::{ApiError, ApiResult};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -135,7 +136,7 @@ pub async fn find_event<'e>(
 
 /// 404 `EVENT_NOT_FOUND`.
 pub fn event_not_found() -> ApiError {
-    ApiError::not_found("EVENT_NOT_FOUND", "No such event")
+    ApiError::new(Code::EVENT_NOT_FOUND, "No such event")
 }
 
 /// Checks that `user` may manage `event_id` (edit it, its ticket types, its queue
@@ -160,8 +161,8 @@ pub fn ensure_owner(user: &AuthUser, event: &EventRecord) -> ApiResult<()> {
     if user.is_admin() || event.promoter_id == user.id {
         Ok(())
     } else {
-        Err(ApiError::forbidden(
-            "NOT_EVENT_OWNER",
+        Err(ApiError::new(
+            Code::NOT_EVENT_OWNER,
             "Only the event's promoter or an admin may change this event",
         ))
     }

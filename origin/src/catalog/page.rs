@@ -11,6 +11,7 @@
 //! opaque; a cursor that does not decode, or belongs to another list, is 400
 //! `INVALID_CURSOR`.
 
+use crate::http::Code;
 use crate::http::{ApiError, ApiResult, FieldError};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -128,8 +129,8 @@ pub fn in_sql_range(t: DateTime<Utc>) -> bool {
 }
 
 fn invalid_cursor() -> ApiError {
-    ApiError::bad_request(
-        "INVALID_CURSOR",
+    ApiError::new(
+        Code::INVALID_CURSOR,
         "`cursor` is not a cursor this list returned; start again without it",
     )
 }
@@ -137,7 +138,7 @@ fn invalid_cursor() -> ApiError {
 /// 400 `INVALID_QUERY` naming one query parameter.
 pub fn invalid_query(field: &str, message: impl Into<String>) -> ApiError {
     let message = message.into();
-    let mut e = ApiError::bad_request("INVALID_QUERY", format!("{field}: {message}"));
+    let mut e = ApiError::new(Code::INVALID_QUERY, format!("{field}: {message}"));
     e.errors.push(FieldError {
         field: field.to_owned(),
         message,

@@ -5,7 +5,8 @@ use super::layout::LayoutConfig;
 use super::page::{self, Cursor, Page};
 use super::validate::{Checks, is_unique_violation, like_pattern};
 use crate::auth::AuthUser;
-use crate::http::{ApiError, ApiResult, Json, Path, Problem, Query};
+use crate::http::Code;
+use crate::http::{ApiError, ApiResult, Json, Path, Query};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -99,16 +100,17 @@ pub struct LayoutPath {
 const LAYOUT_COLUMNS: &str = "id, name, description, total_seats, config, created_at";
 
 fn layout_not_found() -> ApiError {
-    ApiError::not_found("LAYOUT_NOT_FOUND", "No such seat layout")
+    ApiError::new(Code::LAYOUT_NOT_FOUND, "No such seat layout")
 }
+
+crate::problems!(ListProblems: [codes::QUERY], INVALID_CURSOR);
 
 /// List seat layouts by name (for the event form).
 #[utoipa::path(get, path = "/api/v1/seat-layouts", tag = "catalog",
     params(NameListQuery),
     responses(
         (status = 200, body = Page<SeatLayout>),
-        (status = 400, description = "INVALID_QUERY, INVALID_CURSOR", body = Problem,
-         content_type = "application/problem+json")))]
+        ListProblems))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     Query(q): Query<NameListQuery>,
@@ -140,15 +142,14 @@ pub(crate) async fn list(
     }))
 }
 
+crate::problems!(GetProblems: [codes::PATH], LAYOUT_NOT_FOUND);
+
 /// One seat layout.
 #[utoipa::path(get, path = "/api/v1/seat-layouts/{layout_id}", tag = "catalog",
     params(LayoutPath),
     responses(
         (status = 200, body = SeatLayout),
-        (status = 400, description = "INVALID_PATH", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 404, description = "LAYOUT_NOT_FOUND", body = Problem,
-         content_type = "application/problem+json")))]
+        GetProblems))]
 pub(crate) async fn get(
     State(state): State<AppState>,
     Path(p): Path<LayoutPath>,
@@ -164,6 +165,8 @@ pub(crate) async fn get(
     .map(Json)
 }
 
+crate::problems!(CreateProblems: [codes::AUTH, codes::JSON_BODY], FORBIDDEN_ROLE, LAYOUT_NAME_TAKEN);
+
 /// Import a seat layout (admin). Validated: 1..=100 sections with unique names, rows and
 /// seats per row 1..=200, prices 0..=10,000,000 KRW, at most 100,000 seats, and
 /// `total_seats` (if sent) equal to the computed count. Layouts are immutable.
@@ -172,16 +175,7 @@ pub(crate) async fn get(
     security(("bearer" = [])),
     responses(
         (status = 201, body = SeatLayout),
-        (status = 400, description = "MALFORMED_JSON", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 401, description = "AUTH_REQUIRED, TOKEN_*", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 403, description = "FORBIDDEN_ROLE", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 409, description = "LAYOUT_NAME_TAKEN", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 422, description = "VALIDATION_FAILED, INVALID_BODY", body = Problem,
-         content_type = "application/problem+json")))]
+        CreateProblems))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -217,8 +211,8 @@ pub(crate) async fn create(
     .fetch_one(&state.db)
     .await;
     match row {
-        Err(e) if is_unique_violation(&e, None) => Err(ApiError::conflict(
-            "LAYOUT_NAME_TAKEN",
+        Err(e) if is_unique_violation(&e, None) => Err(ApiError::new(
+            Code::LAYOUT_NAME_TAKEN,
             "A seat layout with this name already exists",
         )),
         Err(e) => Err(e.into()),

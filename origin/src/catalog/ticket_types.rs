@@ -16,7 +16,8 @@ use super::model::{
 };
 use super::validate::{Checks, MAX_TICKET_TYPES};
 use crate::auth::AuthUser;
-use crate::http::{ApiError, ApiResult, Json, Path, Problem};
+use crate::http::Code;
+use crate::http::{ApiError, ApiResult, Json, Path};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -47,18 +48,17 @@ pub struct UpdateTicketType {
 }
 
 fn ticket_type_not_found() -> ApiError {
-    ApiError::not_found("TICKET_TYPE_NOT_FOUND", "No such ticket type")
+    ApiError::new(Code::TICKET_TYPE_NOT_FOUND, "No such ticket type")
 }
+
+crate::problems!(ListProblems: [codes::PATH], EVENT_NOT_FOUND);
 
 /// The ticket types of an event with their stock.
 #[utoipa::path(get, path = "/api/v1/events/{event_id}/ticket-types", tag = "catalog",
     params(super::events::EventPath),
     responses(
         (status = 200, body = Vec<TicketTypeRecord>),
-        (status = 400, description = "INVALID_PATH", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 404, description = "EVENT_NOT_FOUND", body = Problem,
-         content_type = "application/problem+json")))]
+        ListProblems))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     Path(p): Path<super::events::EventPath>,
@@ -69,6 +69,8 @@ pub(crate) async fn list(
     Ok(Json(list_ticket_types(&state.db, p.event_id).await?))
 }
 
+crate::problems!(CreateProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH], FORBIDDEN_ROLE, NOT_EVENT_OWNER, EVENT_NOT_FOUND, EVENT_CANCELLED);
+
 /// Add a ticket type to an event (its promoter or an admin).
 #[utoipa::path(post, path = "/api/v1/events/{event_id}/ticket-types", tag = "catalog",
     params(super::events::EventPath),
@@ -76,18 +78,7 @@ pub(crate) async fn list(
     security(("bearer" = [])),
     responses(
         (status = 201, body = TicketTypeRecord),
-        (status = 400, description = "MALFORMED_JSON, INVALID_PATH", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 401, description = "AUTH_REQUIRED, TOKEN_*", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 403, description = "FORBIDDEN_ROLE, NOT_EVENT_OWNER", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 404, description = "EVENT_NOT_FOUND", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 409, description = "EVENT_CANCELLED", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 422, description = "VALIDATION_FAILED, INVALID_BODY", body = Problem,
-         content_type = "application/problem+json")))]
+        CreateProblems))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -125,15 +116,14 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(record)))
 }
 
+crate::problems!(GetProblems: [codes::PATH], TICKET_TYPE_NOT_FOUND);
+
 /// One ticket type with its stock.
 #[utoipa::path(get, path = "/api/v1/ticket-types/{ticket_type_id}", tag = "catalog",
     params(TicketTypePath),
     responses(
         (status = 200, body = TicketTypeRecord),
-        (status = 400, description = "INVALID_PATH", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 404, description = "TICKET_TYPE_NOT_FOUND", body = Problem,
-         content_type = "application/problem+json")))]
+        GetProblems))]
 pub(crate) async fn get(
     State(state): State<AppState>,
     Path(p): Path<TicketTypePath>,
@@ -161,6 +151,8 @@ async fn authorize(
     Ok((t, event))
 }
 
+crate::problems!(UpdateProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH], FORBIDDEN_ROLE, NOT_EVENT_OWNER, TICKET_TYPE_NOT_FOUND, QUANTITY_BELOW_SOLD, VERSION_CONFLICT, EVENT_CANCELLED);
+
 /// Edit a ticket type. Changing `total_quantity` moves `available_quantity` by the same
 /// delta atomically; below the sold/held count it is 409 `QUANTITY_BELOW_SOLD`.
 #[utoipa::path(patch, path = "/api/v1/ticket-types/{ticket_type_id}", tag = "catalog",
@@ -169,18 +161,7 @@ async fn authorize(
     security(("bearer" = [])),
     responses(
         (status = 200, body = TicketTypeRecord),
-        (status = 400, description = "MALFORMED_JSON, INVALID_PATH", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 401, description = "AUTH_REQUIRED, TOKEN_*", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 403, description = "FORBIDDEN_ROLE, NOT_EVENT_OWNER", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 404, description = "TICKET_TYPE_NOT_FOUND", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 409, description = "QUANTITY_BELOW_SOLD, VERSION_CONFLICT, EVENT_CANCELLED",
-         body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "VALIDATION_FAILED, INVALID_BODY", body = Problem,
-         content_type = "application/problem+json")))]
+        UpdateProblems))]
 pub(crate) async fn update(
     State(state): State<AppState>,
     user: AuthUser,
@@ -249,12 +230,14 @@ pub(crate) async fn update(
         .ok_or_else(ticket_type_not_found)?;
     check_version(&[body.version], now.version)?;
     let taken = i64::from(now.total_quantity) - i64::from(now.available_quantity);
-    Err(ApiError::conflict(
-        "QUANTITY_BELOW_SOLD",
+    Err(ApiError::new(
+        Code::QUANTITY_BELOW_SOLD,
         format!("{taken} tickets are already sold or held; total_quantity cannot go below that"),
     )
     .with("sold_or_held", taken))
 }
+
+crate::problems!(DeleteProblems: [codes::AUTH, codes::PATH], FORBIDDEN_ROLE, NOT_EVENT_OWNER, TICKET_TYPE_NOT_FOUND, TICKET_TYPE_HAS_SALES);
 
 /// Delete a ticket type nobody has bought or held (else 409 `TICKET_TYPE_HAS_SALES`).
 #[utoipa::path(delete, path = "/api/v1/ticket-types/{ticket_type_id}", tag = "catalog",
@@ -262,16 +245,7 @@ pub(crate) async fn update(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "INVALID_PATH", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 401, description = "AUTH_REQUIRED, TOKEN_*", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 403, description = "FORBIDDEN_ROLE, NOT_EVENT_OWNER", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 404, description = "TICKET_TYPE_NOT_FOUND", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 409, description = "TICKET_TYPE_HAS_SALES", body = Problem,
-         content_type = "application/problem+json")))]
+        DeleteProblems))]
 pub(crate) async fn delete(
     State(state): State<AppState>,
     user: AuthUser,
@@ -287,8 +261,8 @@ pub(crate) async fn delete(
     .execute(&state.db)
     .await;
     let has_sales = || {
-        ApiError::conflict(
-            "TICKET_TYPE_HAS_SALES",
+        ApiError::new(
+            Code::TICKET_TYPE_HAS_SALES,
             "Tickets of this type are sold or held; it cannot be deleted",
         )
     };

@@ -4,7 +4,8 @@ use super::artists::NameListQuery;
 use super::page::{self, Cursor, Page};
 use super::validate::{Checks, is_fk_violation, like_pattern};
 use crate::auth::AuthUser;
-use crate::http::{ApiError, ApiResult, Json, Path, Problem, Query};
+use crate::http::Code;
+use crate::http::{ApiError, ApiResult, Json, Path, Query};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -52,16 +53,17 @@ pub struct VenuePath {
 const VENUE_COLUMNS: &str = "id, name, address, city, created_at, updated_at";
 
 fn venue_not_found() -> ApiError {
-    ApiError::not_found("VENUE_NOT_FOUND", "No such venue")
+    ApiError::new(Code::VENUE_NOT_FOUND, "No such venue")
 }
+
+crate::problems!(ListProblems: [codes::QUERY], INVALID_CURSOR);
 
 /// List venues by name.
 #[utoipa::path(get, path = "/api/v1/venues", tag = "catalog",
     params(NameListQuery),
     responses(
         (status = 200, body = Page<Venue>),
-        (status = 400, description = "INVALID_QUERY, INVALID_CURSOR", body = Problem,
-         content_type = "application/problem+json")))]
+        ListProblems))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     Query(q): Query<NameListQuery>,
@@ -98,15 +100,14 @@ async fn load(state: &AppState, id: Uuid) -> ApiResult<Venue> {
         .ok_or_else(venue_not_found)
 }
 
+crate::problems!(GetProblems: [codes::PATH], VENUE_NOT_FOUND);
+
 /// One venue.
 #[utoipa::path(get, path = "/api/v1/venues/{venue_id}", tag = "catalog",
     params(VenuePath),
     responses(
         (status = 200, body = Venue),
-        (status = 400, description = "INVALID_PATH", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 404, description = "VENUE_NOT_FOUND", body = Problem,
-         content_type = "application/problem+json")))]
+        GetProblems))]
 pub(crate) async fn get(
     State(state): State<AppState>,
     Path(p): Path<VenuePath>,
@@ -127,20 +128,15 @@ fn check_fields(
     )
 }
 
+crate::problems!(CreateProblems: [codes::AUTH, codes::JSON_BODY], FORBIDDEN_ROLE);
+
 /// Create a venue (admin).
 #[utoipa::path(post, path = "/api/v1/venues", tag = "catalog",
     request_body = CreateVenue,
     security(("bearer" = [])),
     responses(
         (status = 201, body = Venue),
-        (status = 400, description = "MALFORMED_JSON", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 401, description = "AUTH_REQUIRED, TOKEN_*", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 403, description = "FORBIDDEN_ROLE", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 422, description = "VALIDATION_FAILED, INVALID_BODY", body = Problem,
-         content_type = "application/problem+json")))]
+        CreateProblems))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -172,6 +168,8 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(venue)))
 }
 
+crate::problems!(UpdateProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH], FORBIDDEN_ROLE, VENUE_NOT_FOUND);
+
 /// Edit a venue (admin).
 #[utoipa::path(patch, path = "/api/v1/venues/{venue_id}", tag = "catalog",
     params(VenuePath),
@@ -179,16 +177,7 @@ pub(crate) async fn create(
     security(("bearer" = [])),
     responses(
         (status = 200, body = Venue),
-        (status = 400, description = "MALFORMED_JSON, INVALID_PATH", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 401, description = "AUTH_REQUIRED, TOKEN_*", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 403, description = "FORBIDDEN_ROLE", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 404, description = "VENUE_NOT_FOUND", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 422, description = "VALIDATION_FAILED, INVALID_BODY", body = Problem,
-         content_type = "application/problem+json")))]
+        UpdateProblems))]
 pub(crate) async fn update(
     State(state): State<AppState>,
     user: AuthUser,
@@ -216,22 +205,15 @@ pub(crate) async fn update(
     .ok_or_else(venue_not_found)
 }
 
+crate::problems!(DeleteProblems: [codes::AUTH, codes::PATH], FORBIDDEN_ROLE, VENUE_NOT_FOUND, VENUE_IN_USE);
+
 /// Delete a venue (admin) that no event references (else 409 `VENUE_IN_USE`).
 #[utoipa::path(delete, path = "/api/v1/venues/{venue_id}", tag = "catalog",
     params(VenuePath),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "INVALID_PATH", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 401, description = "AUTH_REQUIRED, TOKEN_*", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 403, description = "FORBIDDEN_ROLE", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 404, description = "VENUE_NOT_FOUND", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 409, description = "VENUE_IN_USE", body = Problem,
-         content_type = "application/problem+json")))]
+        DeleteProblems))]
 pub(crate) async fn delete(
     State(state): State<AppState>,
     user: AuthUser,
@@ -243,8 +225,8 @@ pub(crate) async fn delete(
         .execute(&state.db)
         .await;
     match done {
-        Err(e) if is_fk_violation(&e) => Err(ApiError::conflict(
-            "VENUE_IN_USE",
+        Err(e) if is_fk_violation(&e) => Err(ApiError::new(
+            Code::VENUE_IN_USE,
             "Events still take place at this venue",
         )),
         Err(e) => Err(e.into()),

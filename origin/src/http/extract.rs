@@ -9,6 +9,7 @@
 //! - bad query string → 400 `INVALID_QUERY`.
 
 use super::problem::{ApiError, FieldError};
+use crate::http::Code;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::StatusCode;
@@ -74,38 +75,33 @@ impl From<JsonRejection> for ApiError {
         match r {
             JsonRejection::JsonDataError(e) => {
                 let fe = field_of(&e.body_text());
-                let mut err = ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "INVALID_BODY",
-                    format!("{}: {}", fe.field, fe.message),
-                );
+                let mut err =
+                    ApiError::new(Code::INVALID_BODY, format!("{}: {}", fe.field, fe.message));
                 err.errors.push(fe);
                 err
             }
-            JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(
-                "MALFORMED_JSON",
+            JsonRejection::JsonSyntaxError(e) => ApiError::new(
+                Code::MALFORMED_JSON,
                 format!(
                     "The body is not valid JSON: {}",
                     field_of(&e.body_text()).message
                 ),
             ),
             JsonRejection::MissingJsonContentType(_) => ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "UNSUPPORTED_MEDIA_TYPE",
+                Code::UNSUPPORTED_MEDIA_TYPE,
                 "Send the body as JSON with `Content-Type: application/json`",
             ),
             JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 payload_too_large()
             }
-            other => ApiError::new(other.status(), "BAD_BODY", other.body_text()),
+            other => ApiError::with_status(other.status(), Code::BAD_BODY, other.body_text()),
         }
     }
 }
 
 pub fn payload_too_large() -> ApiError {
     ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "PAYLOAD_TOO_LARGE",
+        Code::PAYLOAD_TOO_LARGE,
         "The request body is larger than this endpoint accepts",
     )
 }
@@ -114,9 +110,9 @@ impl From<PathRejection> for ApiError {
     fn from(r: PathRejection) -> Self {
         match r {
             PathRejection::FailedToDeserializePathParams(e) => {
-                ApiError::bad_request("INVALID_PATH", e.body_text())
+                ApiError::new(Code::INVALID_PATH, e.body_text())
             }
-            other => ApiError::new(other.status(), "INVALID_PATH", other.body_text()),
+            other => ApiError::with_status(other.status(), Code::INVALID_PATH, other.body_text()),
         }
     }
 }
@@ -128,7 +124,7 @@ impl From<QueryRejection> for ApiError {
             .strip_prefix("Failed to deserialize query string: ")
             .unwrap_or(&text)
             .to_owned();
-        ApiError::bad_request("INVALID_QUERY", text)
+        ApiError::new(Code::INVALID_QUERY, text)
     }
 }
 

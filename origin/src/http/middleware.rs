@@ -8,6 +8,7 @@
 //!    router, a 405, a timeout from tower) is rewritten into one;
 //! 5. CORS, request timeout, body-size limit.
 
+use super::Code;
 use super::problem::{ApiError, PROBLEM_JSON};
 use crate::config::Config;
 use axum::Router;
@@ -118,18 +119,20 @@ async fn problem_guard(req: Request, next: Next) -> Response {
         return res;
     }
     let (code, detail) = match status {
-        StatusCode::NOT_FOUND => ("NOT_FOUND", "No such resource"),
-        StatusCode::METHOD_NOT_ALLOWED => ("METHOD_NOT_ALLOWED", "Method not allowed here"),
+        StatusCode::NOT_FOUND => (Code::NOT_FOUND, "No such resource"),
+        StatusCode::METHOD_NOT_ALLOWED => (Code::METHOD_NOT_ALLOWED, "Method not allowed here"),
         StatusCode::PAYLOAD_TOO_LARGE => (
-            "PAYLOAD_TOO_LARGE",
+            Code::PAYLOAD_TOO_LARGE,
             "The request body is larger than this endpoint accepts",
         ),
-        StatusCode::SERVICE_UNAVAILABLE => ("TIMEOUT", "The request took too long"),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("UNSUPPORTED_MEDIA_TYPE", "Unsupported media type"),
-        s if s.is_server_error() => ("INTERNAL", "An unexpected error occurred"),
-        _ => ("BAD_REQUEST", "The request could not be processed"),
+        StatusCode::SERVICE_UNAVAILABLE => (Code::TIMEOUT, "The request took too long"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            (Code::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type")
+        }
+        s if s.is_server_error() => (Code::INTERNAL, "An unexpected error occurred"),
+        _ => (Code::BAD_REQUEST, "The request could not be processed"),
     };
-    let mut problem = ApiError::new(status, code, detail).into_response();
+    let mut problem = ApiError::with_status(status, code, detail).into_response();
     // Keep headers such as `Allow` and `Retry-After` that tell the client what to do.
     for name in [header::ALLOW, header::RETRY_AFTER] {
         if let Some(v) = res.headers().get(&name) {

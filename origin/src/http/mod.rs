@@ -1,9 +1,11 @@
 //! HTTP plumbing shared by every module: the error shape, extractors, and the middleware
 //! stack that wraps the whole router.
 
+pub mod codes;
 pub mod extract;
 pub mod middleware;
 pub mod problem;
 
+pub use codes::Code;
 pub use extract::{Json, Path, Query};
 pub use problem::{ApiError, ApiResult, FieldError, Problem};

@@ -1,15 +1,15 @@
 //! RFC 9457 problem details: the one error shape of the API.
 //!
 //! Every error response is `application/problem+json` with a stable, machine-readable
-//! `code` (SCREAMING_SNAKE_CASE). Clients branch on `code`, never on `detail`, which is
+//! `code` (SCREAMING_SNAKE_CASE, one of [`Code`]). Clients branch on `code`, never on `detail`, which is
 //! for humans and may change. Bad input gets a 4xx that names the field; a 500 never
 //! carries internals (they go to the log with the request id).
 
+use super::codes::Code;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use std::borrow::Cow;
 use utoipa::ToSchema;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -52,7 +52,7 @@ pub struct ApiError(Box<ErrorParts>);
 #[derive(Debug)]
 pub struct ErrorParts {
     pub status: StatusCode,
-    pub code: Cow<'static, str>,
+    pub code: Code,
     pub detail: String,
     pub errors: Vec<FieldError>,
     pub extra: Map<String, Value>,
@@ -64,14 +64,17 @@ pub struct ErrorParts {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
-    pub fn new(
-        status: StatusCode,
-        code: impl Into<Cow<'static, str>>,
-        detail: impl Into<String>,
-    ) -> Self {
+    /// An error with `code`'s status.
+    pub fn new(code: Code, detail: impl Into<String>) -> Self {
+        Self::with_status(code.status(), code, detail)
+    }
+
+    /// An error whose status is not `code`'s own (the router's fallbacks pass through
+    /// whatever status axum chose).
+    pub fn with_status(status: StatusCode, code: Code, detail: impl Into<String>) -> Self {
         ApiError(Box::new(ErrorParts {
             status,
-            code: code.into(),
+            code,
             detail: detail.into(),
             errors: Vec::new(),
             extra: Map::new(),
@@ -80,19 +83,11 @@ impl ApiError {
         }))
     }
 
-    pub fn bad_request(code: impl Into<Cow<'static, str>>, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, detail)
-    }
-
     /// 422 `VALIDATION_FAILED` naming one field; chain [`ApiError::and_field`] for more.
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
         let field = field.into();
         let message = message.into();
-        let mut e = Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "VALIDATION_FAILED",
-            format!("{field}: {message}"),
-        );
+        let mut e = Self::new(Code::VALIDATION_FAILED, format!("{field}: {message}"));
         e.errors.push(FieldError { field, message });
         e
     }
@@ -117,41 +112,19 @@ impl ApiError {
         self
     }
 
-    pub fn unauthorized(code: impl Into<Cow<'static, str>>, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, code, detail)
-    }
-
-    pub fn forbidden(code: impl Into<Cow<'static, str>>, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, code, detail)
-    }
-
-    pub fn not_found(code: impl Into<Cow<'static, str>>, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, code, detail)
-    }
-
-    pub fn conflict(code: impl Into<Cow<'static, str>>, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, code, detail)
-    }
-
     pub fn too_many_requests(retry_after_secs: u64) -> Self {
         let mut e = Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "RATE_LIMITED",
+            Code::RATE_LIMITED,
             format!("Too many attempts; retry after {retry_after_secs} s"),
         );
         e.retry_after_secs = Some(retry_after_secs.max(1));
         e
     }
 
-    pub fn unavailable(code: impl Into<Cow<'static, str>>, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, code, detail)
-    }
-
     /// 500; `source` goes to the log only.
     pub fn internal(source: impl Into<anyhow::Error>) -> Self {
         let mut e = Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL",
+            Code::INTERNAL,
             "An unexpected error occurred; it has been logged",
         );
         e.source = Some(source.into());
@@ -179,7 +152,7 @@ impl ApiError {
     /// request's own: everything but the logged source is kept.
     pub fn from_shared(e: std::sync::Arc<ApiError>) -> Self {
         std::sync::Arc::try_unwrap(e).unwrap_or_else(|shared| {
-            let mut e = ApiError::new(shared.status, shared.code.clone(), shared.detail.clone());
+            let mut e = ApiError::with_status(shared.status, shared.code, shared.detail.clone());
             e.errors = shared.errors.clone();
             e.extra = shared.extra.clone();
             e.retry_after_secs = shared.retry_after_secs;
@@ -196,11 +169,11 @@ impl ApiError {
         Problem {
             kind: format!(
                 "https://urr.dev/problems/{}",
-                self.code.to_ascii_lowercase().replace('_', "-")
+                self.code.as_str().to_ascii_lowercase().replace('_', "-")
             ),
             title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
             status: self.status.as_u16(),
-            code: self.code.to_string(),
+            code: self.code.as_str().to_owned(),
             detail: self.detail.clone(),
             errors: self.errors.clone(),
             extra: self.extra.clone(),
@@ -239,6 +212,8 @@ impl IntoResponse for ApiError {
         }
         let body = serde_json::to_vec(&self.to_problem()).unwrap_or_default();
         let mut res = (self.status, body).into_response();
+        // For the declared-errors check (`http::codes::check_declared`).
+        res.extensions_mut().insert(self.code);
         let headers = res.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if let Some(secs) = self.retry_after_secs {
@@ -255,8 +230,8 @@ impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         match e {
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                let mut err = ApiError::unavailable(
-                    "DATABASE_UNAVAILABLE",
+                let mut err = ApiError::new(
+                    Code::DATABASE_UNAVAILABLE,
                     "The database is not reachable right now; retry shortly",
                 );
                 err.source = Some(e.into());
@@ -269,8 +244,8 @@ impl From<sqlx::Error> for ApiError {
 
 impl From<redis::RedisError> for ApiError {
     fn from(e: redis::RedisError) -> Self {
-        let mut err = ApiError::unavailable(
-            "CACHE_UNAVAILABLE",
+        let mut err = ApiError::new(
+            Code::CACHE_UNAVAILABLE,
             "A backing store is not reachable right now; retry shortly",
         );
         err.source = Some(e.into());

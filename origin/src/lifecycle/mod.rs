@@ -9,7 +9,8 @@ use crate::catalog::{
     EventDetail, EventPath, EventRecord, apply_edit, check_edit, check_version, event_cancelled,
     event_not_found, if_match, load_detail, lock_for_write, mark_cancelled,
 };
-use crate::http::{ApiError, ApiResult, Json, Path, Problem};
+use crate::http::Code;
+use crate::http::{ApiError, ApiResult, Json, Path};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -27,6 +28,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(cancel))
 }
 
+crate::problems!(UpdateProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH], INVALID_IF_MATCH, FORBIDDEN_ROLE, NOT_EVENT_OWNER, EVENT_NOT_FOUND, VERSION_CONFLICT, EVENT_CANCELLED, EVENT_HAS_SALES);
+
 /// Edit an event (everything but its seat layout and seat prices).
 ///
 /// Optimistic concurrency: send the `version` you read (as `If-Match` or in the body);
@@ -42,18 +45,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     security(("bearer" = [])),
     responses(
         (status = 200, body = EventDetail),
-        (status = 400, description = "MALFORMED_JSON, INVALID_PATH, INVALID_IF_MATCH", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 401, description = "AUTH_REQUIRED, TOKEN_*", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 403, description = "FORBIDDEN_ROLE, NOT_EVENT_OWNER", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 404, description = "EVENT_NOT_FOUND", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 409, description = "VERSION_CONFLICT, EVENT_CANCELLED, EVENT_HAS_SALES (promoters: show time or sale window after the first sale; with `fields`)", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 422, description = "VALIDATION_FAILED, INVALID_BODY", body = Problem,
-         content_type = "application/problem+json")))]
+        UpdateProblems))]
 pub(crate) async fn update(
     State(state): State<AppState>,
     user: AuthUser,
@@ -79,8 +71,8 @@ pub(crate) async fn update(
         && !user.is_admin()
         && crate::booking::has_sales(&mut tx, cur.id, now).await?
     {
-        return Err(ApiError::conflict(
-            "EVENT_HAS_SALES",
+        return Err(ApiError::new(
+            Code::EVENT_HAS_SALES,
             "Tickets are sold or held: the show time and sale window are frozen; ask an \
              admin to move them",
         )
@@ -135,6 +127,8 @@ async fn on_event_cancelled(
     Ok((closed, done))
 }
 
+crate::problems!(CancelProblems: [codes::AUTH, codes::PATH], FORBIDDEN_ROLE, NOT_EVENT_OWNER, EVENT_NOT_FOUND, EVENT_ALREADY_CANCELLED);
+
 /// Cancel an event. Its status becomes `cancelled` at once, in the same transaction
 /// every unpaid hold is released and every paid order gets a full refund request
 /// (`cancellation` says how many); a second cancel is 409 `EVENT_ALREADY_CANCELLED`.
@@ -143,16 +137,7 @@ async fn on_event_cancelled(
     security(("bearer" = [])),
     responses(
         (status = 200, body = CancelledEvent),
-        (status = 400, description = "INVALID_PATH", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 401, description = "AUTH_REQUIRED, TOKEN_*", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 403, description = "FORBIDDEN_ROLE, NOT_EVENT_OWNER", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 404, description = "EVENT_NOT_FOUND", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 409, description = "EVENT_ALREADY_CANCELLED", body = Problem,
-         content_type = "application/problem+json")))]
+        CancelProblems))]
 pub(crate) async fn cancel(
     State(state): State<AppState>,
     user: AuthUser,
@@ -162,8 +147,8 @@ pub(crate) async fn cancel(
     let mut tx = state.db.begin().await?;
     let event = lock_for_write(&mut tx, &user, p.event_id).await?;
     if event.cancelled_at.is_some() {
-        return Err(ApiError::conflict(
-            "EVENT_ALREADY_CANCELLED",
+        return Err(ApiError::new(
+            Code::EVENT_ALREADY_CANCELLED,
             "The event is already cancelled",
         ));
     }

@@ -54,6 +54,7 @@ pub use refund::request_event_refunds;
 pub use store::{InFlight, PaymentRow, lease_due, release_lease};
 
 use crate::auth::AuthUser;
+use crate::http::Code;
 use crate::http::{ApiError, ApiResult, Json, Path};
 use crate::state::AppState;
 use crate::workers::Workers;
@@ -102,6 +103,8 @@ pub fn start_workers(state: &AppState, workers: &mut Workers) {
     );
 }
 
+crate::problems!(ConfirmPaymentProblems: [codes::AUTH, codes::JSON_BODY], PAYMENT_DECLINED, ORDER_NOT_FOUND, HOLD_EXPIRED, PAYMENT_IN_PROGRESS, ORDER_REFUNDED, RESERVATION_CLOSED, PAYMENT_AMOUNT_MISMATCH, AMOUNT_BELOW_MINIMUM, PAYMENT_PROVIDER_UNAVAILABLE, PAYMENT_VERIFICATION_FAILED, EVENT_CANCELLED);
+
 /// Confirms a payment the Toss widget authorised: post the success redirect's
 /// `paymentKey`, `orderId` and `amount`. On success the reservation is confirmed and
 /// its tickets are issued; repeating the call returns the same tickets.
@@ -110,15 +113,7 @@ pub fn start_workers(state: &AppState, workers: &mut Workers) {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Paid; the order's tickets", body = ConfirmResponse),
-        (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 402, description = "PAYMENT_DECLINED (with `toss_code`); nothing charged", body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "ORDER_NOT_FOUND", body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "HOLD_EXPIRED (nothing charged), PAYMENT_IN_PROGRESS, ORDER_REFUNDED, RESERVATION_CLOSED (money returned)",
-         body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "PAYMENT_AMOUNT_MISMATCH (nothing sent to Toss), AMOUNT_BELOW_MINIMUM, VALIDATION_FAILED, INVALID_BODY",
-         body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 502, description = "PAYMENT_PROVIDER_UNAVAILABLE (hold kept; settled automatically), PAYMENT_VERIFICATION_FAILED",
-         body = crate::http::Problem, content_type = "application/problem+json")))]
+        ConfirmPaymentProblems))]
 async fn confirm_payment(
     State(state): State<AppState>,
     user: AuthUser,
@@ -141,6 +136,8 @@ async fn client_config(State(state): State<AppState>) -> Json<ClientConfig> {
     })
 }
 
+crate::problems!(GetPaymentProblems: [codes::AUTH, codes::PATH], ORDER_NOT_FOUND);
+
 /// The payment state of one of your orders (admins: any order). Poll it after a 502
 /// from confirm.
 #[utoipa::path(get, path = "/api/v1/payments/{order_id}", tag = "payments",
@@ -148,8 +145,7 @@ async fn client_config(State(state): State<AppState>) -> Json<ClientConfig> {
     security(("bearer" = [])),
     responses(
         (status = 200, body = PaymentView),
-        (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "ORDER_NOT_FOUND", body = crate::http::Problem, content_type = "application/problem+json")))]
+        GetPaymentProblems))]
 async fn get_payment(
     State(state): State<AppState>,
     user: AuthUser,
@@ -157,6 +153,8 @@ async fn get_payment(
 ) -> ApiResult<Json<PaymentView>> {
     Ok(Json(service::view(&state, &user, &order_id).await?))
 }
+
+crate::problems!(TossWebhookProblems: [codes::JSON_BODY], RATE_LIMITED);
 
 /// Toss's `PAYMENT_STATUS_CHANGED` webhook. Unsigned, so never trusted: it only makes
 /// the named order due for reconciliation (unless it is already due or a reconciler
@@ -168,8 +166,7 @@ async fn get_payment(
     request_body(content = Object, description = "Toss webhook event", content_type = "application/json"),
     responses(
         (status = 200, body = WebhookAck),
-        (status = 400, description = "MALFORMED_JSON", body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "RATE_LIMITED, with Retry-After (seconds)", body = crate::http::Problem, content_type = "application/problem+json")))]
+        TossWebhookProblems))]
 async fn toss_webhook(
     State(state): State<AppState>,
     ip: crate::auth::ClientIp,
@@ -177,10 +174,12 @@ async fn toss_webhook(
 ) -> ApiResult<Json<WebhookAck>> {
     state.payments.webhook_limit.check(&state, &ip)?;
     let value: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|_| ApiError::bad_request("MALFORMED_JSON", "The webhook body is not JSON"))?;
+        .map_err(|_| ApiError::new(Code::MALFORMED_JSON, "The webhook body is not JSON"))?;
     reconcile::on_webhook(&state, &value).await?;
     Ok(Json(WebhookAck { received: true }))
 }
+
+crate::problems!(CancelReservationProblems: [codes::AUTH, codes::PATH], RESERVATION_NOT_FOUND, REFUND_WINDOW_CLOSED, REFUND_REFUSED, RESERVATION_NOT_CANCELLABLE, PAYMENT_IN_PROGRESS);
 
 /// Cancels one of your reservations. Pending: released at once. Paid: refunded under
 /// the refund policy (full until 7 days before the show, 90 % until 1 day before, then
@@ -191,11 +190,7 @@ async fn toss_webhook(
     responses(
         (status = 200, description = "Cancelled; refunded if it was paid", body = CancelResponse),
         (status = 202, description = "Refund requested; Toss has not answered yet, it completes automatically", body = CancelResponse),
-        (status = 400, description = "INVALID_PATH", body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "RESERVATION_NOT_FOUND", body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "REFUND_WINDOW_CLOSED, REFUND_REFUSED (with `toss_code`), RESERVATION_NOT_CANCELLABLE, PAYMENT_IN_PROGRESS",
-         body = crate::http::Problem, content_type = "application/problem+json")))]
+        CancelReservationProblems))]
 async fn cancel_reservation(
     State(state): State<AppState>,
     user: AuthUser,
@@ -205,6 +200,8 @@ async fn cancel_reservation(
     Ok((status, Json(body)).into_response())
 }
 
+crate::problems!(AdminRefundProblems: [codes::AUTH, codes::PATH], FORBIDDEN_ROLE, RESERVATION_NOT_FOUND, REFUND_REFUSED, RESERVATION_NOT_CANCELLABLE, PAYMENT_IN_PROGRESS, REFUND_WINDOW_CLOSED);
+
 /// Admin: refunds a paid reservation in full, whatever the policy says.
 #[utoipa::path(post, path = "/api/v1/admin/reservations/{reservation_id}/refund", tag = "payments",
     params(("reservation_id" = Uuid, Path, description = "Reservation id")),
@@ -212,11 +209,7 @@ async fn cancel_reservation(
     responses(
         (status = 200, description = "Refunded", body = CancelResponse),
         (status = 202, description = "Refund requested; completes automatically", body = CancelResponse),
-        (status = 400, description = "INVALID_PATH", body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "FORBIDDEN_ROLE", body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "RESERVATION_NOT_FOUND", body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "REFUND_REFUSED, RESERVATION_NOT_CANCELLABLE", body = crate::http::Problem, content_type = "application/problem+json")))]
+        AdminRefundProblems))]
 async fn admin_refund(
     State(state): State<AppState>,
     user: AuthUser,

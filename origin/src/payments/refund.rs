@@ -32,6 +32,7 @@ use super::toss::{TossError, TossPayment, TossStatus, is_not_found};
 use crate::auth::AuthUser;
 use crate::booking::{Order, Reservation, ReservationStatus};
 use crate::config::RefundPolicy;
+use crate::http::Code;
 use crate::http::{ApiError, ApiResult};
 use crate::outbox::{self, Topic};
 use crate::state::AppState;
@@ -333,8 +334,8 @@ async fn refund_reservation(
 ) -> ApiResult<(StatusCode, CancelResponse)> {
     let order_id = Order::id_for(reservation.id);
     let not_cancellable = |status: ReservationStatus| {
-        ApiError::conflict(
-            "RESERVATION_NOT_CANCELLABLE",
+        ApiError::new(
+            Code::RESERVATION_NOT_CANCELLABLE,
             "Only pending or paid reservations can be cancelled",
         )
         .with("reservation_status", status)
@@ -406,8 +407,8 @@ async fn refund_reservation(
                 refund: Some(r.view()),
             },
         )),
-        Driven::Refused { code, message, .. } => Err(ApiError::conflict(
-            "REFUND_REFUSED",
+        Driven::Refused { code, message, .. } => Err(ApiError::new(
+            Code::REFUND_REFUSED,
             "Toss refused the refund; the reservation and its tickets are unchanged",
         )
         .with("toss_code", code)
@@ -439,8 +440,8 @@ async fn refund_amount(
     let policy = &state.config.payments.refund_policy;
     let now = state.clock.now();
     let Some((amount, pct)) = policy_amount(policy, remaining, starts_at - now) else {
-        return Err(ApiError::conflict(
-            "REFUND_WINDOW_CLOSED",
+        return Err(ApiError::new(
+            Code::REFUND_WINDOW_CLOSED,
             format!(
                 "Tickets can no longer be cancelled: the show starts in less than {} day(s)",
                 policy.partial_days

@@ -35,11 +35,11 @@ use super::store::{self, Initiator, PaymentRow};
 use super::toss::{TossError, TossPayment, TossStatus};
 use crate::auth::AuthUser;
 use crate::booking::{Order, ReservationStatus};
+use crate::http::Code;
 use crate::http::{ApiError, ApiResult};
 use crate::outbox::{self, Topic};
 use crate::state::AppState;
 use crate::tickets;
-use axum::http::StatusCode;
 use rand::Rng;
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -128,7 +128,7 @@ pub async fn confirm(
     req: ConfirmRequest,
 ) -> ApiResult<ConfirmResponse> {
     validate_payment_key(&req.payment_key)?;
-    let order_not_found = || ApiError::not_found("ORDER_NOT_FOUND", "No such order");
+    let order_not_found = || ApiError::new(Code::ORDER_NOT_FOUND, "No such order");
     let reservation_id = Order::reservation_of(&req.order_id).ok_or_else(order_not_found)?;
     let reservation = crate::booking::fetch(state, reservation_id)
         .await?
@@ -138,8 +138,7 @@ pub async fn confirm(
         // Toss refuses card payments under 100 KRW (BELOW_MINIMUM_AMOUNT); say so
         // before anything is sent.
         return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "AMOUNT_BELOW_MINIMUM",
+            Code::AMOUNT_BELOW_MINIMUM,
             "Orders under 100 KRW cannot be paid by card",
         )
         .with("order_id", &req.order_id));
@@ -147,8 +146,7 @@ pub async fn confirm(
     if req.amount != reservation.amount {
         metrics::counter!("payments_refused_total", "reason" => "amount_mismatch").increment(1);
         return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "PAYMENT_AMOUNT_MISMATCH",
+            Code::PAYMENT_AMOUNT_MISMATCH,
             "The amount differs from the order's; nothing was charged",
         )
         .with("order_id", &req.order_id)
@@ -209,8 +207,8 @@ async fn existing(state: &AppState, row: PaymentRow, req: &ConfirmRequest) -> Ap
         PaymentStatus::Paid => Next::Done(paid_response(state, &row).await?),
         PaymentStatus::Confirming if row.payment_key == req.payment_key => Next::Resume(row),
         PaymentStatus::Confirming => {
-            return Err(ApiError::conflict(
-                "PAYMENT_IN_PROGRESS",
+            return Err(ApiError::new(
+                Code::PAYMENT_IN_PROGRESS,
                 "Another payment for this order is being confirmed; this one was not charged",
             ));
         }
@@ -218,8 +216,8 @@ async fn existing(state: &AppState, row: PaymentRow, req: &ConfirmRequest) -> Ap
         PaymentStatus::CancelRequested
         | PaymentStatus::Refunded
         | PaymentStatus::PartiallyRefunded => {
-            return Err(ApiError::conflict(
-                "ORDER_REFUNDED",
+            return Err(ApiError::new(
+                Code::ORDER_REFUNDED,
                 "This order has been refunded (or its refund is under way)",
             )
             .with("payment_status", row.status()));
@@ -266,8 +264,8 @@ async fn claim(
             match existing(state, row, req).await? {
                 Next::Done(r) => Ok(Claimed::Done(Box::new(r))),
                 Next::Resume(row) => resume(state, row).await,
-                Next::Claim => Err(ApiError::conflict(
-                    "PAYMENT_IN_PROGRESS",
+                Next::Claim => Err(ApiError::new(
+                    Code::PAYMENT_IN_PROGRESS,
                     "This order changed while you paid; retry",
                 )),
             }
@@ -289,8 +287,8 @@ async fn resume(state: &AppState, row: PaymentRow) -> ApiResult<Claimed> {
         Some(now) if now.status() == PaymentStatus::Paid => {
             Ok(Claimed::Done(Box::new(paid_response(state, &now).await?)))
         }
-        _ => Err(ApiError::conflict(
-            "HOLD_EXPIRED",
+        _ => Err(ApiError::new(
+            Code::HOLD_EXPIRED,
             "The hold on these tickets has ended; the payment was not completed. If Toss \
              charged you, the money is returned automatically.",
         )),
@@ -325,15 +323,15 @@ async fn not_payable(
     };
     if event_cancelled {
         metrics::counter!("payments_refused_total", "reason" => "event_cancelled").increment(1);
-        return Err(ApiError::conflict(
-            "EVENT_CANCELLED",
+        return Err(ApiError::new(
+            Code::EVENT_CANCELLED,
             "This event has been cancelled; nothing was charged.",
         )
         .with("reservation_status", status));
     }
     metrics::counter!("payments_refused_total", "reason" => "hold_expired").increment(1);
-    Err(ApiError::conflict(
-        "HOLD_EXPIRED",
+    Err(ApiError::new(
+        Code::HOLD_EXPIRED,
         "The hold on these tickets has ended; nothing was charged. Book again.",
     )
     .with("reservation_status", status))
@@ -649,8 +647,7 @@ async fn respond(
     match settlement {
         Settlement::Paid(row) => paid_response(state, &row).await,
         Settlement::Declined { code, message } => Err(ApiError::new(
-            StatusCode::PAYMENT_REQUIRED,
-            "PAYMENT_DECLINED",
+            Code::PAYMENT_DECLINED,
             "Toss declined the payment; nothing was charged. You can pay again while the hold lasts.",
         )
         .with("toss_code", code)
@@ -658,8 +655,7 @@ async fn respond(
         Settlement::Pending { error } => Err({
             tracing::warn!(order = %order_id, %error, "confirm outcome unknown; the reconciler settles it");
             ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "PAYMENT_PROVIDER_UNAVAILABLE",
+            Code::PAYMENT_PROVIDER_UNAVAILABLE,
             "The payment provider did not answer in time. Your hold is kept; if the payment \
              went through it is completed automatically, else the hold lapses as usual. \
              Check the order's status.",
@@ -667,16 +663,15 @@ async fn respond(
             .with("order_id", order_id)
             .with_retry_after(5)
         }),
-        Settlement::Reversed { completed } => Err(ApiError::conflict(
-            "RESERVATION_CLOSED",
+        Settlement::Reversed { completed } => Err(ApiError::new(
+            Code::RESERVATION_CLOSED,
             "The reservation ended before the payment completed; the money is returned in full",
         )
         .with("refund_completed", completed)),
         Settlement::Rejected { detail } => Err({
             tracing::error!(order = %order_id, %detail, "Toss answered for another payment; an operator must look");
             ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "PAYMENT_VERIFICATION_FAILED",
+                Code::PAYMENT_VERIFICATION_FAILED,
                 "Toss's answer did not match this order; nothing was kept. Support has been alerted.",
             )
             .with("order_id", order_id)
@@ -692,6 +687,6 @@ pub async fn view(
 ) -> ApiResult<super::model::PaymentView> {
     match store::load(state, order_id).await? {
         Some(row) if row.user_id == user.id || user.is_admin() => Ok(row.view()),
-        _ => Err(ApiError::not_found("ORDER_NOT_FOUND", "No such order")),
+        _ => Err(ApiError::new(Code::ORDER_NOT_FOUND, "No such order")),
     }
 }

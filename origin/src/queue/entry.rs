@@ -16,6 +16,7 @@
 
 use super::line;
 use crate::auth::AuthUser;
+use crate::http::Code;
 use crate::http::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::http::HeaderMap;
@@ -87,28 +88,28 @@ fn unverified_kind(raw: &str) -> Option<String> {
 fn refused(e: &TokenError) -> ApiError {
     let (code, detail) = match e {
         TokenError::WrongKind { .. } => (
-            "ENTRY_TOKEN_WRONG_TYPE",
+            Code::ENTRY_TOKEN_WRONG_TYPE,
             "this is not an entry token (a pass, ticket or access token cannot be used)",
         ),
         TokenError::WrongEvent => (
-            "ENTRY_TOKEN_WRONG_EVENT",
+            Code::ENTRY_TOKEN_WRONG_EVENT,
             "the entry token was issued for another event",
         ),
         TokenError::Expired => (
-            "ENTRY_TOKEN_EXPIRED",
+            Code::ENTRY_TOKEN_EXPIRED,
             "the entry token has expired; join the queue again",
         ),
         TokenError::NotYetValid => (
-            "ENTRY_TOKEN_NOT_YET_VALID",
+            Code::ENTRY_TOKEN_NOT_YET_VALID,
             "the entry token is not valid yet",
         ),
         TokenError::UnknownKey | TokenError::BadSignature | TokenError::Algorithm => (
-            "ENTRY_TOKEN_INVALID",
+            Code::ENTRY_TOKEN_INVALID,
             "the entry token's signature does not verify",
         ),
-        TokenError::Malformed => ("ENTRY_TOKEN_MALFORMED", "the entry token is malformed"),
+        TokenError::Malformed => (Code::ENTRY_TOKEN_MALFORMED, "the entry token is malformed"),
     };
-    ApiError::forbidden(code, detail)
+    ApiError::new(code, detail)
 }
 
 /// Checks the entry token for a booking request of `user` on `event`, if the event's
@@ -126,8 +127,8 @@ pub async fn require(
         return Ok(());
     }
     let Some(raw) = presented(headers, event).filter(|t| !t.is_empty()) else {
-        return Err(ApiError::forbidden(
-            "ENTRY_TOKEN_REQUIRED",
+        return Err(ApiError::new(
+            Code::ENTRY_TOKEN_REQUIRED,
             "this event has a queue: send the entry token from the queue status in the \
              X-Entry-Token header",
         ));
@@ -141,15 +142,15 @@ pub async fn require(
     .map_err(|e| match (&e, unverified_kind(raw)) {
         // Signed by a key we do not know (a pass comes from the edge key): say what it
         // is, which helps a client that sent the wrong token.
-        (TokenError::UnknownKey, Some(kind)) if kind != "entry" => ApiError::forbidden(
-            "ENTRY_TOKEN_WRONG_TYPE",
+        (TokenError::UnknownKey, Some(kind)) if kind != "entry" => ApiError::new(
+            Code::ENTRY_TOKEN_WRONG_TYPE,
             format!("this is a {kind} token, not an entry token"),
         ),
         _ => refused(&e),
     })?;
     if claims.sub != user.id {
-        return Err(ApiError::forbidden(
-            "ENTRY_TOKEN_WRONG_USER",
+        return Err(ApiError::new(
+            Code::ENTRY_TOKEN_WRONG_USER,
             "the entry token was issued to another account",
         ));
     }
@@ -159,8 +160,8 @@ pub async fn require(
             tracing::warn!(%event, "the line's state is gone from Redis: entry token checked by signature only");
             Ok(())
         }
-        Ok(line::Slot::Ended) => Err(ApiError::forbidden(
-            "QUEUE_SLOT_ENDED",
+        Ok(line::Slot::Ended) => Err(ApiError::new(
+            Code::QUEUE_SLOT_ENDED,
             "your booking slot has ended; join the queue again",
         )),
         Err(e) => {

@@ -23,6 +23,7 @@ pub use entry::{require as require_entry, sign as sign_entry};
 pub use rules::{push_due, reject_cancelled, store_rules};
 pub use settings::load as load_settings;
 
+use crate::http::Code;
 use crate::http::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::workers::Workers;
@@ -79,8 +80,8 @@ pub async fn event_settings(state: &AppState, event: Uuid) -> ApiResult<QueueSet
     crate::catalog::find_event(&state.db, event)
         .await?
         .ok_or_else(crate::catalog::event_not_found)?;
-    Err(ApiError::not_found(
-        "QUEUE_NOT_FOUND",
+    Err(ApiError::new(
+        Code::QUEUE_NOT_FOUND,
         "this event has no queue: book directly",
     ))
 }
@@ -95,8 +96,8 @@ pub fn limits(settings: &QueueSettings) -> line::Limits {
 /// 503 when the line (Redis) is unreachable: the queue cannot say who is next.
 pub fn redis_down(e: redis::RedisError) -> ApiError {
     tracing::warn!(error = %e, "queue store unavailable");
-    ApiError::unavailable(
-        "QUEUE_UNAVAILABLE",
+    ApiError::new(
+        Code::QUEUE_UNAVAILABLE,
         "the queue is briefly unavailable; keep this page open and try again",
     )
     .with_retry_after(2)

@@ -4,6 +4,7 @@ use super::line::{self, Joined, Standing, Ticket};
 use super::settings::QueueSettings;
 use super::{entry, event_settings};
 use crate::auth::AuthUser;
+use crate::http::Code;
 use crate::http::{ApiError, ApiResult, Json, Path};
 use crate::state::AppState;
 use axum::extract::State;
@@ -70,14 +71,16 @@ fn at_ms(ms: i64) -> Option<DateTime<Utc>> {
 
 fn pass_refused(e: &TokenError) -> ApiError {
     let code = match e {
-        TokenError::WrongKind { .. } => "PASS_WRONG_TYPE",
-        TokenError::WrongEvent => "PASS_WRONG_EVENT",
-        TokenError::Expired => "PASS_EXPIRED",
-        TokenError::NotYetValid => "PASS_NOT_YET_VALID",
-        TokenError::Malformed => "PASS_MALFORMED",
-        TokenError::UnknownKey | TokenError::BadSignature | TokenError::Algorithm => "PASS_INVALID",
+        TokenError::WrongKind { .. } => Code::PASS_WRONG_TYPE,
+        TokenError::WrongEvent => Code::PASS_WRONG_EVENT,
+        TokenError::Expired => Code::PASS_EXPIRED,
+        TokenError::NotYetValid => Code::PASS_NOT_YET_VALID,
+        TokenError::Malformed => Code::PASS_MALFORMED,
+        TokenError::UnknownKey | TokenError::BadSignature | TokenError::Algorithm => {
+            Code::PASS_INVALID
+        }
     };
-    ApiError::forbidden(code, format!("the pass was refused: {e}"))
+    ApiError::new(code, format!("the pass was refused: {e}"))
 }
 
 /// Turns a standing into the API answer, signing an entry token for the admitted.
@@ -125,8 +128,8 @@ fn answer(
         }
         Standing::Expired { position } => s.position = position,
         Standing::None => {
-            return Err(ApiError::not_found(
-                "NOT_IN_QUEUE",
+            return Err(ApiError::new(
+                Code::NOT_IN_QUEUE,
                 "you are not in this event's queue; join it first",
             ));
         }
@@ -165,28 +168,28 @@ fn check_open(settings: &QueueSettings, now_s: i64) -> ApiResult<()> {
     match settings.rules.mode {
         Mode::Queue => {}
         Mode::Passthrough => {
-            return Err(ApiError::conflict(
-                "QUEUE_NOT_REQUIRED",
+            return Err(ApiError::new(
+                Code::QUEUE_NOT_REQUIRED,
                 "this event has no waiting line right now: book directly",
             ));
         }
         Mode::Reject => {
-            return Err(ApiError::conflict(
-                "QUEUE_CLOSED",
+            return Err(ApiError::new(
+                Code::QUEUE_CLOSED,
                 "the queue for this event is closed",
             ));
         }
         Mode::Maintenance => {
-            return Err(ApiError::unavailable(
-                "QUEUE_MAINTENANCE",
+            return Err(ApiError::new(
+                Code::QUEUE_MAINTENANCE,
                 "the queue for this event is under maintenance; try again shortly",
             )
             .with_retry_after(30));
         }
     }
     match settings.rules.phase(now_s) {
-        Phase::Closed => Err(ApiError::conflict(
-            "QUEUE_NOT_OPEN",
+        Phase::Closed => Err(ApiError::new(
+            Code::QUEUE_NOT_OPEN,
             "the queue for this event has not opened yet",
         )
         .with(
@@ -199,7 +202,7 @@ fn check_open(settings: &QueueSettings, now_s: i64) -> ApiResult<()> {
                 0,
             ),
         )),
-        Phase::Ended => Err(ApiError::conflict("SALE_CLOSED", "the sale has closed")),
+        Phase::Ended => Err(ApiError::new(Code::SALE_CLOSED, "the sale has closed")),
         Phase::PreQueue | Phase::Open => Ok(()),
     }
 }
@@ -222,6 +225,8 @@ const POSITION_LOCK_GRACE_SECS: i64 = 3_600;
 /// A sale without a closing time keeps its positions taken a week.
 const POSITION_LOCK_WITHOUT_CLOSE_SECS: i64 = 7 * 24 * 3_600;
 
+crate::problems!(JoinProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH], PASS_REQUIRED, PASS_INVALID, PASS_EXPIRED, PASS_WRONG_EVENT, PASS_WRONG_TYPE, PASS_MALFORMED, EVENT_NOT_FOUND, QUEUE_NOT_FOUND, PASS_ALREADY_USED, QUEUE_NOT_OPEN, QUEUE_CLOSED, QUEUE_NOT_REQUIRED, SALE_CLOSED, RATE_LIMITED, PASS_NOT_YET_VALID, QUEUE_MAINTENANCE, QUEUE_UNAVAILABLE, EDGE_KEYS_NOT_CONFIGURED);
+
 /// Joins the event's booking line (tier 2). With the edge tier on, send the pass the
 /// edge handed out; your place is the pass's tier-1 position. A pass seats one user,
 /// once. Joining again while in the line answers where you stand.
@@ -232,15 +237,7 @@ const POSITION_LOCK_WITHOUT_CLOSE_SECS: i64 = 7 * 24 * 3_600;
     responses(
         (status = 201, description = "Joined (or admitted at once)", body = QueueStatus),
         (status = 200, description = "Already in the line", body = QueueStatus),
-        (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "PASS_REQUIRED, PASS_INVALID, PASS_EXPIRED, PASS_WRONG_EVENT, PASS_WRONG_TYPE, PASS_MALFORMED",
-         body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "EVENT_NOT_FOUND, QUEUE_NOT_FOUND", body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "PASS_ALREADY_USED, QUEUE_NOT_OPEN, QUEUE_CLOSED, QUEUE_NOT_REQUIRED, SALE_CLOSED",
-         body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "RATE_LIMITED: more joins per second than an account may make (Retry-After)",
-         body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 503, body = crate::http::Problem, content_type = "application/problem+json")))]
+        JoinProblems))]
 async fn join(
     State(state): State<AppState>,
     user: AuthUser,
@@ -259,14 +256,14 @@ async fn join(
             .map(str::trim)
             .filter(|p| !p.is_empty())
         else {
-            return Err(ApiError::forbidden(
-                "PASS_REQUIRED",
+            return Err(ApiError::new(
+                Code::PASS_REQUIRED,
                 "join the waiting room at the edge first; send its pass as {\"pass\": ...}",
             ));
         };
         let keys = state.config.keys.edge_public.as_ref().ok_or_else(|| {
-            ApiError::unavailable(
-                "EDGE_KEYS_NOT_CONFIGURED",
+            ApiError::new(
+                Code::EDGE_KEYS_NOT_CONFIGURED,
                 "the origin cannot verify edge passes (URR_EDGE_PUBLIC_KEYS is unset)",
             )
         })?;
@@ -275,8 +272,8 @@ async fn join(
         // Verified above, so the header parses and names one of our edge keys.
         edge_kid = token::key_id(raw).unwrap_or_default();
         if pass.pos == 0 {
-            return Err(ApiError::forbidden(
-                "PASS_INVALID",
+            return Err(ApiError::new(
+                Code::PASS_INVALID,
                 "the pass has no position",
             ));
         }
@@ -303,8 +300,8 @@ async fn join(
     .map_err(super::redis_down)?;
     let (standing, fresh, rate) = match joined {
         Joined::PassUsed => {
-            return Err(ApiError::conflict(
-                "PASS_ALREADY_USED",
+            return Err(ApiError::new(
+                Code::PASS_ALREADY_USED,
                 "this pass has already been used to join; a pass seats one fan, once",
             ));
         }
@@ -331,6 +328,8 @@ async fn join(
     Ok(respond(&state, code, body))
 }
 
+crate::problems!(StatusProblems: [codes::AUTH, codes::PATH], EVENT_NOT_FOUND, QUEUE_NOT_FOUND, NOT_IN_QUEUE, QUEUE_CLOSED, QUEUE_MAINTENANCE, QUEUE_UNAVAILABLE);
+
 /// Where you stand: waiting (position, people ahead, ETA, when to poll again),
 /// admitted (with a fresh entry token) or expired (slot over, dropped for not polling,
 /// or left: join again). Polling keeps your place; stop for 90 s and you are dropped.
@@ -339,10 +338,7 @@ async fn join(
     security(("bearer" = [])),
     responses(
         (status = 200, body = QueueStatus),
-        (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "EVENT_NOT_FOUND, QUEUE_NOT_FOUND, NOT_IN_QUEUE", body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "QUEUE_CLOSED (the event was cancelled or closed)", body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 503, body = crate::http::Problem, content_type = "application/problem+json")))]
+        StatusProblems))]
 async fn status(
     State(state): State<AppState>,
     user: AuthUser,
@@ -351,8 +347,8 @@ async fn status(
     let settings = event_settings(&state, event_id).await?;
     if settings.rules.mode == Mode::Reject {
         // Cancelled or closed for good: tell pollers to stop instead of "waiting".
-        return Err(ApiError::conflict(
-            "QUEUE_CLOSED",
+        return Err(ApiError::new(
+            Code::QUEUE_CLOSED,
             "the queue for this event is closed",
         ));
     }
@@ -364,15 +360,15 @@ async fn status(
     Ok(respond(&state, StatusCode::OK, body))
 }
 
+crate::problems!(LeaveProblems: [codes::AUTH, codes::PATH], EVENT_NOT_FOUND, QUEUE_NOT_FOUND, QUEUE_UNAVAILABLE);
+
 /// Leaves the line, or gives up your booking slot so the next fan gets it.
 #[utoipa::path(post, path = "/api/v1/events/{event_id}/queue/leave", tag = "queue",
     params(("event_id" = Uuid, Path, description = "Event id")),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Out of the line (also when you were not in it)"),
-        (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "EVENT_NOT_FOUND, QUEUE_NOT_FOUND", body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 503, body = crate::http::Problem, content_type = "application/problem+json")))]
+        LeaveProblems))]
 async fn leave(
     State(state): State<AppState>,
     user: AuthUser,

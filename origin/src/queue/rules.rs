@@ -14,6 +14,7 @@
 use super::settings::{self, QueueSettings};
 use crate::auth::AuthUser;
 use crate::catalog::authorize_event_manager;
+use crate::http::Code;
 use crate::http::{ApiError, ApiResult, FieldError, Json, Path};
 use crate::state::AppState;
 use anyhow::Context;
@@ -94,8 +95,8 @@ async fn view(state: &AppState, event_id: Uuid) -> ApiResult<EdgeRulesView> {
     .fetch_optional(&state.db)
     .await?
     .ok_or_else(|| {
-        ApiError::not_found(
-            "EDGE_RULES_NOT_SET",
+        ApiError::new(
+            Code::EDGE_RULES_NOT_SET,
             "this event has no queue rules yet; PUT them to create its waiting room",
         )
     })?;
@@ -133,15 +134,15 @@ async fn view(state: &AppState, event_id: Uuid) -> ApiResult<EdgeRulesView> {
     })
 }
 
+crate::problems!(GetRulesProblems: [codes::AUTH, codes::PATH], FORBIDDEN_ROLE, NOT_EVENT_OWNER, EVENT_NOT_FOUND, EDGE_RULES_NOT_SET);
+
 /// The event's waiting-room rules and which version each edge has acknowledged.
 #[utoipa::path(get, path = "/api/v1/events/{event_id}/edge-rules", tag = "queue",
     params(("event_id" = Uuid, Path, description = "Event id")),
     security(("bearer" = [])),
     responses(
         (status = 200, body = EdgeRulesView),
-        (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "FORBIDDEN_ROLE, NOT_EVENT_OWNER", body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "EVENT_NOT_FOUND, EDGE_RULES_NOT_SET", body = crate::http::Problem, content_type = "application/problem+json")))]
+        GetRulesProblems))]
 async fn get_rules(
     State(state): State<AppState>,
     user: AuthUser,
@@ -150,6 +151,8 @@ async fn get_rules(
     authorize_event_manager(&state.db, &user, event_id).await?;
     Ok(Json(view(&state, event_id).await?))
 }
+
+crate::problems!(PutRulesProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH], FORBIDDEN_ROLE, NOT_EVENT_OWNER, EVENT_NOT_FOUND, RULES_VERSION_CONFLICT, EVENT_CANCELLED, RULES_EVENT_MISMATCH);
 
 /// Creates or replaces the event's waiting-room rules (mode, FIFO or random draw,
 /// pre-queue and sale times, admission rate, tier-2 capacity and slot length,
@@ -161,11 +164,7 @@ async fn get_rules(
     security(("bearer" = [])),
     responses(
         (status = 200, body = EdgeRulesView),
-        (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "FORBIDDEN_ROLE, NOT_EVENT_OWNER", body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "EVENT_NOT_FOUND", body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "RULES_VERSION_CONFLICT (body has current_version), EVENT_CANCELLED", body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "VALIDATION_FAILED (every bad field listed), RULES_EVENT_MISMATCH", body = crate::http::Problem, content_type = "application/problem+json")))]
+        PutRulesProblems))]
 async fn put_rules(
     State(state): State<AppState>,
     user: AuthUser,
@@ -176,8 +175,7 @@ async fn put_rules(
     let mut rules = body.rules;
     if rules.event_id != event_id {
         return Err(ApiError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "RULES_EVENT_MISMATCH",
+            Code::RULES_EVENT_MISMATCH,
             format!("rules.event_id must be {event_id}, the event of the path"),
         ));
     }
@@ -197,8 +195,8 @@ async fn put_rules(
             .fetch_optional(&mut *tx)
             .await?;
     if matches!(cancelled, Some(Some(_))) {
-        return Err(ApiError::conflict(
-            "EVENT_CANCELLED",
+        return Err(ApiError::new(
+            Code::EVENT_CANCELLED,
             "the event is cancelled: its waiting room stays closed",
         ));
     }
@@ -213,8 +211,8 @@ async fn put_rules(
     };
     let expected = current_version as u64 + 1;
     if rules.version != expected {
-        return Err(ApiError::conflict(
-            "RULES_VERSION_CONFLICT",
+        return Err(ApiError::new(
+            Code::RULES_VERSION_CONFLICT,
             format!(
                 "rules.version must be {expected} (the stored version is {current_version}); \
                  reload the rules and apply your change again"

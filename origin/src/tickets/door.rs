@@ -19,7 +19,8 @@
 use super::code;
 use crate::auth::AuthUser;
 use crate::catalog::{Cursor, Page, authorize_event_manager, invalid_query, page_limit, paginate};
-use crate::http::{ApiError, ApiResult, Json, Path, Problem, Query};
+use crate::http::Code;
+use crate::http::{ApiError, ApiResult, Json, Path, Query};
 use crate::state::AppState;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
@@ -81,7 +82,7 @@ struct Wanted {
 }
 
 fn ticket_not_found() -> ApiError {
-    ApiError::not_found("TICKET_NOT_FOUND", "No such ticket for this event")
+    ApiError::new(Code::TICKET_NOT_FOUND, "No such ticket for this event")
 }
 
 /// Validates the body; 422 for anything malformed, 404 for a QR of another event.
@@ -98,8 +99,7 @@ fn wanted(state: &AppState, event_id: Uuid, body: CheckInRequest) -> ApiResult<W
             )
             .map_err(|e| {
                 ApiError::new(
-                    axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                    "QR_INVALID",
+                    Code::QR_INVALID,
                     "The QR code is not a valid ticket of ours",
                 )
                 .with("reason", e.code())
@@ -126,6 +126,8 @@ fn wanted(state: &AppState, event_id: Uuid, body: CheckInRequest) -> ApiResult<W
     }
 }
 
+crate::problems!(CheckInProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH], FORBIDDEN_ROLE, NOT_EVENT_OWNER, EVENT_NOT_FOUND, TICKET_NOT_FOUND, ALREADY_CHECKED_IN, TICKET_VOID, EVENT_CANCELLED, QR_INVALID);
+
 /// Check a ticket in at the door (the event's promoter or an admin).
 ///
 /// The first scan of a valid ticket admits it (200); every later scan, from any
@@ -137,18 +139,7 @@ fn wanted(state: &AppState, event_id: Uuid, body: CheckInRequest) -> ApiResult<W
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Admitted", body = CheckedIn),
-        (status = 400, description = "MALFORMED_JSON, INVALID_PATH", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 401, description = "AUTH_REQUIRED, TOKEN_*", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 403, description = "FORBIDDEN_ROLE (fans), NOT_EVENT_OWNER (another promoter)",
-         body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "EVENT_NOT_FOUND, TICKET_NOT_FOUND (also for a ticket of another event)",
-         body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "ALREADY_CHECKED_IN (with `checked_in_at`), TICKET_VOID (with `voided_at`, `void_reason`), EVENT_CANCELLED",
-         body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "VALIDATION_FAILED (not exactly one of `qr` and `code`, or a code that cannot be one), QR_INVALID (with `reason`), INVALID_BODY",
-         body = Problem, content_type = "application/problem+json")))]
+        CheckInProblems))]
 pub(crate) async fn check_in(
     State(state): State<AppState>,
     user: AuthUser,
@@ -158,8 +149,8 @@ pub(crate) async fn check_in(
     let event = authorize_event_manager(&state.db, &user, event_id).await?;
     let wanted = wanted(&state, event_id, body)?;
     if event.cancelled_at.is_some() {
-        return Err(ApiError::conflict(
-            "EVENT_CANCELLED",
+        return Err(ApiError::new(
+            Code::EVENT_CANCELLED,
             "The event is cancelled; nobody is admitted",
         ));
     }
@@ -204,8 +195,8 @@ pub(crate) async fn check_in(
     };
     if row.get::<String, _>("status") != "valid" {
         refused("void");
-        return Err(ApiError::conflict(
-            "TICKET_VOID",
+        return Err(ApiError::new(
+            Code::TICKET_VOID,
             "This ticket is void (refunded or cancelled); do not admit it",
         )
         .with(
@@ -215,12 +206,14 @@ pub(crate) async fn check_in(
         .with("void_reason", row.get::<Option<String>, _>("void_reason")));
     }
     refused("already_checked_in");
-    Err(
-        ApiError::conflict("ALREADY_CHECKED_IN", "This ticket was already checked in").with(
-            "checked_in_at",
-            row.get::<Option<DateTime<Utc>>, _>("checked_in_at"),
-        ),
+    Err(ApiError::new(
+        Code::ALREADY_CHECKED_IN,
+        "This ticket was already checked in",
     )
+    .with(
+        "checked_in_at",
+        row.get::<Option<DateTime<Utc>>, _>("checked_in_at"),
+    ))
 }
 
 /// Parses `since`: RFC 3339 (an unencoded `+09:00` arrives as ` 09:00`).
@@ -235,6 +228,8 @@ fn parse_since(s: &str) -> ApiResult<DateTime<Utc>> {
         .ok_or_else(|| invalid_query("since", "must be an RFC 3339 timestamp"))
 }
 
+crate::problems!(VoidTicketsProblems: [codes::AUTH, codes::PATH, codes::QUERY], INVALID_CURSOR, FORBIDDEN_ROLE, NOT_EVENT_OWNER, EVENT_NOT_FOUND);
+
 /// Void tickets of an event, for scanners that check offline (the event's promoter or
 /// an admin).
 ///
@@ -245,14 +240,7 @@ fn parse_since(s: &str) -> ApiResult<DateTime<Utc>> {
     security(("bearer" = [])),
     responses(
         (status = 200, body = Page<VoidTicket>),
-        (status = 400, description = "INVALID_QUERY (`since`, `limit`), INVALID_CURSOR, INVALID_PATH",
-         body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "AUTH_REQUIRED, TOKEN_*", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 403, description = "FORBIDDEN_ROLE, NOT_EVENT_OWNER", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 404, description = "EVENT_NOT_FOUND", body = Problem,
-         content_type = "application/problem+json")))]
+        VoidTicketsProblems))]
 pub(crate) async fn void_tickets(
     State(state): State<AppState>,
     user: AuthUser,

@@ -26,6 +26,7 @@ pub use service::{
 };
 
 use crate::auth::AuthUser;
+use crate::http::Code;
 use crate::http::{ApiError, ApiResult, Json, Path, Query};
 use crate::state::AppState;
 use axum::extract::State;
@@ -72,14 +73,15 @@ fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
     URL_SAFE_NO_PAD.encode(format!("{}|{id}", at.timestamp_micros()))
 }
 
+crate::problems!(MyTicketsProblems: [codes::AUTH, codes::QUERY], INVALID_CURSOR);
+
 /// Your tickets, newest first, with their QR payloads.
 #[utoipa::path(get, path = "/api/v1/me/tickets", tag = "tickets",
     params(TicketQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, body = TicketPage),
-        (status = 400, description = "INVALID_QUERY, INVALID_CURSOR", body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 401, body = crate::http::Problem, content_type = "application/problem+json")))]
+        MyTicketsProblems))]
 async fn my_tickets(
     State(state): State<AppState>,
     user: AuthUser,
@@ -87,14 +89,14 @@ async fn my_tickets(
 ) -> ApiResult<Json<TicketPage>> {
     let limit = q.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "INVALID_QUERY",
+        return Err(ApiError::new(
+            Code::INVALID_QUERY,
             "limit must be between 1 and 100",
         ));
     }
     let after = match q.cursor.as_deref() {
         Some(c) => Some(decode_cursor(c).ok_or_else(|| {
-            ApiError::bad_request("INVALID_CURSOR", "cursor is not one this API issued")
+            ApiError::new(Code::INVALID_CURSOR, "cursor is not one this API issued")
         })?),
         None => None,
     };
@@ -105,15 +107,15 @@ async fn my_tickets(
     }))
 }
 
+crate::problems!(GetTicketProblems: [codes::AUTH, codes::PATH], TICKET_NOT_FOUND);
+
 /// One of your tickets (admins: any ticket).
 #[utoipa::path(get, path = "/api/v1/tickets/{ticket_id}", tag = "tickets",
     params(("ticket_id" = Uuid, Path, description = "Ticket id")),
     security(("bearer" = [])),
     responses(
         (status = 200, body = Ticket),
-        (status = 400, description = "INVALID_PATH", body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "TICKET_NOT_FOUND", body = crate::http::Problem, content_type = "application/problem+json")))]
+        GetTicketProblems))]
 async fn get_ticket(
     State(state): State<AppState>,
     user: AuthUser,
@@ -121,6 +123,6 @@ async fn get_ticket(
 ) -> ApiResult<Json<Ticket>> {
     match service::fetch(&state, id).await? {
         Some(t) if t.owner_id == user.id || user.is_admin() => Ok(Json(t)),
-        _ => Err(ApiError::not_found("TICKET_NOT_FOUND", "No such ticket")),
+        _ => Err(ApiError::new(Code::TICKET_NOT_FOUND, "No such ticket")),
     }
 }

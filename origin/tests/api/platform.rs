@@ -132,3 +132,35 @@ async fn openapi_document_lists_every_route() {
         "metrics are not an API route"
     );
 }
+
+/// Every error code the server can answer with (the `Code` table; `ApiError` takes
+/// nothing else) is documented in the OpenAPI document, with its status.
+#[tokio::test]
+async fn every_error_code_is_in_the_openapi_document() {
+    let app = TestApp::spawn().await;
+    let res = app.get("/api/v1/openapi.json", None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let doc = res.text().await.expect("body");
+    for code in urr_origin::http::Code::ALL {
+        assert!(
+            doc.contains(&format!("`{code}`")),
+            "{code} is missing from /api/v1/openapi.json"
+        );
+    }
+    // A documented route lists its codes under the status they come with.
+    let doc: serde_json::Value = serde_json::from_str(&doc).expect("json");
+    let reserve = &doc["paths"]["/api/v1/events/{event_id}/reservations"]["post"]["responses"];
+    for (status, code) in [
+        ("409", "SEAT_UNAVAILABLE"),
+        ("403", "ENTRY_TOKEN_NOT_YET_VALID"),
+        ("503", "BUSY"),
+        ("500", "INTERNAL"),
+        ("401", "TOKEN_REVOKED"),
+    ] {
+        let listed = reserve[status]["description"].as_str().unwrap_or_default();
+        assert!(
+            listed.contains(&format!("`{code}`")),
+            "{status} lacks {code}: {listed}"
+        );
+    }
+}

@@ -4,7 +4,7 @@
 
 use super::dto::*;
 use crate::catalog::model::{event_status, list_seats, list_ticket_types};
-use crate::http::{ApiResult, Path, Problem};
+use crate::http::{ApiResult, Path};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::header;
@@ -180,6 +180,8 @@ fn build_seat_map(layout: LayoutRef, seats: Vec<crate::catalog::model::SeatRecor
     SeatMap { layout, sections }
 }
 
+crate::problems!(GetProblems: [codes::PATH], EVENT_NOT_FOUND);
+
 /// One event with its ticket types and seat map.
 ///
 /// Served from a per-replica copy at most `URR_EVENT_CACHE_TTL_MS` (1 s) old; ticket
@@ -188,10 +190,7 @@ fn build_seat_map(layout: LayoutRef, seats: Vec<crate::catalog::model::SeatRecor
     params(EventPath),
     responses(
         (status = 200, body = EventDetail),
-        (status = 400, description = "INVALID_PATH", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 404, description = "EVENT_NOT_FOUND", body = Problem,
-         content_type = "application/problem+json")))]
+        GetProblems))]
 pub(crate) async fn get(
     State(state): State<AppState>,
     Path(p): Path<EventPath>,

@@ -4,7 +4,7 @@ use super::dto::*;
 use crate::catalog::model::{EventStatus, event_status};
 use crate::catalog::page::{self, Cursor, Page, invalid_query};
 use crate::catalog::validate::like_pattern;
-use crate::http::{ApiResult, Json, Problem, Query};
+use crate::http::{ApiResult, Json, Query};
 use crate::state::AppState;
 use axum::extract::State;
 use chrono::{DateTime, FixedOffset, NaiveDate, Offset, TimeZone, Utc};
@@ -242,6 +242,8 @@ pub(crate) async fn list_events<'e>(
     ))
 }
 
+crate::problems!(ListProblems: [codes::QUERY], INVALID_CURSOR);
+
 /// List events.
 ///
 /// Ordered by show time then id, with keyset pagination (`cursor`), so paging is stable
@@ -250,8 +252,7 @@ pub(crate) async fn list_events<'e>(
     params(EventListQuery),
     responses(
         (status = 200, body = Page<EventListItem>),
-        (status = 400, description = "INVALID_QUERY, INVALID_CURSOR", body = Problem,
-         content_type = "application/problem+json")))]
+        ListProblems))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     Query(q): Query<EventListQuery>,

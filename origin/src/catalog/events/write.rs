@@ -8,7 +8,8 @@ use crate::catalog::model::{
     EVENT_RECORD_COLUMNS, EventRecord, TicketTypeRecord, ensure_owner, event_not_found,
 };
 use crate::catalog::validate::{Checks, MAX_TICKET_TYPES, MAX_TICKETS_PER_USER, is_fk_violation};
-use crate::http::{ApiError, ApiResult, Json, Path, Problem};
+use crate::http::Code;
+use crate::http::{ApiError, ApiResult, Json, Path};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -245,8 +246,8 @@ async fn validate_create(
 ) -> ApiResult<NewEvent> {
     let promoter_id = match body.promoter_id {
         Some(p) if p != user.id && !user.is_admin() => {
-            return Err(ApiError::forbidden(
-                "NOT_EVENT_OWNER",
+            return Err(ApiError::new(
+                Code::NOT_EVENT_OWNER,
                 "Only admins may create events for another promoter",
             ));
         }
@@ -331,6 +332,8 @@ async fn validate_create(
     })
 }
 
+crate::problems!(CreateProblems: [codes::AUTH, codes::JSON_BODY], FORBIDDEN_ROLE, NOT_EVENT_OWNER);
+
 /// Create an event (promoter: their own; admin: anyone's via `promoter_id`).
 ///
 /// Seats are generated from the layout in the same transaction (one `UNNEST` insert;
@@ -340,16 +343,7 @@ async fn validate_create(
     security(("bearer" = [])),
     responses(
         (status = 201, body = EventDetail),
-        (status = 400, description = "MALFORMED_JSON", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 401, description = "AUTH_REQUIRED, TOKEN_*", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 403, description = "FORBIDDEN_ROLE, NOT_EVENT_OWNER (promoter_id of another)",
-         body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "PAYLOAD_TOO_LARGE", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 422, description = "VALIDATION_FAILED, INVALID_BODY", body = Problem,
-         content_type = "application/problem+json")))]
+        CreateProblems))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -400,8 +394,8 @@ pub(crate) async fn lock_for_write(
 }
 
 pub(crate) fn event_cancelled() -> ApiError {
-    ApiError::conflict(
-        "EVENT_CANCELLED",
+    ApiError::new(
+        Code::EVENT_CANCELLED,
         "The event is cancelled; it can no longer be changed",
     )
 }
@@ -412,8 +406,8 @@ pub(crate) fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
         return Ok(None);
     };
     let bad = || {
-        ApiError::bad_request(
-            "INVALID_IF_MATCH",
+        ApiError::new(
+            Code::INVALID_IF_MATCH,
             "If-Match must be the event's version, e.g. \"3\"",
         )
     };
@@ -429,8 +423,8 @@ pub(crate) fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
 pub(crate) fn check_version(expected: &[Option<i64>], current: i32) -> ApiResult<()> {
     for e in expected.iter().flatten() {
         if *e != i64::from(current) {
-            return Err(ApiError::conflict(
-                "VERSION_CONFLICT",
+            return Err(ApiError::new(
+                Code::VERSION_CONFLICT,
                 format!(
                     "Changed meanwhile: you sent version {e}, it is now {current}; reload and retry"
                 ),
@@ -616,11 +610,13 @@ async fn ensure_deletable(conn: &mut PgConnection, event: &EventRecord) -> ApiRe
 }
 
 fn has_sales() -> ApiError {
-    ApiError::conflict(
-        "EVENT_HAS_SALES",
+    ApiError::new(
+        Code::EVENT_HAS_SALES,
         "Tickets of this event are sold or held; cancel the event instead of deleting it",
     )
 }
+
+crate::problems!(DeleteProblems: [codes::AUTH, codes::PATH], FORBIDDEN_ROLE, NOT_EVENT_OWNER, EVENT_NOT_FOUND, EVENT_HAS_SALES);
 
 /// Delete an event with its seats and ticket types, while nothing is sold or held.
 #[utoipa::path(delete, path = "/api/v1/events/{event_id}", tag = "catalog",
@@ -628,16 +624,7 @@ fn has_sales() -> ApiError {
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "INVALID_PATH", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 401, description = "AUTH_REQUIRED, TOKEN_*", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 403, description = "FORBIDDEN_ROLE, NOT_EVENT_OWNER", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 404, description = "EVENT_NOT_FOUND", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 409, description = "EVENT_HAS_SALES", body = Problem,
-         content_type = "application/problem+json")))]
+        DeleteProblems))]
 pub(crate) async fn delete(
     State(state): State<AppState>,
     user: AuthUser,
