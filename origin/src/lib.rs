@@ -17,6 +17,7 @@
 pub mod app;
 pub mod auth;
 pub mod booking;
+pub mod cache;
 pub mod catalog;
 pub mod clock;
 pub mod config;

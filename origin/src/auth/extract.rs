@@ -80,10 +80,10 @@ fn token_error(e: TokenError) -> ApiError {
     ApiError::new(code, format!("Access token refused: {e}"))
 }
 
-fn verify(state: &AppState, t: &str) -> Result<AuthUser, ApiError> {
+async fn verify(state: &AppState, t: &str) -> Result<AuthUser, ApiError> {
     let now = state.clock.unix();
     let digest: [u8; 32] = Sha256::digest(t.as_bytes()).into();
-    let (user, session) = match state.auth.verified_tokens.get(&digest, now) {
+    let (user, session) = match state.auth.verified_tokens.get(&digest, now).await {
         Some(hit) => hit,
         None => {
             let claims: AccessClaims =
@@ -95,7 +95,8 @@ fn verify(state: &AppState, t: &str) -> Result<AuthUser, ApiError> {
             state
                 .auth
                 .verified_tokens
-                .put(digest, (user, claims.sid), claims.exp);
+                .put(digest, (user, claims.sid), claims.exp)
+                .await;
             (user, claims.sid)
         }
     };
@@ -121,33 +122,37 @@ type Verified = (AuthUser, Option<Uuid>);
 /// the origin, a hash lookup almost nothing. Expiry is re-checked on every hit with the
 /// same clock-skew rule as [`token::verify`]; the signing keys only change with a
 /// restart, which empties the cache.
-#[derive(Default)]
 pub struct VerifiedTokens {
-    entries: std::sync::Mutex<std::collections::HashMap<[u8; 32], (Verified, i64)>>,
+    entries: crate::cache::Cache<[u8; 32], (Verified, i64)>,
 }
 
-/// Entries kept at most; a full cache starts over (tokens are re-verified, not lost).
-const VERIFIED_TOKENS_MAX: usize = 200_000;
+/// Entries kept at most; the least used are verified again, not lost.
+const VERIFIED_TOKENS_MAX: u64 = 200_000;
 
 impl VerifiedTokens {
-    fn get(&self, digest: &[u8; 32], now: i64) -> Option<Verified> {
-        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        match map.get(digest) {
-            Some((user, exp)) if *exp > now - token::CLOCK_SKEW_SECS => Some(*user),
+    /// Entries also leave after `lifetime` (the access-token lifetime plus skew): a
+    /// backstop, the expiry check on every hit is what counts.
+    pub fn new(lifetime: std::time::Duration) -> VerifiedTokens {
+        VerifiedTokens {
+            entries: crate::cache::Cache::builder("verified_tokens", VERIFIED_TOKENS_MAX)
+                .time_to_live(lifetime)
+                .build(),
+        }
+    }
+
+    async fn get(&self, digest: &[u8; 32], now: i64) -> Option<Verified> {
+        match self.entries.get(digest).await {
+            Some((user, exp)) if exp > now - token::CLOCK_SKEW_SECS => Some(user),
             Some(_) => {
-                map.remove(digest);
+                self.entries.forget(digest).await;
                 None
             }
             None => None,
         }
     }
 
-    fn put(&self, digest: [u8; 32], user: Verified, exp: i64) {
-        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= VERIFIED_TOKENS_MAX {
-            map.clear();
-        }
-        map.insert(digest, (user, exp));
+    async fn put(&self, digest: [u8; 32], user: Verified, exp: i64) {
+        self.entries.insert(digest, (user, exp)).await;
     }
 }
 
@@ -159,7 +164,7 @@ impl FromRequestParts<AppState> for AuthUser {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         match bearer(parts)? {
-            Some(t) => verify(state, t),
+            Some(t) => verify(state, t).await,
             None => Err(ApiError::new(
                 Code::AUTH_REQUIRED,
                 "Log in first: send `Authorization: Bearer <access token>`",
@@ -176,7 +181,7 @@ impl OptionalFromRequestParts<AppState> for AuthUser {
         state: &AppState,
     ) -> Result<Option<Self>, Self::Rejection> {
         match bearer(parts)? {
-            Some(t) => verify(state, t).map(Some),
+            Some(t) => verify(state, t).await.map(Some),
             None => Ok(None),
         }
     }
@@ -186,9 +191,9 @@ impl OptionalFromRequestParts<AppState> for AuthUser {
 mod tests {
     use super::*;
 
-    #[test]
-    fn verified_tokens_expire_with_the_same_skew_as_verification() {
-        let cache = VerifiedTokens::default();
+    #[tokio::test]
+    async fn verified_tokens_expire_with_the_same_skew_as_verification() {
+        let cache = VerifiedTokens::new(std::time::Duration::from_secs(3600));
         let user = (
             AuthUser {
                 id: Uuid::new_v4(),
@@ -197,16 +202,16 @@ mod tests {
             None,
         );
         let d = [7u8; 32];
-        assert_eq!(cache.get(&d, 1_000), None);
-        cache.put(d, user, 1_000);
-        assert_eq!(cache.get(&d, 1_000), Some(user));
+        assert_eq!(cache.get(&d, 1_000).await, None);
+        cache.put(d, user, 1_000).await;
+        assert_eq!(cache.get(&d, 1_000).await, Some(user));
         assert_eq!(
-            cache.get(&d, 1_000 + token::CLOCK_SKEW_SECS - 1),
+            cache.get(&d, 1_000 + token::CLOCK_SKEW_SECS - 1).await,
             Some(user)
         );
         // Past exp + skew: gone, and gone for good (the next call verifies again).
-        assert_eq!(cache.get(&d, 1_000 + token::CLOCK_SKEW_SECS), None);
-        assert_eq!(cache.get(&d, 1_000), None);
-        assert_eq!(cache.get(&[8u8; 32], 1_000), None);
+        assert_eq!(cache.get(&d, 1_000 + token::CLOCK_SKEW_SECS).await, None);
+        assert_eq!(cache.get(&d, 1_000).await, None);
+        assert_eq!(cache.get(&[8u8; 32], 1_000).await, None);
     }
 }

@@ -59,7 +59,9 @@ pub struct Auth {
 impl Auth {
     pub fn new(config: &crate::config::AuthConfig) -> Auth {
         Auth {
-            verified_tokens: VerifiedTokens::default(),
+            verified_tokens: VerifiedTokens::new(
+                config.access_ttl + std::time::Duration::from_secs(120),
+            ),
             revocations: Revocations::new(
                 config.access_ttl
                     + std::time::Duration::from_secs(

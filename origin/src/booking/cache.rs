@@ -4,22 +4,28 @@
 //! Postgres, but they change rarely or never: a seat's label and price are fixed when
 //! the event is created (the catalog refuses to change an event's layout or section
 //! prices), and the event row (sale window, cancellation, per-user limit) changes only
-//! when a promoter edits it. So each replica keeps, per event, the seat map forever and
+//! when a promoter edits it. So each replica keeps, per event, the seats until nobody
+//! booked from them for ten minutes and
 //! the event row for `URR_EVENT_CACHE_TTL_MS` (default 1 s): an edit or a cancellation
 //! takes effect within that time. This takes one Postgres round trip off every booking
 //! during a stampede. Standing requests are not cached: they read stock levels anyway.
 
 use super::request::BookableEvent;
+use crate::cache::Cache;
 use crate::http::Code;
 use crate::http::{ApiError, ApiResult};
 use sqlx::{PgPool, Row};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 use uuid::Uuid;
 
-/// Events kept at most; beyond that the cache starts over (on-sales are few at a time).
-const MAX_EVENTS: usize = 1024;
+/// Seats kept at most, over all events (a stadium has about 5,000).
+const MAX_SEATS: u64 = 1_000_000;
+/// Event rows kept at most.
+const MAX_EVENTS: u64 = 10_000;
+/// A seat map nobody booked from for this long is dropped.
+const IDLE: Duration = Duration::from_secs(600);
 
 /// A seat's label and price (integer KRW).
 #[derive(Debug, Clone)]
@@ -28,57 +34,54 @@ pub struct SeatInfo {
     pub price: i64,
 }
 
-struct Entry {
-    event: RwLock<(Instant, BookableEvent)>,
-    seats: HashMap<Uuid, SeatInfo>,
-}
+/// An event's seats by id.
+pub struct Seats(HashMap<Uuid, SeatInfo>);
 
-#[derive(Default)]
 pub struct EventCache {
-    entries: Mutex<HashMap<Uuid, Arc<Entry>>>,
+    /// Fixed at creation: kept until idle.
+    seats: Cache<Uuid, Arc<Seats>>,
+    /// The sale window, cancellation and limit: kept `URR_EVENT_CACHE_TTL_MS`.
+    events: Option<Cache<Uuid, BookableEvent>>,
 }
 
 const EVENT_COLUMNS: &str = "id, title, seat_layout_id, starts_at, sale_opens_at, sale_closes_at,
      cancelled_at, max_tickets_per_user";
 
 impl EventCache {
-    /// The event (at most `ttl` old) and its seat map; 404 for an unknown event.
+    /// Event rows live `ttl` (0: read every time).
+    pub fn new(ttl: Duration) -> EventCache {
+        EventCache {
+            seats: Cache::builder("booking_seats", MAX_SEATS)
+                .weigh(|s: &Arc<Seats>| u32::try_from(s.0.len().max(1)).unwrap_or(u32::MAX))
+                .time_to_idle(IDLE)
+                .build(),
+            events: (!ttl.is_zero()).then(|| {
+                Cache::builder("booking_events", MAX_EVENTS)
+                    .time_to_live(ttl)
+                    .build()
+            }),
+        }
+    }
+
+    /// The event (at most the TTL old) and its seats; 404 for an unknown event.
     pub async fn get(
         &self,
         db: &PgPool,
         event_id: Uuid,
-        ttl: Duration,
     ) -> ApiResult<(BookableEvent, Arc<impl SeatLookup>)> {
-        let cached = self.lock().get(&event_id).cloned();
-        let entry = match cached {
-            Some(e) => e,
-            None => {
-                let e = Arc::new(load(db, event_id).await?);
-                let mut map = self.lock();
-                if map.len() >= MAX_EVENTS {
-                    map.clear();
-                }
-                map.entry(event_id).or_insert(e).clone()
-            }
+        let event = match &self.events {
+            Some(events) => events
+                .get_or_load(event_id, fetch_event(db, event_id))
+                .await
+                .map_err(ApiError::from_shared)?,
+            None => fetch_event(db, event_id).await?,
         };
-        let fresh = {
-            let guard = entry.event.read().unwrap_or_else(|p| p.into_inner());
-            (guard.0.elapsed() < ttl).then(|| guard.1.clone())
-        };
-        let event = match fresh {
-            Some(e) => e,
-            None => {
-                let e = fetch_event(db, event_id).await?;
-                *entry.event.write().unwrap_or_else(|p| p.into_inner()) =
-                    (Instant::now(), e.clone());
-                e
-            }
-        };
-        Ok((event, entry))
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Arc<Entry>>> {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+        let seats = self
+            .seats
+            .get_or_load(event_id, load_seats(db, event_id))
+            .await
+            .map_err(ApiError::from_shared)?;
+        Ok((event, seats))
     }
 }
 
@@ -87,9 +90,9 @@ pub trait SeatLookup {
     fn seat(&self, id: &Uuid) -> Option<&SeatInfo>;
 }
 
-impl SeatLookup for Entry {
+impl SeatLookup for Seats {
     fn seat(&self, id: &Uuid) -> Option<&SeatInfo> {
-        self.seats.get(id)
+        self.0.get(id)
     }
 }
 
@@ -101,8 +104,7 @@ async fn fetch_event(db: &PgPool, event_id: Uuid) -> ApiResult<BookableEvent> {
         .ok_or_else(|| ApiError::new(Code::EVENT_NOT_FOUND, "No such event"))
 }
 
-async fn load(db: &PgPool, event_id: Uuid) -> ApiResult<Entry> {
-    let event = fetch_event(db, event_id).await?;
+async fn load_seats(db: &PgPool, event_id: Uuid) -> ApiResult<Arc<Seats>> {
     let seats =
         sqlx::query("SELECT id, label, price::bigint AS price FROM seats WHERE event_id = $1")
             .bind(event_id)
@@ -119,8 +121,5 @@ async fn load(db: &PgPool, event_id: Uuid) -> ApiResult<Entry> {
                 )
             })
             .collect();
-    Ok(Entry {
-        event: RwLock::new((Instant::now(), event)),
-        seats,
-    })
+    Ok(Arc::new(Seats(seats)))
 }

@@ -68,7 +68,7 @@ impl Booking {
     ) -> Booking {
         Booking {
             seatmaps: Default::default(),
-            events: Default::default(),
+            events: cache::EventCache::new(config.event_cache_ttl),
             writer: Arc::new(writer::HoldWriter::new(config.writers, config.write_batch)),
             payments_in_flight,
         }

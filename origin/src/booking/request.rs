@@ -176,8 +176,7 @@ pub(super) async fn price_seats(
     seats: &[Uuid],
 ) -> ApiResult<(BookableEvent, Vec<Line>)> {
     use super::cache::SeatLookup;
-    let ttl = state.config.booking.event_cache_ttl;
-    let (event, map) = state.booking.events.get(&state.db, event_id, ttl).await?;
+    let (event, map) = state.booking.events.get(&state.db, event_id).await?;
     if event.seat_layout_id.is_none() {
         return Err(ApiError::validation(
             "seat_ids",

@@ -13,6 +13,7 @@
 //! events are kept, and an event nobody polled for [`IDLE`] is dropped.
 
 use super::model::*;
+use crate::cache::Cache;
 use crate::http::Code;
 use crate::http::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -29,14 +30,13 @@ pub const MAX_EVENTS: u64 = 256;
 pub const IDLE: Duration = Duration::from_secs(600);
 
 pub struct SeatMapCache {
-    events: moka::future::Cache<Uuid, Arc<Slot>>,
+    events: Cache<Uuid, Arc<Slot>>,
 }
 
 impl Default for SeatMapCache {
     fn default() -> Self {
         SeatMapCache {
-            events: moka::future::Cache::builder()
-                .max_capacity(MAX_EVENTS)
+            events: Cache::builder("seat_maps", MAX_EVENTS)
                 .time_to_idle(IDLE)
                 .build(),
         }
@@ -55,7 +55,7 @@ impl SeatMapCache {
         let mut built_now = false;
         let slot = self
             .events
-            .try_get_with(event, async {
+            .get_or_load(event, async {
                 let bytes = build(state, event).await?;
                 built_now = true;
                 Ok::<_, ApiError>(Arc::new(Slot {
@@ -87,7 +87,7 @@ impl SeatMapCache {
                     Err(e) => {
                         if e.status == axum::http::StatusCode::NOT_FOUND {
                             // Deleted since: keep nothing for it.
-                            self.events.invalidate(&event).await;
+                            self.events.forget(&event).await;
                         }
                         return Err(e);
                     }
@@ -102,8 +102,7 @@ impl SeatMapCache {
 
     /// How many events have a cached seat map (tests check it stays bounded).
     pub async fn len(&self) -> u64 {
-        self.events.run_pending_tasks().await;
-        self.events.entry_count()
+        self.events.len().await
     }
 
     pub async fn is_empty(&self) -> bool {

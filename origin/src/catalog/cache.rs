@@ -3,7 +3,7 @@
 //! The detail of a stadium event carries its whole seat map: about 4,900 seat rows
 //! read and serialised per request, on the page every fan opens during an on-sale. So
 //! each replica keeps the serialised detail per event for `URR_EVENT_CACHE_TTL_MS`
-//! (default 1 s, like booking's event row), in a size-capped `moka` cache:
+//! (default 1 s, like booking's event row), in a [`crate::cache::Cache`]:
 //!
 //! - **Only events that exist are cached.** A load that finds no event is an error,
 //!   and moka never stores errors, so random ids in public URLs leave nothing behind.
@@ -79,17 +79,14 @@ impl Cached {
 
 pub struct DetailCache {
     /// `None`: caching is off.
-    entries: Option<moka::future::Cache<Uuid, Arc<Cached>>>,
+    entries: Option<crate::cache::Cache<Uuid, Arc<Cached>>>,
 }
 
 impl DetailCache {
     pub fn new(ttl: std::time::Duration) -> DetailCache {
         let entries = (!ttl.is_zero()).then(|| {
-            moka::future::Cache::builder()
-                .max_capacity(MAX_BYTES)
-                .weigher(|_: &Uuid, c: &Arc<Cached>| {
-                    u32::try_from(c.json.len()).unwrap_or(u32::MAX)
-                })
+            crate::cache::Cache::builder("event_details", MAX_BYTES)
+                .weigh(|c: &Arc<Cached>| u32::try_from(c.json.len()).unwrap_or(u32::MAX))
                 .time_to_live(ttl)
                 .build()
         });
@@ -104,7 +101,7 @@ impl DetailCache {
             return Ok(load(state, id, now).await?.json);
         };
         let cached = entries
-            .try_get_with(id, async { load(state, id, now).await.map(Arc::new) })
+            .get_or_load(id, async { load(state, id, now).await.map(Arc::new) })
             .await
             .map_err(ApiError::from_shared)?;
         if cached.status_at(now) == cached.status {
@@ -119,17 +116,14 @@ impl DetailCache {
     /// Drops the entry of `id` (after an edit through this replica).
     pub async fn forget(&self, id: Uuid) {
         if let Some(entries) = &self.entries {
-            entries.invalidate(&id).await;
+            entries.forget(&id).await;
         }
     }
 
     /// How many events are cached now (tests check it stays bounded).
     pub async fn len(&self) -> u64 {
         match &self.entries {
-            Some(entries) => {
-                entries.run_pending_tasks().await;
-                entries.entry_count()
-            }
+            Some(entries) => entries.len().await,
             None => 0,
         }
     }

@@ -242,6 +242,25 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+/// A database error a shared (single-flight) load handed to every waiter.
+impl From<std::sync::Arc<sqlx::Error>> for ApiError {
+    fn from(e: std::sync::Arc<sqlx::Error>) -> Self {
+        match std::sync::Arc::try_unwrap(e) {
+            Ok(e) => e.into(),
+            Err(shared) => match &*shared {
+                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                    ApiError::new(
+                        Code::DATABASE_UNAVAILABLE,
+                        "The database is not reachable right now; retry shortly",
+                    )
+                    .with_retry_after(2)
+                }
+                other => ApiError::internal(anyhow::anyhow!("{other}")),
+            },
+        }
+    }
+}
+
 impl From<redis::RedisError> for ApiError {
     fn from(e: redis::RedisError) -> Self {
         let mut err = ApiError::new(

@@ -160,7 +160,7 @@ pub(crate) async fn cancel(
     tx.commit().await?;
     state.catalog.details.forget(event.id).await;
     crate::booking::release_redis(&state, &closed).await;
-    state.queue.settings.forget(event.id);
+    state.queue.settings.forget(event.id).await;
     // Tell the edges now; the pusher retries any that miss it.
     let pusher = state.clone();
     tokio::spawn(async move {

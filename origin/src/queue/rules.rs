@@ -272,7 +272,7 @@ async fn put_rules(
         .await?;
     }
     tx.commit().await?;
-    state.queue.settings.forget(event_id);
+    state.queue.settings.forget(event_id).await;
     tracing::info!(%event_id, version = rules.version, mode = ?rules.mode, "edge rules changed");
     if let Err(e) = push_due(&state, Some(event_id)).await {
         tracing::warn!(%event_id, error = ?e, "immediate rules push failed; the pusher retries");

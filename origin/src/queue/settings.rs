@@ -4,9 +4,7 @@
 
 use shared_wasm::rules::{EdgeRules, Mode, Phase};
 use sqlx::{PgExecutor, Row};
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use uuid::Uuid;
 
 /// One event's queue, as stored in `event_queues`.
@@ -84,15 +82,21 @@ pub async fn admitting<'e>(
 /// Settings cached for at most `ttl` (a promoter's change reaches every replica within
 /// it). A TTL of zero reads Postgres every time.
 pub struct SettingsCache {
-    ttl: Duration,
-    entries: Mutex<HashMap<Uuid, (Instant, Option<QueueSettings>)>>,
+    /// `None`: caching is off. Events without a queue are cached too (as `None`).
+    entries: Option<crate::cache::Cache<Uuid, Option<QueueSettings>>>,
 }
 
 impl SettingsCache {
+    /// Events whose settings one replica keeps at most.
+    const CAPACITY: u64 = 10_000;
+
     pub fn new(ttl: Duration) -> Self {
         SettingsCache {
-            ttl,
-            entries: Mutex::new(HashMap::new()),
+            entries: (!ttl.is_zero()).then(|| {
+                crate::cache::Cache::builder("queue_settings", Self::CAPACITY)
+                    .time_to_live(ttl)
+                    .build()
+            }),
         }
     }
 
@@ -100,32 +104,17 @@ impl SettingsCache {
         &self,
         db: &sqlx::PgPool,
         event_id: Uuid,
-    ) -> sqlx::Result<Option<QueueSettings>> {
-        if !self.ttl.is_zero() {
-            let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((at, s)) = map.get(&event_id)
-                && at.elapsed() < self.ttl
-            {
-                return Ok(s.clone());
-            }
+    ) -> Result<Option<QueueSettings>, std::sync::Arc<sqlx::Error>> {
+        match &self.entries {
+            Some(entries) => entries.get_or_load(event_id, load(db, event_id)).await,
+            None => load(db, event_id).await.map_err(std::sync::Arc::new),
         }
-        let loaded = load(db, event_id).await?;
-        if !self.ttl.is_zero() {
-            let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-            // Bounded: events are few, but ids come from URLs.
-            if map.len() > 10_000 {
-                map.clear();
-            }
-            map.insert(event_id, (Instant::now(), loaded.clone()));
-        }
-        Ok(loaded)
     }
 
     /// Drops the cached copy (this replica wrote new settings).
-    pub fn forget(&self, event_id: Uuid) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&event_id);
+    pub async fn forget(&self, event_id: Uuid) {
+        if let Some(entries) = &self.entries {
+            entries.forget(&event_id).await;
+        }
     }
 }
