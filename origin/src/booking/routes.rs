@@ -5,14 +5,12 @@ use super::model::*;
 use super::{create, reservations};
 use crate::auth::AuthUser;
 use crate::http::Code;
+use crate::http::Cursor;
 use crate::http::{ApiError, ApiResult, Json, Path, Query};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
@@ -146,20 +144,6 @@ pub struct PageQuery {
     pub cursor: Option<String>,
 }
 
-fn decode_cursor(c: &str) -> Option<(DateTime<Utc>, Uuid)> {
-    let raw = URL_SAFE_NO_PAD.decode(c).ok()?;
-    let text = String::from_utf8(raw).ok()?;
-    let (micros, id) = text.split_once('|')?;
-    Some((
-        DateTime::from_timestamp_micros(micros.parse().ok()?)?,
-        id.parse().ok()?,
-    ))
-}
-
-fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}|{id}", at.timestamp_micros()))
-}
-
 crate::problems!(MyReservationsProblems: [codes::AUTH, codes::QUERY], INVALID_CURSOR);
 
 /// Your reservations, newest first.
@@ -174,22 +158,11 @@ pub(super) async fn my_reservations(
     user: AuthUser,
     Query(q): Query<PageQuery>,
 ) -> ApiResult<Json<ReservationPage>> {
-    let limit = q.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::new(
-            Code::INVALID_QUERY,
-            "limit must be between 1 and 100",
-        ));
-    }
-    let after = match q.cursor.as_deref() {
-        Some(c) => Some(decode_cursor(c).ok_or_else(|| {
-            ApiError::new(Code::INVALID_CURSOR, "cursor is not one this API issued")
-        })?),
-        None => None,
-    };
+    let limit = crate::http::page::limit(q.limit)?;
+    let after = Cursor::decode_created(q.cursor.as_deref())?;
     let (items, next) = reservations::list_for(&state, user.id, limit, after).await?;
     Ok(Json(ReservationPage {
         items,
-        next_cursor: next.map(|(at, id)| encode_cursor(at, id)),
+        next_cursor: next.map(|(at, id)| Cursor::created(at, id).encode()),
     }))
 }

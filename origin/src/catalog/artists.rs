@@ -6,10 +6,10 @@
 
 use super::events::{EventFilter, EventListItem, list_events};
 use super::model::EventStatus;
-use super::page::{self, Cursor, Page};
 use super::validate::{Checks, double_option, is_fk_violation, is_unique_violation, like_pattern};
 use crate::auth::AuthUser;
 use crate::http::Code;
+use crate::http::page::{self, Cursor, Page};
 use crate::http::{ApiError, ApiResult, Json, Path, Query};
 use crate::state::AppState;
 use axum::extract::State;

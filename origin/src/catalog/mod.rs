@@ -25,7 +25,6 @@ pub mod demo;
 mod events;
 pub mod layout;
 mod model;
-mod page;
 mod seat_layouts;
 mod ticket_types;
 mod validate;
@@ -47,7 +46,6 @@ pub use model::{
     event_not_found, event_status, find_event, find_seats, find_ticket_type, list_seats,
     list_ticket_types,
 };
-pub use page::{Cursor, Page, invalid_query, limit as page_limit, paginate};
 pub use validate::MAX_PRICE;
 
 use crate::state::AppState;

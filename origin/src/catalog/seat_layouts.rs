@@ -2,10 +2,10 @@
 
 use super::artists::NameListQuery;
 use super::layout::LayoutConfig;
-use super::page::{self, Cursor, Page};
 use super::validate::{Checks, is_unique_violation, like_pattern};
 use crate::auth::AuthUser;
 use crate::http::Code;
+use crate::http::page::{self, Cursor, Page};
 use crate::http::{ApiError, ApiResult, Json, Path, Query};
 use crate::state::AppState;
 use axum::extract::State;

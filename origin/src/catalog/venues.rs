@@ -1,10 +1,10 @@
 //! Venues: public list/detail, admin writes.
 
 use super::artists::NameListQuery;
-use super::page::{self, Cursor, Page};
 use super::validate::{Checks, is_fk_violation, like_pattern};
 use crate::auth::AuthUser;
 use crate::http::Code;
+use crate::http::page::{self, Cursor, Page};
 use crate::http::{ApiError, ApiResult, Json, Path, Query};
 use crate::state::AppState;
 use axum::extract::State;

@@ -4,8 +4,10 @@
 pub mod codes;
 pub mod extract;
 pub mod middleware;
+pub mod page;
 pub mod problem;
 
 pub use codes::Code;
 pub use extract::{Json, Path, Query};
+pub use page::{Cursor, Page};
 pub use problem::{ApiError, ApiResult, FieldError, Problem};

@@ -18,8 +18,9 @@
 
 use super::code;
 use crate::auth::AuthUser;
-use crate::catalog::{Cursor, Page, authorize_event_manager, invalid_query, page_limit, paginate};
+use crate::catalog::authorize_event_manager;
 use crate::http::Code;
+use crate::http::page::{Cursor, Page, invalid_query, limit as page_limit, paginate};
 use crate::http::{ApiError, ApiResult, Json, Path, Query};
 use crate::state::AppState;
 use axum::extract::State;

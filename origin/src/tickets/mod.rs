@@ -27,12 +27,10 @@ pub use service::{
 
 use crate::auth::AuthUser;
 use crate::http::Code;
+use crate::http::Cursor;
 use crate::http::{ApiError, ApiResult, Json, Path, Query};
 use crate::state::AppState;
 use axum::extract::State;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
 pub use model::Ticket;
 use model::{TicketPage, TicketStatus};
 use serde::Deserialize;
@@ -59,20 +57,6 @@ pub struct TicketQuery {
     pub status: Option<TicketStatus>,
 }
 
-fn decode_cursor(c: &str) -> Option<(DateTime<Utc>, Uuid)> {
-    let raw = URL_SAFE_NO_PAD.decode(c).ok()?;
-    let text = String::from_utf8(raw).ok()?;
-    let (micros, id) = text.split_once('|')?;
-    Some((
-        DateTime::from_timestamp_micros(micros.parse().ok()?)?,
-        id.parse().ok()?,
-    ))
-}
-
-fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}|{id}", at.timestamp_micros()))
-}
-
 crate::problems!(MyTicketsProblems: [codes::AUTH, codes::QUERY], INVALID_CURSOR);
 
 /// Your tickets, newest first, with their QR payloads.
@@ -87,23 +71,12 @@ async fn my_tickets(
     user: AuthUser,
     Query(q): Query<TicketQuery>,
 ) -> ApiResult<Json<TicketPage>> {
-    let limit = q.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::new(
-            Code::INVALID_QUERY,
-            "limit must be between 1 and 100",
-        ));
-    }
-    let after = match q.cursor.as_deref() {
-        Some(c) => Some(decode_cursor(c).ok_or_else(|| {
-            ApiError::new(Code::INVALID_CURSOR, "cursor is not one this API issued")
-        })?),
-        None => None,
-    };
+    let limit = crate::http::page::limit(q.limit)?;
+    let after = Cursor::decode_created(q.cursor.as_deref())?;
     let (items, next) = service::list_for(&state, user.id, q.status, limit, after).await?;
     Ok(Json(TicketPage {
         items,
-        next_cursor: next.map(|(at, id)| encode_cursor(at, id)),
+        next_cursor: next.map(|(at, id)| Cursor::created(at, id).encode()),
     }))
 }
 

@@ -1539,7 +1539,7 @@ async fn bad_input_on_every_catalog_route_is_a_4xx_problem_and_writes_nothing() 
         }
     }
     // An event cursor on the artist list.
-    let c = catalog::Cursor::event(now(&app), nobody).encode();
+    let c = urr_origin::http::Cursor::event(now(&app), nobody).encode();
     assert_problem(
         get_query(&app, "/api/v1/artists", &[("cursor", &c)]).await,
         StatusCode::BAD_REQUEST,

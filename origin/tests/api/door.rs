@@ -451,7 +451,7 @@ async fn the_void_feed_pages_in_voided_order_from_a_time() {
     assert_eq!(ids(&page), all[4..].to_vec());
 
     // Bad queries, strangers.
-    let event_cursor = urr_origin::catalog::Cursor::event(Utc::now(), Uuid::new_v4()).encode();
+    let event_cursor = urr_origin::http::Cursor::event(Utc::now(), Uuid::new_v4()).encode();
     for (query, code) in [
         ("since=yesterday", "INVALID_QUERY"),
         ("limit=0", "INVALID_QUERY"),

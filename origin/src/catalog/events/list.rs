@@ -2,8 +2,8 @@
 
 use super::dto::*;
 use crate::catalog::model::{EventStatus, event_status};
-use crate::catalog::page::{self, Cursor, Page, invalid_query};
 use crate::catalog::validate::like_pattern;
+use crate::http::page::{self, Cursor, Page, invalid_query};
 use crate::http::{ApiResult, Json, Query};
 use crate::state::AppState;
 use axum::extract::State;

@@ -1,4 +1,4 @@
-//! Keyset pagination: opaque cursors and page sizes.
+//! Keyset pagination: opaque cursors and page sizes, one format for every list.
 //!
 //! Lists are ordered by a unique key (`(starts_at, id)` for events, `(name, id)` for
 //! artists, venues and layouts) and a page continues strictly after the last key of the
@@ -49,6 +49,10 @@ pub enum Cursor {
     /// Void tickets (tickets' door feed): `(voided_at, id)`, `t` in Unix microseconds.
     #[serde(rename = "v")]
     Voided { t: i64, i: Uuid },
+    /// Newest-first lists of one's own things (reservations, tickets):
+    /// `(created_at, id)` descending, `t` in Unix microseconds.
+    #[serde(rename = "c")]
+    Created { t: i64, i: Uuid },
 }
 
 impl Cursor {
@@ -73,6 +77,13 @@ impl Cursor {
         }
     }
 
+    pub fn created(created_at: DateTime<Utc>, id: Uuid) -> Self {
+        Cursor::Created {
+            t: created_at.timestamp_micros(),
+            i: id,
+        }
+    }
+
     pub fn encode(&self) -> String {
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
     }
@@ -89,26 +100,42 @@ impl Cursor {
 
     /// Decodes an event cursor: `(starts_at, id)`.
     pub fn decode_event(s: Option<&str>) -> ApiResult<Option<(DateTime<Utc>, Uuid)>> {
-        match s.filter(|s| !s.is_empty()).map(Self::decode).transpose()? {
-            None => Ok(None),
-            Some(Cursor::Event { t, i }) => DateTime::from_timestamp_micros(t)
-                .filter(|t| in_sql_range(*t))
-                .map(|t| Some((t, i)))
-                .ok_or_else(invalid_cursor),
-            Some(_) => Err(invalid_cursor()),
-        }
+        Self::decode_at(s, |c| match c {
+            Cursor::Event { t, i } => Some((t, i)),
+            _ => None,
+        })
     }
 
     /// Decodes a void-ticket cursor: `(voided_at, id)`.
     pub fn decode_voided(s: Option<&str>) -> ApiResult<Option<(DateTime<Utc>, Uuid)>> {
-        match s.filter(|s| !s.is_empty()).map(Self::decode).transpose()? {
-            None => Ok(None),
-            Some(Cursor::Voided { t, i }) => DateTime::from_timestamp_micros(t)
-                .filter(|t| in_sql_range(*t))
-                .map(|t| Some((t, i)))
-                .ok_or_else(invalid_cursor),
-            Some(_) => Err(invalid_cursor()),
-        }
+        Self::decode_at(s, |c| match c {
+            Cursor::Voided { t, i } => Some((t, i)),
+            _ => None,
+        })
+    }
+
+    /// Decodes a newest-first cursor: `(created_at, id)`.
+    pub fn decode_created(s: Option<&str>) -> ApiResult<Option<(DateTime<Utc>, Uuid)>> {
+        Self::decode_at(s, |c| match c {
+            Cursor::Created { t, i } => Some((t, i)),
+            _ => None,
+        })
+    }
+
+    /// A `(time, id)` cursor of the kind `pick` accepts; another list's cursor, or a time
+    /// outside what Postgres stores, is 400 `INVALID_CURSOR`.
+    fn decode_at(
+        s: Option<&str>,
+        pick: impl FnOnce(Cursor) -> Option<(i64, Uuid)>,
+    ) -> ApiResult<Option<(DateTime<Utc>, Uuid)>> {
+        let Some(cursor) = s.filter(|s| !s.is_empty()).map(Self::decode).transpose()? else {
+            return Ok(None);
+        };
+        pick(cursor)
+            .and_then(|(t, i)| Some((DateTime::from_timestamp_micros(t)?, i)))
+            .filter(|(t, _)| in_sql_range(*t))
+            .map(Some)
+            .ok_or_else(invalid_cursor)
     }
 
     /// Decodes a name cursor: `(name, id)`.
@@ -211,6 +238,10 @@ mod tests {
         );
         let v = Cursor::voided(t, id).encode();
         assert_eq!(Cursor::decode_voided(Some(&v)).expect("ok"), Some((t, id)));
+        let r = Cursor::created(t, id).encode();
+        assert_eq!(Cursor::decode_created(Some(&r)).expect("ok"), Some((t, id)));
+        assert!(Cursor::decode_created(Some(&v)).is_err());
+        assert!(Cursor::decode_voided(Some(&r)).is_err());
         // Wrong list, garbage, valid base64 of junk, empty = no cursor.
         assert!(Cursor::decode_event(Some(&n)).is_err());
         assert!(Cursor::decode_event(Some(&v)).is_err());
