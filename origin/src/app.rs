@@ -145,7 +145,7 @@ impl Application {
         };
         let booking = booking::Booking::new(&config.booking, Arc::new(payments::InFlight));
         let auth = auth::Auth::new(&config.auth);
-        let catalog = catalog::Catalog::new(&config.booking);
+        let catalog = catalog::Catalog::new(config.booking.event_cache_ttl);
         let state = AppState {
             config: Arc::new(config),
             db,

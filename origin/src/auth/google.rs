@@ -25,8 +25,8 @@
 //! stale keys are still used for the `kid`s they contain (Google's keys live for days,
 //! so this is safer than failing every sign-in).
 
+use super::GoogleConfig;
 use crate::clock::Clock;
-use crate::config::GoogleConfig;
 use crate::http::ApiError;
 use crate::http::Code;
 use chrono::{DateTime, Utc};

@@ -22,8 +22,10 @@
 //! Other modules use [`AuthUser`] (who is calling) and [`issue_access_token`]; seeders
 //! use [`create_user`].
 
+mod config;
 mod extract;
 mod google;
+mod google_routes;
 mod password;
 mod rate_limit;
 mod revocation;
@@ -31,6 +33,7 @@ mod routes;
 mod session;
 mod users;
 
+pub use config::{AuthConfig, GoogleConfig};
 pub use extract::{AuthUser, MaybeAuthUser, VerifiedTokens};
 pub use password::{
     PasswordError, PasswordParams, hash_password, hash_password_blocking, verify_password,
@@ -57,7 +60,7 @@ pub struct Auth {
 }
 
 impl Auth {
-    pub fn new(config: &crate::config::AuthConfig) -> Auth {
+    pub fn new(config: &crate::auth::AuthConfig) -> Auth {
         Auth {
             verified_tokens: VerifiedTokens::new(
                 config.access_ttl + std::time::Duration::from_secs(120),

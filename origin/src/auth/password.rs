@@ -11,7 +11,7 @@
 //! verification reads the parameters from the string, and [`needs_rehash`] tells the
 //! login path to upgrade a hash made with older parameters.
 
-use crate::config::AuthConfig;
+use super::AuthConfig;
 use crate::http::Code;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};

@@ -24,8 +24,8 @@
 //! Unknown tokens are refused (defect D34: the original accepted them and started a new
 //! family), and stored expiry is checked in the same `UPDATE`.
 
+use super::AuthConfig;
 use super::users::UserRow;
-use crate::config::AuthConfig;
 use axum::http::HeaderMap;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use base64::Engine;

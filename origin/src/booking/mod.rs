@@ -25,6 +25,7 @@
 //! after its creation.
 
 mod cache;
+mod config;
 mod create;
 mod holds;
 mod inventory;
@@ -37,6 +38,7 @@ mod seatmap;
 mod sweeper;
 mod writer;
 
+pub use config::BookingConfig;
 pub use inventory::{Closed, cancel_event_holds, release_redis};
 pub use model::{Order, Reservation, ReservationStatus};
 pub use payment_hooks::{
@@ -63,7 +65,7 @@ pub struct Booking {
 
 impl Booking {
     pub fn new(
-        config: &crate::config::BookingConfig,
+        config: &crate::booking::BookingConfig,
         payments_in_flight: Arc<dyn PaymentsInFlight>,
     ) -> Booking {
         Booking {

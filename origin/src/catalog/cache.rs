@@ -37,9 +37,10 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    pub fn new(config: &crate::config::BookingConfig) -> Catalog {
+    /// Details live `ttl` (`URR_EVENT_CACHE_TTL_MS`; 0 turns the cache off).
+    pub fn new(ttl: std::time::Duration) -> Catalog {
         Catalog {
-            details: DetailCache::new(config.event_cache_ttl),
+            details: DetailCache::new(ttl),
         }
     }
 }

@@ -29,9 +29,11 @@
 //! two relays publish neighbouring batches concurrently). Consumers must not depend on
 //! order; each event carries `occurred_at` and `seq` for the few that care.
 
+mod config;
 mod consumer;
 mod relay;
 
+pub use config::OutboxConfig;
 pub use consumer::{Applied, Consumer, Event, Handler};
 pub use relay::relay;
 

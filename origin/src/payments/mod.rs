@@ -41,6 +41,7 @@
 //! | `POST /api/v1/reservations/{id}/cancel` | 200 cancelled/refunded; 202 refund pending at Toss; 409 `REFUND_WINDOW_CLOSED`, `REFUND_REFUSED`, `RESERVATION_NOT_CANCELLABLE`, `PAYMENT_IN_PROGRESS` |
 //! | `POST /api/v1/admin/reservations/{id}/refund` | as above, always a full refund |
 
+mod config;
 mod limit;
 mod model;
 mod reconcile;
@@ -49,6 +50,7 @@ mod service;
 mod store;
 mod toss;
 
+pub use config::{PaymentsConfig, RefundPolicy, TOSS_DOCS_CLIENT_KEY, TOSS_DOCS_SECRET_KEY};
 pub use reconcile::{Outcome as ReconcileOutcome, ReconcileStats, reconcile_once, reconcile_order};
 pub use refund::request_event_refunds;
 pub use store::{InFlight, PaymentRow, lease_due, release_lease};
@@ -72,7 +74,7 @@ pub struct Payments {
 }
 
 impl Payments {
-    pub fn new(config: &crate::config::PaymentsConfig) -> anyhow::Result<Payments> {
+    pub fn new(config: &crate::payments::PaymentsConfig) -> anyhow::Result<Payments> {
         Ok(Payments {
             toss: toss::TossClient::new(config)?,
             webhook_limit: Default::default(),

@@ -25,13 +25,13 @@
 //! and the client gets 202; the reconciler drives the same refund (same key) later. If
 //! Toss refuses for good, the refund fails and the order is `paid` again.
 
+use super::RefundPolicy;
 use super::model::{CancelResponse, PaymentStatus};
 use super::service::Budget;
 use super::store::{self, Initiator, PaymentRow, RefundRow};
 use super::toss::{TossError, TossPayment, TossStatus, is_not_found};
 use crate::auth::AuthUser;
 use crate::booking::{Order, Reservation, ReservationStatus};
-use crate::config::RefundPolicy;
 use crate::http::Code;
 use crate::http::{ApiError, ApiResult};
 use crate::outbox::{self, Topic};

@@ -17,7 +17,7 @@
 //! Errors are [`TossError`]: no response at all, an error object (`code` is what we
 //! branch on; messages are Korean and for humans), or an unreadable success.
 
-use crate::config::PaymentsConfig;
+use crate::payments::PaymentsConfig;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::{Method, StatusCode, Url};
@@ -550,7 +550,10 @@ mod tests {
         let client = TossClient::new(&cfg.payments).expect("client");
         let encoded = client.authorization.strip_prefix("Basic ").expect("basic");
         let decoded = String::from_utf8(STANDARD.decode(encoded).expect("b64")).expect("utf8");
-        assert_eq!(decoded, format!("{}:", crate::config::TOSS_DOCS_SECRET_KEY));
+        assert_eq!(
+            decoded,
+            format!("{}:", crate::payments::TOSS_DOCS_SECRET_KEY)
+        );
         assert!(!format!("{client:?}").contains("test_gsk"));
         let url = client.url(&["v1", "payments", "a/b?c"]).expect("url");
         assert!(url.as_str().ends_with("/v1/payments/a%2Fb%3Fc"), "{url}");

@@ -13,12 +13,14 @@
 //! - [`settings`]: each event's queue settings in Postgres, cached ~1 s;
 //! - [`rules`]: `GET/PUT /edge-rules`, and the pushes to the edges (an outbox table).
 
+mod config;
 mod entry;
 mod line;
 mod routes;
 mod rules;
 mod settings;
 
+pub use config::QueueConfig;
 pub use entry::{require as require_entry, sign as sign_entry};
 pub use rules::{push_due, reject_cancelled, store_rules};
 pub use settings::load as load_settings;
