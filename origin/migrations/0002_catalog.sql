@@ -1,10 +1,10 @@
 -- Catalog (origin/src/catalog): artists, venues, seat layouts, events, seats, ticket
--- types. One source of truth for events and their inventory (defect D01 of the
--- original split them across two databases that drifted apart).
+-- types. One source of truth for events and their inventory (two databases would
+-- drift apart).
 --
 -- Event status is NOT stored: it is derived from the sale window, the show time and
 -- `cancelled_at` against the application clock (see `catalog::event_status`), so it can
--- never go stale the way the original's job-maintained column did.
+-- never go stale the way a job-maintained column does.
 --
 -- Money is integer KRW. Every timestamp is written by the application from its clock.
 
@@ -14,7 +14,7 @@ CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE TABLE artists (
     id               uuid PRIMARY KEY,
     name             text NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 200),
-    -- Romanised / English name, e.g. 아이유 → IU; searched like `name` (D46).
+    -- Romanised / English name, e.g. 아이유 → IU; searched like `name`.
     name_en          text CHECK (length(name_en) BETWEEN 1 AND 200),
     -- Other names fans type: legal names, fandom spellings, abbreviations.
     aliases          text[] NOT NULL DEFAULT '{}',

@@ -15,7 +15,7 @@ CREATE TABLE reservations (
     -- Fencing token of the Redis seat hold (per-event counter); 0 when Redis was bypassed.
     fence           bigint NOT NULL DEFAULT 0,
     expires_at      timestamptz NOT NULL,
-    -- Idempotency: keys are scoped to the user (defect D04 of the original).
+    -- Idempotency: keys are scoped to the user (one user's key never replays another's).
     idempotency_key text,
     request_hash    bytea NOT NULL,
     created_at      timestamptz NOT NULL,

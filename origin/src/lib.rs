@@ -1,18 +1,26 @@
 //! The URR origin: one axum service that owns everything that must be exactly right.
 //!
-//! Module map (each folder is one business capability with its routes, SQL, Redis
-//! scripts and tests; modules talk to each other only through `pub` service APIs):
+//! Module map. Each capability module is a folder with its routes, SQL, Redis scripts,
+//! settings (`config.rs`) and error codes; its submodules are private and its `mod.rs`
+//! re-exports the small surface other modules may use. A module uses only modules
+//! listed before it (`cargo xtask test` fails on a dependency cycle):
 //!
-//! - [`auth`]: accounts, passwords, access/refresh tokens, Google sign-in.
-//! - [`catalog`]: artists, venues, seat layouts, events, ticket types, sale windows.
-//! - [`booking`]: seat and standing holds, expiry, live seat maps.
-//! - [`payments`]: Toss confirm, refunds, reconciliation, webhooks.
-//! - [`tickets`]: issued tickets and their signed QR payloads.
+//! - [`auth`]: accounts, passwords, access/refresh tokens, revocation, Google sign-in,
+//!   rate limits.
 //! - [`outbox`]: events written with the change they announce, relayed to Redis Streams.
+//! - [`catalog`]: artists, venues, seat layouts, events, ticket types, sale windows.
+//! - [`queue`]: the tier-2 waiting line, entry tokens, the edge rules and their pushes.
+//! - [`booking`]: seat and standing holds, expiry, live seat maps, the payment hooks.
+//! - [`tickets`]: issued tickets, signed QR payloads, door check-ins.
+//! - [`payments`]: Toss confirm, refunds, reconciliation, webhooks.
+//! - [`lifecycle`]: changes to an event that reach across the others (edits once
+//!   tickets are sold, cancellation).
 //!
-//! Platform pieces: [`config`] (typed `URR_*` settings), [`app`] (wiring and serving),
-//! [`http`] (problem+json errors, extractors, middleware), [`store`] (Redis with a key
-//! prefix), [`clock`] (injectable time), [`telemetry`], [`health`], [`openapi`].
+//! Platform pieces, usable by all: [`config`] (typed `URR_*` settings), [`http`]
+//! (problem+json errors and their [`http::Code`] table, extractors, pagination,
+//! middleware), [`store`] (Redis with a key prefix), [`cache`] (the one in-memory cache
+//! type), [`clock`] (injectable time), [`telemetry`], [`health`], [`openapi`],
+//! [`workers`] (background jobs), [`state`]. [`app`] and [`demo`] wire everything.
 
 pub mod app;
 pub mod auth;

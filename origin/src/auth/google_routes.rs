@@ -143,7 +143,7 @@ pub(super) async fn google_nonce(State(state): State<AppState>) -> ApiResult<Res
 /// Finds, links or creates the account of a verified Google identity. Returns it with
 /// what happened (`existing`, `linked`, `created`).
 ///
-/// Linking (D37): only when Google says the email is verified (checked by the
+/// Linking: only when Google says the email is verified (checked by the
 /// verifier) and the account is not linked to another Google subject yet. Our own
 /// password accounts never proved their email, so someone may have registered the
 /// victim's address first, hoping the victim later signs in with Google into an account

@@ -5,8 +5,8 @@
 //! Fixed windows: the window number is `now / window` with `now` from `state.clock`, and
 //! each (scope, subject, window) has one counter, bumped with `INCR` and given a TTL
 //! with `EXPIRE` in one `MULTI`, so the count and its expiry cannot come apart. Shared by
-//! every origin replica, the limit holds for the whole deployment, not per replica (the
-//! original's fallback allowed the limit per replica, defect D40). A fixed window lets a
+//! every origin replica, the limit holds for the whole deployment, never per replica (a
+//! per-process fallback would multiply the limit by the number of replicas). A fixed window lets a
 //! client make up to twice the limit around a window boundary; for slowing down password
 //! guessing that is good enough, and it costs one round trip.
 //!

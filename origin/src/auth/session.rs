@@ -1,8 +1,7 @@
 //! Refresh tokens: opaque, hashed, rotated on every use, with family reuse detection.
 //!
 //! A refresh token is 32 random bytes (base64url, 43 characters). It is not a JWT on
-//! purpose: it carries no claims, so it can never be mistaken for an access token (defect
-//! D33 of the original), and it means something only while its row exists. The database
+//! purpose: it carries no claims, so it can never be mistaken for an access token, and it means something only while its row exists. The database
 //! keeps just its SHA-256: a leaked table does not leak usable tokens, and because the
 //! token has 256 bits of entropy a fast hash is enough (no salt or Argon2 needed, unlike
 //! passwords).
@@ -17,12 +16,11 @@
 //! transaction as the insert of the successor. Postgres row locking makes a second
 //! concurrent refresh with the same token wait for the first to commit and then find
 //! the row already used, so at most one succeeds and the other one sees a reuse
-//! (defect D35: the original read, then wrote, and both won). Because the successor is
+//! (a read-then-write rotation would let both concurrent refreshes win). Because the successor is
 //! committed together with the `used_at` mark, a reuse detection that follows always
 //! sees, and revokes, the successor.
 //!
-//! Unknown tokens are refused (defect D34: the original accepted them and started a new
-//! family), and stored expiry is checked in the same `UPDATE`.
+//! Unknown tokens are refused (never treated as the start of a new family), and stored expiry is checked in the same `UPDATE`.
 
 use super::AuthConfig;
 use super::users::UserRow;
@@ -40,7 +38,7 @@ use uuid::Uuid;
 pub const REFRESH_COOKIE: &str = "urr_refresh";
 /// Path of the refresh cookie: covers `/api/v1/auth/refresh` and `/api/v1/auth/logout`
 /// and nothing else, so the browser does not send the token with ordinary API calls
-/// (defect D32: the original's path did not even cover its own refresh route).
+/// (the path must cover the refresh route itself, or the cookie never reaches it).
 pub const REFRESH_COOKIE_PATH: &str = "/api/v1/auth";
 /// Length of a token in its base64url form (32 bytes, no padding).
 const TOKEN_LEN: usize = 43;

@@ -9,7 +9,7 @@
 --
 -- A seat key's value is "<user>|<reservation>|<fence>". A seat held by someone else is
 -- a conflict; a seat the same user already holds is extended, never taken away from
--- its reservation (defect D02 of the original).
+-- its reservation (a retry must never release or steal the user's own hold).
 --
 -- Returns {0, {conflicting seat indexes, 1-based}} or {1, fence, {newly held indexes}}.
 -- The caller releases only the newly held keys if Postgres then refuses.

@@ -20,7 +20,7 @@ static RELEASE_SEATS: LazyLock<Script> =
 static STOCK_TAKE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("stock_take.lua")));
 static STOCK_GIVE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("stock_give.lua")));
 
-/// Fence counters live a week past their last use (bounded key life, defect D07).
+/// Fence counters live a week past their last use (every key has a bounded life).
 const FENCE_TTL_SECS: u64 = 7 * 24 * 3600;
 /// Stock counters are rebuilt from Postgres when missing, so a day is plenty.
 const STOCK_TTL_SECS: u64 = 24 * 3600;

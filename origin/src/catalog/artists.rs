@@ -1,6 +1,6 @@
 //! Artists: public list/detail, admin writes.
 //!
-//! Bilingual search (defect D46): an artist carries its Korean `name`, an English
+//! Bilingual search: an artist carries its Korean `name`, an English
 //! `name_en` and free `aliases`; the artist list and the event list search all three, so
 //! `아이유`, `IU` and `이지은` find the same artist and events.
 

@@ -3,8 +3,9 @@
 //! [`seed_demo_catalog`] is idempotent: artists are upserted by their unique name;
 //! venues and events have fixed ids and are inserted with `ON CONFLICT DO NOTHING`, and
 //! an event's seats and ticket types are only created together with the event. Times are
-//! relative to the clock at the first run (re-running does not move them, so a demo
-//! database seeded long ago shows its events as ended: drop it and seed again).
+//! relative to the clock at the first run; `crate::demo` (the `seed-demo` command) moves
+//! them forward on every later run, so "on sale now" stays on sale however old the
+//! database is.
 
 use super::events::{NewEvent, NewTicketType, insert_event, layout_config};
 use super::layout::{LARGE_THEATER, SMALL_THEATER, SPORTS_STADIUM, builtin_layouts};

@@ -1,7 +1,8 @@
 //! Artists, venues, seat layouts, events, ticket types and sale windows.
 //!
-//! One source of truth for what is on sale (defect D01 of the original split it across
-//! two databases). Highlights:
+//! One source of truth for what is on sale: events and their inventory live in one
+//! database (two copies drift apart, and then a sold-out show still looks available).
+//! Highlights:
 //!
 //! - **Status is derived, never stored** ([`event_status`]): `cancelled` if
 //!   `cancelled_at` is set, else `upcoming` / `on_sale` / `ended` from the sale window
@@ -14,7 +15,7 @@
 //!   total); promoters move the total with one conditional UPDATE.
 //! - **Lists use keyset pagination** (`page`), stable while rows are inserted.
 //! - **Bilingual search**: artists have `name`, `name_en` and `aliases`; `q` matches
-//!   all of them (D46).
+//!   all of them.
 //!
 //! Other modules use the `pub` functions re-exported here (status, lookups, stock,
 //! ownership), never the tables' internals.

@@ -16,8 +16,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// Where an event is in its life. Derived from the clock on every read, never stored, so
-/// it cannot go stale (the original kept a status column updated by a job every 60 s,
-/// which left events "upcoming" for up to a minute after the sale opened).
+/// it cannot go stale (a status column updated by a periodic job leaves an event
+/// "upcoming" for up to a job interval after its sale opened).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventStatus {
@@ -108,7 +108,8 @@ impl EventRecord {
         )
     }
 
-    /// Booking's gate (defect D05): tickets may be held only while this is true.
+    /// Booking's gate: tickets may be held only while this is true (never before the
+    /// sale opens, after it closes, or once the show has started).
     pub fn is_on_sale(&self, now: DateTime<Utc>) -> bool {
         self.status(now) == EventStatus::OnSale
     }

@@ -1,8 +1,7 @@
 //! The event outbox: state changes announced exactly when they commit.
 //!
-//! The original system published its Kafka events *after* its database writes, from
-//! code that could fail in between, and replayed them onto data that had already
-//! changed (defects D26, D42, D48). Here an event is a row in `outbox`, inserted by
+//! Publishing an event *after* the database write, from code that can fail in between,
+//! loses events; replaying them later onto data that has changed since corrupts it. Here an event is a row in `outbox`, inserted by
 //! [`enqueue`] **inside the transaction that makes the change** (booking's one-statement
 //! reservation inserts it as one more CTE). So an event exists if and only if its change
 //! committed; nothing is lost when a process dies between "write" and "publish".

@@ -1,7 +1,7 @@
 //! The reconciler: every order whose outcome we do not know is settled from what Toss
-//! says, by `GET /v1/payments/orders/{orderId}` (contract §12.8). It fixes the failure
-//! mode of the original (defects D27, D28) and of alf.io #1421: "paid, but the
-//! reservation is stuck".
+//! says, by `GET /v1/payments/orders/{orderId}` (Toss's own record is the truth about
+//! money). It closes the classic ticketing failure "paid, but the reservation is stuck"
+//! (a lost response, a crashed replica, a webhook that never came).
 //!
 //! Which orders: those with `reconcile_after <= now`. An order gets a time when it
 //! enters `confirming` (claim + `URR_RECONCILE_MIN_AGE_SECS`: its request has that long

@@ -3,18 +3,20 @@
 //! [`confirm`] is the request path; [`confirm_at_toss`] and [`settle`] are shared with
 //! the reconciler, so an order in flight ends the same way whoever finishes it.
 //!
-//! 1. **Own the amount** (contract §12.1): the posted orderId must name a reservation of
+//! The Toss contract points these steps follow are in `docs/toss-payments.md`.
+//!
+//! 1. **Own the amount**: the posted orderId must name a reservation of
 //!    the caller and the posted amount must equal its amount, or nothing is sent.
-//! 2. **Claim** (§12.2, §12.3), one transaction: booking's `hold_for_payment` checks the
+//! 2. **Claim**, one transaction: booking's `hold_for_payment` checks the
 //!    hold is pending and unexpired *now* and extends it to at least now +
 //!    `URR_PAYMENT_GRACE_SECS`; the payment row enters `confirming` with the paymentKey
 //!    and its Idempotency-Key. From this commit on the sweeper leaves the reservation
 //!    alone and the reconciler knows the order.
 //! 3. **Confirm at Toss** with that key, retrying only with the same key, within
-//!    `URR_TOSS_BUDGET_MS` and `URR_TOSS_MAX_ATTEMPTS` (§12.5, §12.6). A timeout or
+//!    `URR_TOSS_BUDGET_MS` and `URR_TOSS_MAX_ATTEMPTS`. A timeout or
 //!    5xx is "outcome unknown": read the payment before deciding, never call it failed.
-//!    `ALREADY_PROCESSED_PAYMENT` means an earlier attempt won: read it (§12.7).
-//! 4. **Settle**: a `DONE` payment that is ours (orderId, amount, KRW; §12.4) is
+//!    `ALREADY_PROCESSED_PAYMENT` means an earlier attempt won: read it.
+//! 4. **Settle**: a `DONE` payment that is ours (orderId, amount, KRW) is
 //!    finalised in ONE transaction: payment `paid`, reservation `confirmed`, tickets
 //!    issued, `payment.confirmed` and `ticket.issued` events. Every step is
 //!    conditional, so a double confirm issues one set of tickets and the loser returns
@@ -403,7 +405,7 @@ pub async fn confirm_at_toss(
         }
         store::note_failure(state, &row.order_id, &err.summary(), None).await?;
         if err.outcome_unknown() && matches!(err, TossError::Api { .. }) {
-            // Contract §12.6: after a 5xx, read before retrying.
+            // After a 5xx the payment may have gone through: read before retrying.
             if let Ok(p) = toss.get_by_order(&row.order_id).await {
                 match p.status() {
                     TossStatus::Done => return settle(state, row, p, budget).await,

@@ -1,6 +1,6 @@
 //! The Toss Payments client: four calls, nothing clever, every failure classified.
 //!
-//! Follows `shared/design/toss-contract.md` §12:
+//! Follows the Toss contract points written down in `docs/toss-payments.md`:
 //!
 //! - `Authorization: Basic base64("<secretKey>:")` (trailing colon); the key comes from
 //!   config only and is never logged (we log paymentKey and orderId).
@@ -143,8 +143,8 @@ impl TossPayment {
             .map(|t| t.with_timezone(&chrono::Utc))
     }
 
-    /// Contract §12.4: an approval counts only if it is for our order, for exactly our
-    /// amount, in KRW. Returns what is wrong.
+    /// An approval counts only if it is for our order, for exactly our amount, in KRW
+    /// (anything else is someone else's payment). Returns what is wrong.
     pub fn verify(&self, order_id: &str, amount: i64) -> Result<(), String> {
         if self.order_id != order_id {
             return Err(format!(
@@ -186,7 +186,7 @@ pub enum TossError {
     BadResponse(String),
 }
 
-/// Codes after which the same call may succeed later (contract §12.6).
+/// Toss error codes after which the same call (same Idempotency-Key) may succeed later.
 const RETRYABLE_CODES: &[&str] = &[
     "PROVIDER_ERROR",
     "CARD_PROCESSING_ERROR",

@@ -1,7 +1,8 @@
 //! Entry tokens: what an admitted fan shows to book.
 //!
 //! An entry token is `typ=entry`, signed with the origin key (never the edge key, so a
-//! pass can never pass for one: defect D12), names one event and one user (D13), and
+//! pass can never pass for one), names one event and one user (a token shared or
+//! copied to another event is refused), and
 //! lives at most 10 minutes and never past the fan's active slot. Every status poll of
 //! an admitted fan returns a fresh one, so a fan still choosing seats keeps a valid
 //! token until the slot ends.

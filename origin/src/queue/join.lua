@@ -1,6 +1,7 @@
 -- Joins the tier-2 line, consuming the edge pass, and admits at once when nobody waits
 -- ahead and a slot is free. One script, so a join can never push `active` past the
--- capacity that the admission loop enforces (defect D14: non-atomic immediate admission).
+-- capacity that the admission loop enforces (a check-then-admit in two steps would let
+-- concurrent joins over-admit).
 --
 -- KEYS[1] waiting ZSET  user -> position
 -- KEYS[2] seen    ZSET  user -> last poll (ms)

@@ -2,7 +2,7 @@
 //! that change them.
 //!
 //! Every key of one event carries the hash tag `{q:<event id>}`, so each script touches
-//! one Redis Cluster slot (defect D07: CROSSSLOT keys).
+//! one Redis Cluster slot (a multi-key script across slots fails with `CROSSSLOT`).
 //!
 //! | key                 | type | holds                                            |
 //! |---------------------|------|--------------------------------------------------|

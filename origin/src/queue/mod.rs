@@ -2,9 +2,10 @@
 //!
 //! A fan served by the edge (tier 1) brings its signed pass here; the pass's tier-1
 //! position orders the origin's line, so nobody can claim a better place than the edge
-//! gave them (defects D10, D11). Every tick, one Lua script per event drops lapsed slots
-//! and fans who stopped polling and moves the head of the line into free slots; it is
-//! safe on any number of replicas (D14). An admitted fan receives an entry token on its
+//! gave them, and the line's order is the edge's order, not whoever polls fastest. Every
+//! tick, one Lua script per event drops lapsed slots and fans who stopped polling and
+//! moves the head of the line into free slots; it is atomic, so it is safe on any
+//! number of replicas. An admitted fan receives an entry token on its
 //! next status poll, and booking for a queued event requires it ([`entry::require`]).
 //!
 //! - [`routes`]: `POST /queue/join`, `GET /queue/status`, `POST /queue/leave`;
