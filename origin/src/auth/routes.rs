@@ -332,7 +332,10 @@ async fn rehash(state: &AppState, user_id: uuid::Uuid, params: PasswordParams, p
     }
 }
 
-crate::problems!(RefreshProblems: [codes::JSON_BODY], REFRESH_MISSING, REFRESH_INVALID, REFRESH_EXPIRED, REFRESH_REUSED);
+crate::problems!(
+    RefreshProblems: [codes::JSON_BODY],
+    REFRESH_MISSING, REFRESH_INVALID, REFRESH_EXPIRED, REFRESH_REUSED,
+);
 
 /// Exchange the refresh token (cookie, or JSON body) for a new access token and a new
 /// refresh token. The presented token is used up; presenting it again revokes the whole
@@ -443,7 +446,10 @@ pub struct AdminUserUpdate {
     pub role: Role,
 }
 
-crate::problems!(AdminUpdateUserProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH], FORBIDDEN_ROLE, USER_NOT_FOUND, OWN_ROLE);
+crate::problems!(
+    AdminUpdateUserProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH],
+    FORBIDDEN_ROLE, USER_NOT_FOUND, OWN_ROLE,
+);
 
 /// Change an account's role (admins). The account's access tokens carrying the old
 /// role are refused within a second on every replica (`TOKEN_REVOKED`); its next

@@ -57,10 +57,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 /// Booking's share of the app state.
 pub struct Booking {
     pub seatmaps: seatmap::SeatMapCache,
-    pub events: cache::EventCache,
+    pub(crate) events: cache::EventCache,
     pub writer: Arc<writer::HoldWriter>,
     /// Payments' side of "is this hold being paid for?" (see [`PaymentsInFlight`]).
-    pub payments_in_flight: Arc<dyn PaymentsInFlight>,
+    pub(crate) payments_in_flight: Arc<dyn PaymentsInFlight>,
 }
 
 impl Booking {

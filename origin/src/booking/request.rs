@@ -16,7 +16,6 @@ use uuid::Uuid;
 /// What an event must satisfy to be booked; read from the catalog's tables.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct BookableEvent {
-    pub id: Uuid,
     pub title: String,
     pub seat_layout_id: Option<Uuid>,
     pub starts_at: DateTime<Utc>,
@@ -237,7 +236,6 @@ pub(super) async fn load_request(
         .first()
         .ok_or_else(|| ApiError::new(Code::EVENT_NOT_FOUND, "No such event"))?;
     let event = BookableEvent {
-        id: first.get("id"),
         title: first.get("title"),
         seat_layout_id: first.get("seat_layout_id"),
         starts_at: first.get("starts_at"),

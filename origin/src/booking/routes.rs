@@ -61,7 +61,14 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     Ok(Some(s.to_owned()))
 }
 
-crate::problems!(CreateReservationProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH], ENTRY_TOKEN_REQUIRED, ENTRY_TOKEN_INVALID, ENTRY_TOKEN_MALFORMED, ENTRY_TOKEN_EXPIRED, ENTRY_TOKEN_WRONG_EVENT, ENTRY_TOKEN_WRONG_TYPE, ENTRY_TOKEN_WRONG_USER, ENTRY_TOKEN_NOT_YET_VALID, QUEUE_SLOT_ENDED, EVENT_NOT_FOUND, SEAT_UNAVAILABLE, SOLD_OUT, TICKET_LIMIT_EXCEEDED, SALE_NOT_OPEN, SALE_CLOSED, EVENT_CANCELLED, INVALID_IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_CONFLICT, DUPLICATE_REQUEST, BUSY, RATE_LIMITED);
+crate::problems!(
+    CreateReservationProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH],
+    ENTRY_TOKEN_REQUIRED, ENTRY_TOKEN_INVALID, ENTRY_TOKEN_MALFORMED, ENTRY_TOKEN_EXPIRED,
+    ENTRY_TOKEN_WRONG_EVENT, ENTRY_TOKEN_WRONG_TYPE, ENTRY_TOKEN_WRONG_USER,
+    ENTRY_TOKEN_NOT_YET_VALID, QUEUE_SLOT_ENDED, EVENT_NOT_FOUND, SEAT_UNAVAILABLE, SOLD_OUT,
+    TICKET_LIMIT_EXCEEDED, SALE_NOT_OPEN, SALE_CLOSED, EVENT_CANCELLED, INVALID_IDEMPOTENCY_KEY,
+    IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_CONFLICT, DUPLICATE_REQUEST, BUSY, RATE_LIMITED,
+);
 
 /// Holds seats (`seat_ids`) or standing tickets (`items`) for 5 minutes: all of them
 /// or none. Send an `Idempotency-Key` header to make retries safe.
@@ -117,7 +124,10 @@ pub(super) async fn get_reservation(
     Ok(Json(reservations::fetch_for(&state, &user, id).await?))
 }
 
-crate::problems!(CancelReservationProblems: [codes::AUTH, codes::PATH], RESERVATION_NOT_PENDING, RESERVATION_NOT_FOUND, PAYMENT_IN_PROGRESS);
+crate::problems!(
+    CancelReservationProblems: [codes::AUTH, codes::PATH],
+    RESERVATION_NOT_PENDING, RESERVATION_NOT_FOUND, PAYMENT_IN_PROGRESS,
+);
 
 /// Cancels a pending (unpaid) reservation; its seats and tickets are bookable again at
 /// once. Paid reservations are refunded through the payments API instead.

@@ -240,7 +240,10 @@ fn check_fields(c: &mut Checks, f: UpdateArtist) -> ArtistFields {
     }
 }
 
-crate::problems!(CreateProblems: [codes::AUTH, codes::JSON_BODY], FORBIDDEN_ROLE, ARTIST_NAME_TAKEN);
+crate::problems!(
+    CreateProblems: [codes::AUTH, codes::JSON_BODY],
+    FORBIDDEN_ROLE, ARTIST_NAME_TAKEN,
+);
 
 /// Create an artist (admin).
 #[utoipa::path(post, path = "/api/v1/artists", tag = "catalog",
@@ -293,7 +296,10 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(load(&state, id).await?)))
 }
 
-crate::problems!(UpdateProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH], FORBIDDEN_ROLE, ARTIST_NOT_FOUND, ARTIST_NAME_TAKEN);
+crate::problems!(
+    UpdateProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH],
+    FORBIDDEN_ROLE, ARTIST_NOT_FOUND, ARTIST_NAME_TAKEN,
+);
 
 /// Edit an artist (admin).
 #[utoipa::path(patch, path = "/api/v1/artists/{artist_id}", tag = "catalog",
@@ -345,7 +351,10 @@ pub(crate) async fn update(
     }
 }
 
-crate::problems!(DeleteProblems: [codes::AUTH, codes::PATH], FORBIDDEN_ROLE, ARTIST_NOT_FOUND, ARTIST_IN_USE);
+crate::problems!(
+    DeleteProblems: [codes::AUTH, codes::PATH],
+    FORBIDDEN_ROLE, ARTIST_NOT_FOUND, ARTIST_IN_USE,
+);
 
 /// Delete an artist (admin) that no event references (else 409 `ARTIST_IN_USE`).
 #[utoipa::path(delete, path = "/api/v1/artists/{artist_id}", tag = "catalog",

@@ -165,7 +165,10 @@ pub(crate) async fn get(
     .map(Json)
 }
 
-crate::problems!(CreateProblems: [codes::AUTH, codes::JSON_BODY], FORBIDDEN_ROLE, LAYOUT_NAME_TAKEN);
+crate::problems!(
+    CreateProblems: [codes::AUTH, codes::JSON_BODY],
+    FORBIDDEN_ROLE, LAYOUT_NAME_TAKEN,
+);
 
 /// Import a seat layout (admin). Validated: 1..=100 sections with unique names, rows and
 /// seats per row 1..=200, prices 0..=10,000,000 KRW, at most 100,000 seats, and

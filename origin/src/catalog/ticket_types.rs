@@ -69,7 +69,10 @@ pub(crate) async fn list(
     Ok(Json(list_ticket_types(&state.db, p.event_id).await?))
 }
 
-crate::problems!(CreateProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH], FORBIDDEN_ROLE, NOT_EVENT_OWNER, EVENT_NOT_FOUND, EVENT_CANCELLED);
+crate::problems!(
+    CreateProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH],
+    FORBIDDEN_ROLE, NOT_EVENT_OWNER, EVENT_NOT_FOUND, EVENT_CANCELLED,
+);
 
 /// Add a ticket type to an event (its promoter or an admin).
 #[utoipa::path(post, path = "/api/v1/events/{event_id}/ticket-types", tag = "catalog",
@@ -151,7 +154,11 @@ async fn authorize(
     Ok((t, event))
 }
 
-crate::problems!(UpdateProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH], FORBIDDEN_ROLE, NOT_EVENT_OWNER, TICKET_TYPE_NOT_FOUND, QUANTITY_BELOW_SOLD, VERSION_CONFLICT, EVENT_CANCELLED);
+crate::problems!(
+    UpdateProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH],
+    FORBIDDEN_ROLE, NOT_EVENT_OWNER, TICKET_TYPE_NOT_FOUND, QUANTITY_BELOW_SOLD, VERSION_CONFLICT,
+    EVENT_CANCELLED,
+);
 
 /// Edit a ticket type. Changing `total_quantity` moves `available_quantity` by the same
 /// delta atomically; below the sold/held count it is 409 `QUANTITY_BELOW_SOLD`.
@@ -237,7 +244,10 @@ pub(crate) async fn update(
     .with("sold_or_held", taken))
 }
 
-crate::problems!(DeleteProblems: [codes::AUTH, codes::PATH], FORBIDDEN_ROLE, NOT_EVENT_OWNER, TICKET_TYPE_NOT_FOUND, TICKET_TYPE_HAS_SALES);
+crate::problems!(
+    DeleteProblems: [codes::AUTH, codes::PATH],
+    FORBIDDEN_ROLE, NOT_EVENT_OWNER, TICKET_TYPE_NOT_FOUND, TICKET_TYPE_HAS_SALES,
+);
 
 /// Delete a ticket type nobody has bought or held (else 409 `TICKET_TYPE_HAS_SALES`).
 #[utoipa::path(delete, path = "/api/v1/ticket-types/{ticket_type_id}", tag = "catalog",

@@ -168,7 +168,10 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(venue)))
 }
 
-crate::problems!(UpdateProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH], FORBIDDEN_ROLE, VENUE_NOT_FOUND);
+crate::problems!(
+    UpdateProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH],
+    FORBIDDEN_ROLE, VENUE_NOT_FOUND,
+);
 
 /// Edit a venue (admin).
 #[utoipa::path(patch, path = "/api/v1/venues/{venue_id}", tag = "catalog",
@@ -205,7 +208,10 @@ pub(crate) async fn update(
     .ok_or_else(venue_not_found)
 }
 
-crate::problems!(DeleteProblems: [codes::AUTH, codes::PATH], FORBIDDEN_ROLE, VENUE_NOT_FOUND, VENUE_IN_USE);
+crate::problems!(
+    DeleteProblems: [codes::AUTH, codes::PATH],
+    FORBIDDEN_ROLE, VENUE_NOT_FOUND, VENUE_IN_USE,
+);
 
 /// Delete a venue (admin) that no event references (else 409 `VENUE_IN_USE`).
 #[utoipa::path(delete, path = "/api/v1/venues/{venue_id}", tag = "catalog",

@@ -28,7 +28,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(cancel))
 }
 
-crate::problems!(UpdateProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH], INVALID_IF_MATCH, FORBIDDEN_ROLE, NOT_EVENT_OWNER, EVENT_NOT_FOUND, VERSION_CONFLICT, EVENT_CANCELLED, EVENT_HAS_SALES);
+crate::problems!(
+    UpdateProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH],
+    INVALID_IF_MATCH, FORBIDDEN_ROLE, NOT_EVENT_OWNER, EVENT_NOT_FOUND, VERSION_CONFLICT,
+    EVENT_CANCELLED, EVENT_HAS_SALES,
+);
 
 /// Edit an event (everything but its seat layout and seat prices).
 ///
@@ -127,7 +131,10 @@ async fn on_event_cancelled(
     Ok((closed, done))
 }
 
-crate::problems!(CancelProblems: [codes::AUTH, codes::PATH], FORBIDDEN_ROLE, NOT_EVENT_OWNER, EVENT_NOT_FOUND, EVENT_ALREADY_CANCELLED);
+crate::problems!(
+    CancelProblems: [codes::AUTH, codes::PATH],
+    FORBIDDEN_ROLE, NOT_EVENT_OWNER, EVENT_NOT_FOUND, EVENT_ALREADY_CANCELLED,
+);
 
 /// Cancel an event. Its status becomes `cancelled` at once, in the same transaction
 /// every unpaid hold is released and every paid order gets a full refund request

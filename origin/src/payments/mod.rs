@@ -69,8 +69,8 @@ use uuid::Uuid;
 
 /// Payments' share of the app state.
 pub struct Payments {
-    pub toss: toss::TossClient,
-    pub webhook_limit: limit::WebhookLimiter,
+    pub(crate) toss: toss::TossClient,
+    pub(crate) webhook_limit: limit::WebhookLimiter,
 }
 
 impl Payments {
@@ -105,7 +105,12 @@ pub fn start_workers(state: &AppState, workers: &mut Workers) {
     );
 }
 
-crate::problems!(ConfirmPaymentProblems: [codes::AUTH, codes::JSON_BODY], PAYMENT_DECLINED, ORDER_NOT_FOUND, HOLD_EXPIRED, PAYMENT_IN_PROGRESS, ORDER_REFUNDED, RESERVATION_CLOSED, PAYMENT_AMOUNT_MISMATCH, AMOUNT_BELOW_MINIMUM, PAYMENT_PROVIDER_UNAVAILABLE, PAYMENT_VERIFICATION_FAILED, EVENT_CANCELLED);
+crate::problems!(
+    ConfirmPaymentProblems: [codes::AUTH, codes::JSON_BODY],
+    PAYMENT_DECLINED, ORDER_NOT_FOUND, HOLD_EXPIRED, PAYMENT_IN_PROGRESS, ORDER_REFUNDED,
+    RESERVATION_CLOSED, PAYMENT_AMOUNT_MISMATCH, AMOUNT_BELOW_MINIMUM, PAYMENT_PROVIDER_UNAVAILABLE,
+    PAYMENT_VERIFICATION_FAILED, EVENT_CANCELLED,
+);
 
 /// Confirms a payment the Toss widget authorised: post the success redirect's
 /// `paymentKey`, `orderId` and `amount`. On success the reservation is confirmed and
@@ -181,7 +186,11 @@ async fn toss_webhook(
     Ok(Json(WebhookAck { received: true }))
 }
 
-crate::problems!(CancelReservationProblems: [codes::AUTH, codes::PATH], RESERVATION_NOT_FOUND, REFUND_WINDOW_CLOSED, REFUND_REFUSED, RESERVATION_NOT_CANCELLABLE, PAYMENT_IN_PROGRESS);
+crate::problems!(
+    CancelReservationProblems: [codes::AUTH, codes::PATH],
+    RESERVATION_NOT_FOUND, REFUND_WINDOW_CLOSED, REFUND_REFUSED, RESERVATION_NOT_CANCELLABLE,
+    PAYMENT_IN_PROGRESS,
+);
 
 /// Cancels one of your reservations. Pending: released at once. Paid: refunded under
 /// the refund policy (full until 7 days before the show, 90 % until 1 day before, then
@@ -202,7 +211,11 @@ async fn cancel_reservation(
     Ok((status, Json(body)).into_response())
 }
 
-crate::problems!(AdminRefundProblems: [codes::AUTH, codes::PATH], FORBIDDEN_ROLE, RESERVATION_NOT_FOUND, REFUND_REFUSED, RESERVATION_NOT_CANCELLABLE, PAYMENT_IN_PROGRESS, REFUND_WINDOW_CLOSED);
+crate::problems!(
+    AdminRefundProblems: [codes::AUTH, codes::PATH],
+    FORBIDDEN_ROLE, RESERVATION_NOT_FOUND, REFUND_REFUSED, RESERVATION_NOT_CANCELLABLE,
+    PAYMENT_IN_PROGRESS, REFUND_WINDOW_CLOSED,
+);
 
 /// Admin: refunds a paid reservation in full, whatever the policy says.
 #[utoipa::path(post, path = "/api/v1/admin/reservations/{reservation_id}/refund", tag = "payments",

@@ -76,10 +76,6 @@ fn amount<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
 pub struct TossCancel {
     #[serde(deserialize_with = "amount")]
     pub cancel_amount: i64,
-    #[serde(default)]
-    pub cancel_reason: Option<String>,
-    #[serde(default)]
-    pub transaction_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -107,8 +103,6 @@ pub struct TossPayment {
     pub method: Option<String>,
     #[serde(default)]
     pub approved_at: Option<String>,
-    #[serde(default)]
-    pub last_transaction_key: Option<String>,
     #[serde(default)]
     pub cancels: Option<Vec<TossCancel>>,
     #[serde(default)]

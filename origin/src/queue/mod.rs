@@ -37,9 +37,9 @@ use uuid::Uuid;
 
 /// The queue's share of the app state.
 pub struct Queue {
-    pub settings: SettingsCache,
+    pub(crate) settings: SettingsCache,
     /// Pushes rules to the edges.
-    pub http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
 }
 
 impl Queue {

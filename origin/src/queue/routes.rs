@@ -225,7 +225,13 @@ const POSITION_LOCK_GRACE_SECS: i64 = 3_600;
 /// A sale without a closing time keeps its positions taken a week.
 const POSITION_LOCK_WITHOUT_CLOSE_SECS: i64 = 7 * 24 * 3_600;
 
-crate::problems!(JoinProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH], PASS_REQUIRED, PASS_INVALID, PASS_EXPIRED, PASS_WRONG_EVENT, PASS_WRONG_TYPE, PASS_MALFORMED, EVENT_NOT_FOUND, QUEUE_NOT_FOUND, PASS_ALREADY_USED, QUEUE_NOT_OPEN, QUEUE_CLOSED, QUEUE_NOT_REQUIRED, SALE_CLOSED, RATE_LIMITED, PASS_NOT_YET_VALID, QUEUE_MAINTENANCE, QUEUE_UNAVAILABLE, EDGE_KEYS_NOT_CONFIGURED);
+crate::problems!(
+    JoinProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH],
+    PASS_REQUIRED, PASS_INVALID, PASS_EXPIRED, PASS_WRONG_EVENT, PASS_WRONG_TYPE, PASS_MALFORMED,
+    EVENT_NOT_FOUND, QUEUE_NOT_FOUND, PASS_ALREADY_USED, QUEUE_NOT_OPEN, QUEUE_CLOSED,
+    QUEUE_NOT_REQUIRED, SALE_CLOSED, RATE_LIMITED, PASS_NOT_YET_VALID, QUEUE_MAINTENANCE,
+    QUEUE_UNAVAILABLE, EDGE_KEYS_NOT_CONFIGURED,
+);
 
 /// Joins the event's booking line (tier 2). With the edge tier on, send the pass the
 /// edge handed out; your place is the pass's tier-1 position. A pass seats one user,
@@ -328,7 +334,11 @@ async fn join(
     Ok(respond(&state, code, body))
 }
 
-crate::problems!(StatusProblems: [codes::AUTH, codes::PATH], EVENT_NOT_FOUND, QUEUE_NOT_FOUND, NOT_IN_QUEUE, QUEUE_CLOSED, QUEUE_MAINTENANCE, QUEUE_UNAVAILABLE);
+crate::problems!(
+    StatusProblems: [codes::AUTH, codes::PATH],
+    EVENT_NOT_FOUND, QUEUE_NOT_FOUND, NOT_IN_QUEUE, QUEUE_CLOSED, QUEUE_MAINTENANCE,
+    QUEUE_UNAVAILABLE,
+);
 
 /// Where you stand: waiting (position, people ahead, ETA, when to poll again),
 /// admitted (with a fresh entry token) or expired (slot over, dropped for not polling,
@@ -360,7 +370,10 @@ async fn status(
     Ok(respond(&state, StatusCode::OK, body))
 }
 
-crate::problems!(LeaveProblems: [codes::AUTH, codes::PATH], EVENT_NOT_FOUND, QUEUE_NOT_FOUND, QUEUE_UNAVAILABLE);
+crate::problems!(
+    LeaveProblems: [codes::AUTH, codes::PATH],
+    EVENT_NOT_FOUND, QUEUE_NOT_FOUND, QUEUE_UNAVAILABLE,
+);
 
 /// Leaves the line, or gives up your booking slot so the next fan gets it.
 #[utoipa::path(post, path = "/api/v1/events/{event_id}/queue/leave", tag = "queue",

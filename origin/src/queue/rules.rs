@@ -134,7 +134,10 @@ async fn view(state: &AppState, event_id: Uuid) -> ApiResult<EdgeRulesView> {
     })
 }
 
-crate::problems!(GetRulesProblems: [codes::AUTH, codes::PATH], FORBIDDEN_ROLE, NOT_EVENT_OWNER, EVENT_NOT_FOUND, EDGE_RULES_NOT_SET);
+crate::problems!(
+    GetRulesProblems: [codes::AUTH, codes::PATH],
+    FORBIDDEN_ROLE, NOT_EVENT_OWNER, EVENT_NOT_FOUND, EDGE_RULES_NOT_SET,
+);
 
 /// The event's waiting-room rules and which version each edge has acknowledged.
 #[utoipa::path(get, path = "/api/v1/events/{event_id}/edge-rules", tag = "queue",
@@ -152,7 +155,11 @@ async fn get_rules(
     Ok(Json(view(&state, event_id).await?))
 }
 
-crate::problems!(PutRulesProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH], FORBIDDEN_ROLE, NOT_EVENT_OWNER, EVENT_NOT_FOUND, RULES_VERSION_CONFLICT, EVENT_CANCELLED, RULES_EVENT_MISMATCH);
+crate::problems!(
+    PutRulesProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH],
+    FORBIDDEN_ROLE, NOT_EVENT_OWNER, EVENT_NOT_FOUND, RULES_VERSION_CONFLICT, EVENT_CANCELLED,
+    RULES_EVENT_MISMATCH,
+);
 
 /// Creates or replaces the event's waiting-room rules (mode, FIFO or random draw,
 /// pre-queue and sale times, admission rate, tier-2 capacity and slot length,

@@ -127,7 +127,11 @@ fn wanted(state: &AppState, event_id: Uuid, body: CheckInRequest) -> ApiResult<W
     }
 }
 
-crate::problems!(CheckInProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH], FORBIDDEN_ROLE, NOT_EVENT_OWNER, EVENT_NOT_FOUND, TICKET_NOT_FOUND, ALREADY_CHECKED_IN, TICKET_VOID, EVENT_CANCELLED, QR_INVALID);
+crate::problems!(
+    CheckInProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH],
+    FORBIDDEN_ROLE, NOT_EVENT_OWNER, EVENT_NOT_FOUND, TICKET_NOT_FOUND, ALREADY_CHECKED_IN,
+    TICKET_VOID, EVENT_CANCELLED, QR_INVALID,
+);
 
 /// Check a ticket in at the door (the event's promoter or an admin).
 ///
@@ -229,7 +233,10 @@ fn parse_since(s: &str) -> ApiResult<DateTime<Utc>> {
         .ok_or_else(|| invalid_query("since", "must be an RFC 3339 timestamp"))
 }
 
-crate::problems!(VoidTicketsProblems: [codes::AUTH, codes::PATH, codes::QUERY], INVALID_CURSOR, FORBIDDEN_ROLE, NOT_EVENT_OWNER, EVENT_NOT_FOUND);
+crate::problems!(
+    VoidTicketsProblems: [codes::AUTH, codes::PATH, codes::QUERY],
+    INVALID_CURSOR, FORBIDDEN_ROLE, NOT_EVENT_OWNER, EVENT_NOT_FOUND,
+);
 
 /// Void tickets of an event, for scanners that check offline (the event's promoter or
 /// an admin).

@@ -616,7 +616,10 @@ fn has_sales() -> ApiError {
     )
 }
 
-crate::problems!(DeleteProblems: [codes::AUTH, codes::PATH], FORBIDDEN_ROLE, NOT_EVENT_OWNER, EVENT_NOT_FOUND, EVENT_HAS_SALES);
+crate::problems!(
+    DeleteProblems: [codes::AUTH, codes::PATH],
+    FORBIDDEN_ROLE, NOT_EVENT_OWNER, EVENT_NOT_FOUND, EVENT_HAS_SALES,
+);
 
 /// Delete an event with its seats and ticket types, while nothing is sold or held.
 #[utoipa::path(delete, path = "/api/v1/events/{event_id}", tag = "catalog",
