@@ -3,7 +3,8 @@
 use super::*;
 use crate::queue;
 use crate::rules::{EdgeRules, Method as QueueMethod, Mode};
-use crate::token::{AccessClaims, EntryClaims, Role};
+use crate::token::{AccessClaims, EntryClaims, KeySet, Role, RulesClaims, SigningKey};
+use serde_json::Value;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
