@@ -1,6 +1,5 @@
 //! The edge's configuration: keys, secrets, the origin, cookie policy.
 
-
 use crate::token::{KeySet, SigningKey};
 use http::CookiePolicy;
 

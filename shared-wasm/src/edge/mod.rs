@@ -90,6 +90,7 @@ mod join;
 pub mod known;
 pub mod limits;
 pub mod page;
+mod page_texts;
 pub mod pow;
 pub mod route;
 mod serve;

@@ -52,6 +52,7 @@
 use uuid::Uuid;
 
 use super::http::Request;
+use super::page_texts::{Texts, texts};
 use super::pow::Issued;
 use super::state::{EventState, Standing};
 use crate::rules::{Phase, WaitingRoomTemplate};
@@ -107,117 +108,6 @@ impl Lang {
             Lang::Ko => Lang::En,
             Lang::En => Lang::Ko,
         }
-    }
-}
-
-/// Fixed UI strings.
-struct Texts {
-    /// Label of the link to the other language, in that language.
-    switch_label: &'static str,
-    position: &'static str,
-    ahead: &'static str,
-    eta: &'static str,
-    updated: &'static str,
-    opens: &'static str,
-    pending: &'static str,
-    calculating: &'static str,
-    your_turn: &'static str,
-    your_turn_msg: &'static str,
-    continue_btn: &'static str,
-    keep_open: &'static str,
-    not_open_title: &'static str,
-    rejected_title: &'static str,
-    rejected_msg: &'static str,
-    maintenance_title: &'static str,
-    maintenance_msg: &'static str,
-    ended_title: &'static str,
-    ended_msg: &'static str,
-    not_found_title: &'static str,
-    not_found_msg: &'static str,
-    promoter_frame: &'static str,
-    kst: &'static str,
-    join_title: &'static str,
-    join_intro: &'static str,
-    join_btn: &'static str,
-    joining: &'static str,
-    pow_working: &'static str,
-    needs_js: &'static str,
-    join_failed: &'static str,
-    rate_limited: &'static str,
-}
-
-const KO: Texts = Texts {
-    switch_label: "English",
-    position: "내 순서",
-    ahead: "앞에 있는 사람",
-    eta: "예상 대기 시간",
-    updated: "마지막 업데이트",
-    opens: "판매 시작",
-    pending: "추첨 대기 중",
-    calculating: "계산 중",
-    your_turn: "입장할 차례입니다",
-    your_turn_msg: "예매 페이지로 이동합니다. 이동하지 않으면 아래 버튼을 누르세요.",
-    continue_btn: "예매 계속하기",
-    keep_open: "이 창을 닫지 마세요. 순서가 되면 자동으로 이동합니다.",
-    not_open_title: "대기열이 아직 열리지 않았습니다",
-    rejected_title: "지금은 입장할 수 없습니다",
-    rejected_msg: "이 공연의 대기열은 현재 운영하지 않습니다.",
-    maintenance_title: "잠시 점검 중입니다",
-    maintenance_msg: "잠시 후 자동으로 다시 시도합니다.",
-    ended_title: "판매가 종료되었습니다",
-    ended_msg: "이 공연의 판매가 종료되었습니다.",
-    not_found_title: "대기열을 찾을 수 없습니다",
-    not_found_msg: "이 공연에는 대기열이 없습니다.",
-    promoter_frame: "주최사 안내",
-    kst: "KST",
-    join_title: "예매 대기실",
-    join_intro: "아래 버튼을 누르면 대기열에 입장합니다. 입장한 뒤에는 이 페이지에서 순서를 확인할 수 있습니다.",
-    join_btn: "대기열 입장하기",
-    joining: "입장하는 중입니다…",
-    pow_working: "잠시만 기다려 주세요. 자동 입장 방지 확인 중입니다…",
-    needs_js: "이 대기실에 입장하려면 브라우저에서 자바스크립트를 켜 주세요.",
-    join_failed: "입장하지 못했습니다. 잠시 후 다시 시도해 주세요.",
-    rate_limited: "이 네트워크에서 입장 요청이 너무 많습니다. 1분 뒤 다시 시도해 주세요.",
-};
-
-const EN: Texts = Texts {
-    switch_label: "한국어",
-    position: "Your place in line",
-    ahead: "People ahead of you",
-    eta: "Estimated wait",
-    updated: "Last updated",
-    opens: "Sale opens",
-    pending: "waiting for the draw",
-    calculating: "calculating",
-    your_turn: "It is your turn",
-    your_turn_msg: "Taking you to booking. If nothing happens, use the button below.",
-    continue_btn: "Continue to booking",
-    keep_open: "Keep this page open. You will be moved on automatically.",
-    not_open_title: "The waiting room is not open yet",
-    rejected_title: "Entry is not possible right now",
-    rejected_msg: "The waiting room for this event is not accepting visitors.",
-    maintenance_title: "Back in a moment",
-    maintenance_msg: "We are doing short maintenance; this page retries by itself.",
-    ended_title: "The sale has ended",
-    ended_msg: "Sales for this event have ended.",
-    not_found_title: "No waiting room here",
-    not_found_msg: "This event has no waiting room.",
-    promoter_frame: "Message from the organiser",
-    kst: "KST",
-    join_title: "Waiting room",
-    join_intro: "Press the button to take your place in line. Once in, this page shows your place.",
-    join_btn: "Join the queue",
-    joining: "Joining…",
-    pow_working: "One moment: checking that you are not a bot…",
-    needs_js: "Please turn on JavaScript in your browser to join this waiting room.",
-    join_failed: "Could not join. Please try again in a moment.",
-    rate_limited: "Too many join attempts from this network. Please try again in a minute.",
-};
-
-fn texts(lang: Lang) -> &'static Texts {
-    match lang {
-        Lang::Ko => &KO,
-        Lang::En => &EN,
     }
 }
 
