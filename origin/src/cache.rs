@@ -25,8 +25,10 @@ use std::time::Duration;
 
 /// A named, bounded cache of `V` by `K` (see the module docs).
 pub struct Cache<K, V> {
-    name: &'static str,
     inner: moka::future::Cache<K, V>,
+    /// Registered once: a labelled `counter!` per lookup would hash its labels each time.
+    hits: metrics::Counter,
+    misses: metrics::Counter,
 }
 
 /// How a [`Cache`] is bounded and how long entries live.
@@ -59,9 +61,11 @@ where
     }
 
     pub fn build(self) -> Cache<K, V> {
+        let name = self.name;
         Cache {
-            name: self.name,
             inner: self.inner.build(),
+            hits: metrics::counter!("origin_cache_lookups_total", "cache" => name, "outcome" => "hit"),
+            misses: metrics::counter!("origin_cache_lookups_total", "cache" => name, "outcome" => "miss"),
         }
     }
 }
@@ -99,9 +103,7 @@ where
                 load.await
             })
             .await;
-        let outcome = if loaded { "miss" } else { "hit" };
-        metrics::counter!("origin_cache_lookups_total", "cache" => self.name, "outcome" => outcome)
-            .increment(1);
+        if loaded { &self.misses } else { &self.hits }.increment(1);
         value
     }
 

@@ -8,8 +8,8 @@
 //! - **Refresh token**: an opaque random value in an HttpOnly cookie scoped to
 //!   `/api/v1/auth`, stored hashed, rotated on every use, with family reuse detection
 //!   ([`session`] explains the rules). It is the revocable part of a session.
-//! - **Passwords**: Argon2id on the blocking pool ([`password`]).
-//! - **Google sign-in**: ID tokens checked against Google's JWKS ([`google`]).
+//! - **Passwords**: Argon2id on the blocking pool (`password`).
+//! - **Google sign-in**: ID tokens checked against Google's JWKS (`google`).
 //! - **Rate limits** for login, registration and, per account, the hot paths
 //!   (reservations, queue joins) in Redis ([`rate_limit`]); the client IP is the one the
 //!   edge attests ([`ClientIp`]).

@@ -53,7 +53,7 @@ codes! {
     AUTH_REQUIRED = UNAUTHORIZED, "Log in first: send `Authorization: Bearer <access token>`";
     BUSY = SERVICE_UNAVAILABLE, "Too many sign-ins are being checked right now; try again in a moment";
     EMAIL_TAKEN = CONFLICT, "An account with this email already exists; log in instead";
-    FORBIDDEN_ROLE = FORBIDDEN, "This action needs one of the roles: …";
+    FORBIDDEN_ROLE = FORBIDDEN, "Your role may not do this (e.g. a fan calling a promoter route)";
     GOOGLE_ACCOUNT_CONFLICT = CONFLICT, "The account with this email is linked to another Google account";
     GOOGLE_DISABLED = NOT_FOUND, "Google sign-in is not enabled on this server";
     GOOGLE_EMAIL_UNVERIFIED = UNAUTHORIZED, "Verify the email of your Google account first";
@@ -66,7 +66,7 @@ codes! {
     OWN_ROLE = CONFLICT, "Admins cannot change their own role; ask another admin";
     REFRESH_EXPIRED = UNAUTHORIZED, "The session has expired; log in again";
     REFRESH_INVALID = UNAUTHORIZED, "The refresh token is not valid; log in again";
-    REFRESH_MISSING = UNAUTHORIZED, "No refresh token: send the urr_refresh cookie or …";
+    REFRESH_MISSING = UNAUTHORIZED, "No refresh token: send the `urr_refresh` cookie or `refresh_token` in the body";
     REFRESH_REUSED = UNAUTHORIZED, "A refresh token was used twice; the whole session is revoked";
     TOKEN_MALFORMED = UNAUTHORIZED, "The access token is malformed";
     TOKEN_ALGORITHM = UNAUTHORIZED, "The access token uses an algorithm we do not accept";
@@ -90,7 +90,7 @@ codes! {
     SALE_NOT_OPEN = CONFLICT, "The sale has not opened yet";
     SEAT_UNAVAILABLE = CONFLICT, "Some seats are already held or sold; nothing was held";
     SOLD_OUT = CONFLICT, "Not enough tickets left; nothing was held";
-    TICKET_LIMIT_EXCEEDED = CONFLICT, "At most … tickets per person for this event";
+    TICKET_LIMIT_EXCEEDED = CONFLICT, "The event's per-person ticket limit would be exceeded; nothing was held";
     // catalog
     ARTIST_IN_USE = CONFLICT, "Events (or memberships) still reference this artist";
     ARTIST_NAME_TAKEN = CONFLICT, "An artist with this name already exists";
@@ -100,16 +100,16 @@ codes! {
     EVENT_NOT_FOUND = NOT_FOUND, "No such event";
     INVALID_CURSOR = BAD_REQUEST, "`cursor` is not a cursor this list returned; start again without it";
     INVALID_IF_MATCH = BAD_REQUEST, "If-Match must be the event's version, e.g. '3'";
-    INVALID_QUERY = BAD_REQUEST, "…: …";
+    INVALID_QUERY = BAD_REQUEST, "A query parameter is invalid; `errors` names it";
     LAYOUT_NAME_TAKEN = CONFLICT, "A seat layout with this name already exists";
     LAYOUT_NOT_FOUND = NOT_FOUND, "No such seat layout";
     NOT_EVENT_OWNER = FORBIDDEN, "Only the event's promoter or an admin may change this event";
-    QUANTITY_BELOW_SOLD = CONFLICT, "… tickets are already sold or held; total_quantity cannot go below that";
+    QUANTITY_BELOW_SOLD = CONFLICT, "More tickets are already sold or held than the new total";
     TICKET_TYPE_HAS_SALES = CONFLICT, "Tickets of this type are sold or held; it cannot be deleted";
     TICKET_TYPE_NOT_FOUND = NOT_FOUND, "No such ticket type";
     VENUE_IN_USE = CONFLICT, "Events still take place at this venue";
     VENUE_NOT_FOUND = NOT_FOUND, "No such venue";
-    VERSION_CONFLICT = CONFLICT, "Changed meanwhile: you sent version …, it is now …; reload and retry";
+    VERSION_CONFLICT = CONFLICT, "Changed meanwhile (`current_version` says the version now); reload and retry";
     // Any route: routing, bodies, parameters, the server itself.
     NOT_FOUND = NOT_FOUND, "No such resource";
     METHOD_NOT_ALLOWED = METHOD_NOT_ALLOWED, "This method is not allowed here (see `Allow`)";
@@ -122,9 +122,9 @@ codes! {
     BAD_BODY = BAD_REQUEST, "The request body could not be read";
     CACHE_UNAVAILABLE = SERVICE_UNAVAILABLE, "A backing store is not reachable right now; retry shortly";
     DATABASE_UNAVAILABLE = SERVICE_UNAVAILABLE, "The database is not reachable right now; retry shortly";
-    INVALID_BODY = UNPROCESSABLE_ENTITY, "…: …";
+    INVALID_BODY = UNPROCESSABLE_ENTITY, "A field has the wrong type or shape; `errors` names it";
     INVALID_PATH = BAD_REQUEST, "A path parameter is not valid (e.g. not a UUID)";
-    MALFORMED_JSON = BAD_REQUEST, "The body is not valid JSON: …";
+    MALFORMED_JSON = BAD_REQUEST, "The body is not valid JSON";
     PAYLOAD_TOO_LARGE = PAYLOAD_TOO_LARGE, "The request body is larger than this endpoint accepts";
     UNSUPPORTED_MEDIA_TYPE = UNSUPPORTED_MEDIA_TYPE, "Send the body as JSON with `Content-Type: application/json`";
     // lifecycle
@@ -139,7 +139,7 @@ codes! {
     PAYMENT_PROVIDER_UNAVAILABLE = BAD_GATEWAY, "Toss did not answer in time; the hold is kept and the outcome is settled automatically";
     PAYMENT_VERIFICATION_FAILED = BAD_GATEWAY, "Toss's answer did not match this order; nothing was kept. Support has been alerted.";
     REFUND_REFUSED = CONFLICT, "Toss refused the refund; the reservation and its tickets are unchanged";
-    REFUND_WINDOW_CLOSED = CONFLICT, "Tickets can no longer be cancelled: the show starts in less than … day(s)";
+    REFUND_WINDOW_CLOSED = CONFLICT, "Tickets can no longer be cancelled this close to the show";
     RESERVATION_CLOSED = CONFLICT, "The reservation ended before the payment completed; the money is returned in full";
     RESERVATION_NOT_CANCELLABLE = CONFLICT, "Only pending or paid reservations can be cancelled";
     // queue
@@ -151,7 +151,7 @@ codes! {
     ENTRY_TOKEN_EXPIRED = FORBIDDEN, "The entry token has expired; your booking slot is over";
     ENTRY_TOKEN_NOT_YET_VALID = FORBIDDEN, "The entry token is not valid yet";
     ENTRY_TOKEN_WRONG_EVENT = FORBIDDEN, "The entry token is for another event";
-    ENTRY_TOKEN_WRONG_TYPE = FORBIDDEN, "This is a … token, not an entry token";
+    ENTRY_TOKEN_WRONG_TYPE = FORBIDDEN, "This token is not an entry token (a pass, ticket or access token cannot book)";
     ENTRY_TOKEN_WRONG_USER = FORBIDDEN, "The entry token was issued to another account";
     NOT_IN_QUEUE = NOT_FOUND, "You are not in this event's queue; join it first";
     PASS_ALREADY_USED = CONFLICT, "This pass has already been used to join; a pass seats one fan, once";
@@ -161,7 +161,7 @@ codes! {
     PASS_NOT_YET_VALID = FORBIDDEN, "The pass is not valid yet";
     PASS_WRONG_EVENT = FORBIDDEN, "The pass is for another event";
     PASS_WRONG_TYPE = FORBIDDEN, "This token is not a waiting-room pass";
-    PASS_REQUIRED = FORBIDDEN, "Join the waiting room at the edge first; send its pass as …";
+    PASS_REQUIRED = FORBIDDEN, "Join the waiting room at the edge first and bring its pass";
     QUEUE_CLOSED = CONFLICT, "The queue for this event is closed";
     QUEUE_MAINTENANCE = SERVICE_UNAVAILABLE, "The queue for this event is under maintenance; try again shortly";
     QUEUE_NOT_FOUND = NOT_FOUND, "This event has no queue: book directly";
@@ -169,7 +169,7 @@ codes! {
     QUEUE_NOT_REQUIRED = CONFLICT, "This event has no waiting line right now: book directly";
     QUEUE_SLOT_ENDED = FORBIDDEN, "Your booking slot has ended; join the queue again";
     QUEUE_UNAVAILABLE = SERVICE_UNAVAILABLE, "The queue is briefly unavailable; keep this page open and try again";
-    RULES_EVENT_MISMATCH = UNPROCESSABLE_ENTITY, "Rules.event_id must be …, the event of the path";
+    RULES_EVENT_MISMATCH = UNPROCESSABLE_ENTITY, "`rules.event_id` must be the event of the path";
     RULES_VERSION_CONFLICT = CONFLICT, "The rules changed meanwhile; reload and retry with the current version";
     // tickets
     ALREADY_CHECKED_IN = CONFLICT, "This ticket was already checked in";

@@ -6,12 +6,12 @@
 //! reservation inserts it as one more CTE). So an event exists if and only if its change
 //! committed; nothing is lost when a process dies between "write" and "publish".
 //!
-//! - [`relay`]: a background job publishes unpublished rows to Redis Streams (`XADD`)
+//! - `relay`: a background job publishes unpublished rows to Redis Streams (`XADD`)
 //!   and stamps them `published_at`. Batches are claimed with `FOR UPDATE SKIP LOCKED`,
 //!   so any number of replicas relay at once without publishing a row twice in the
 //!   normal case. A crash between `XADD` and the stamp publishes that batch again:
 //!   delivery is **at least once**.
-//! - [`consumer`]: the helper every consumer uses (stats, notifications, edge pushes):
+//! - `consumer`: the helper every consumer uses (stats, notifications, edge pushes):
 //!   consumer groups, pending-entry recovery after a crash, and idempotency by event id
 //!   in `processed_events`, committed together with the consumer's own effect. At least
 //!   once delivery + idempotent apply = every event takes effect exactly once.

@@ -1,13 +1,13 @@
 //! Payments with Toss: confirm, refund, reconcile. Money is the one thing that must be
 //! exactly right, so every step is written down here.
 //!
-//! - [`toss`]: the HTTP client (four calls, timeouts, error classification, strict
+//! - `toss`: the HTTP client (four calls, timeouts, error classification, strict
 //!   response checks);
-//! - [`service`]: confirming a payment, from the widget's success redirect to tickets;
-//! - [`refund`]: cancellations and refunds under the refund policy, admin refunds;
-//! - [`reconcile`]: settles every order whose outcome is unknown from Toss's own
+//! - `service`: confirming a payment, from the widget's success redirect to tickets;
+//! - `refund`: cancellations and refunds under the refund policy, admin refunds;
+//! - `reconcile`: settles every order whose outcome is unknown from Toss's own
 //!   answer; webhooks only make an order due;
-//! - [`store`]: the rows and their conditional state changes; [`model`]: API shapes.
+//! - `store`: the rows and their conditional state changes; `model`: API shapes.
 //!
 //! ## Invariants
 //!

@@ -6,13 +6,13 @@
 //! tick, one Lua script per event drops lapsed slots and fans who stopped polling and
 //! moves the head of the line into free slots; it is atomic, so it is safe on any
 //! number of replicas. An admitted fan receives an entry token on its
-//! next status poll, and booking for a queued event requires it ([`entry::require`]).
+//! next status poll, and booking for a queued event requires it ([`require_entry`]).
 //!
-//! - [`routes`]: `POST /queue/join`, `GET /queue/status`, `POST /queue/leave`;
-//! - [`line`]: the Redis line and its scripts (`*.lua` beside this file);
-//! - [`entry`]: signing entry tokens and the booking guard;
-//! - [`settings`]: each event's queue settings in Postgres, cached ~1 s;
-//! - [`rules`]: `GET/PUT /edge-rules`, and the pushes to the edges (an outbox table).
+//! - `routes`: `POST /queue/join`, `GET /queue/status`, `POST /queue/leave`;
+//! - `line`: the Redis line and its scripts (`*.lua` beside this file);
+//! - `entry`: signing entry tokens and the booking guard;
+//! - `settings`: each event's queue settings in Postgres, cached ~1 s;
+//! - `rules`: `GET/PUT /edge-rules`, and the pushes to the edges (an outbox table).
 
 mod config;
 mod entry;

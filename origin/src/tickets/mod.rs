@@ -1,10 +1,10 @@
 //! Tickets: what a paid reservation turns into.
 //!
-//! - [`service`]: issuing (only from the payments transaction that marks an order
+//! - `service`: issuing (only from the payments transaction that marks an order
 //!   paid, so there are never tickets without money nor money without tickets), voiding
 //!   (from the refund transaction), reading;
-//! - [`code`]: the human-readable codes;
-//! - [`door`]: check-ins and the void list for offline scanners;
+//! - `code`: the human-readable codes;
+//! - `door`: check-ins and the void list for offline scanners;
 //! - routes: `GET /api/v1/me/tickets`, `GET /api/v1/tickets/{id}`,
 //!   `POST /api/v1/events/{id}/check-ins`, `GET /api/v1/events/{id}/void-tickets`.
 //!
