@@ -306,22 +306,26 @@ pub fn add_server_codes(doc: &mut utoipa::openapi::OpenApi) {
         .insert("AnyRoute".to_owned(), RefOr::T(response(ROUTING)));
     for item in doc.paths.paths.values_mut() {
         for op in operations_mut(item) {
-            let mut codes: Vec<Code> = op
-                .responses
-                .responses
-                .values()
-                .filter_map(|r| match r {
-                    RefOr::T(r) => Some(listed(r)),
-                    RefOr::Ref(_) => None,
-                })
-                .flatten()
-                .collect();
+            let mut codes = operation_codes(op);
             codes.extend_from_slice(SERVER);
             for (status, response) in responses(&[&codes]) {
                 op.responses.responses.insert(status, response);
             }
         }
     }
+}
+
+/// Every code an operation's responses list.
+fn operation_codes(op: &utoipa::openapi::path::Operation) -> Vec<Code> {
+    op.responses
+        .responses
+        .values()
+        .filter_map(|r| match r {
+            RefOr::T(r) => Some(listed(r)),
+            RefOr::Ref(_) => None,
+        })
+        .flatten()
+        .collect()
 }
 
 fn operations_mut(
@@ -358,17 +362,7 @@ impl Declared {
             ];
             for (method, op) in ops {
                 if let Some(op) = op {
-                    let codes = op
-                        .responses
-                        .responses
-                        .values()
-                        .filter_map(|r| match r {
-                            RefOr::T(r) => Some(listed(r)),
-                            RefOr::Ref(_) => None,
-                        })
-                        .flatten()
-                        .collect();
-                    map.insert((method, path.clone()), codes);
+                    map.insert((method, path.clone()), operation_codes(op));
                 }
             }
         }
