@@ -1,7 +1,8 @@
 //! `cargo xtask <command>`: every piece of project automation, in Rust (no shell scripts).
 //!
 //! - `dev`   runs the whole platform locally with demo data;
-//! - `test`  runs everything CI runs (formatting, lints, all tests, wasm builds);
+//! - `test`  runs everything CI runs (formatting, static checks, lints, all tests, wasm
+//!   builds), or one stage of it (`--only native|edge|spin|frontend`);
 //! - `bench` measures against baselines run at the same time (`bench booking`:
 //!   reservations/s vs pgbench and redis-benchmark; `bench edge`: status polls through
 //!   `wrangler dev` vs a no-op worker, and the workers' compressed sizes);
@@ -12,8 +13,10 @@
 //! installs it.
 
 mod bench;
+mod checks;
 mod dev;
 mod edge;
+mod frontend;
 mod keys;
 mod services;
 mod spin;
@@ -27,7 +30,11 @@ usage: cargo xtask <command>
 
 commands:
   dev             run the platform locally (Postgres, Redis, origin, edge, demo data)
-  test            run formatting checks, clippy, every test and the wasm builds (CI)
+  test            run formatting checks, clippy, every test and the wasm builds (CI);
+                  `test --only native|edge|spin|frontend` runs one stage,
+                  `test --help` says more
+  check           the static checks alone: no cycle between the origin's modules, every
+                  path in ARCHITECTURE.md's code map exists (seconds, no build)
   keys            print fresh origin and edge signing keys as URR_* environment lines
   bench booking   reservations/s and p50/p99 over HTTP vs pgbench and redis-benchmark
                   (writes target/bench/booking.json)
@@ -43,6 +50,10 @@ fn main() -> ExitCode {
         Some("dev") => dev::run(&args[1..]),
         Some("test") => test::run(&args[1..]),
         Some("keys") => keys::run(),
+        Some("check") => {
+            let root = util::root();
+            checks::module_cycles(&root).and_then(|()| checks::code_map_paths(&root))
+        }
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("booking") => bench::booking(&args[2..]),
             Some("queue") => bench::queue(&args[2..]),
