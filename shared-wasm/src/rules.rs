@@ -2,8 +2,7 @@
 //!
 //! A promoter edits these in the dashboard; the origin validates them, bumps `version`
 //! and pushes the JSON to the Cloudflare Durable Object and the Spin Redis keys of the
-//! event (defect D09 of the original: activation needed a hand-edited S3 file and a
-//! redeploy). The edge validates again on receipt, because a rules document is input
+//! event (no hand-edited files, no redeploy). The edge validates again on receipt, because a rules document is input
 //! like any other, and keeps the newest version it has seen ([`EdgeRules::is_newer_than`]):
 //! pushes may arrive out of order, and an older version must never overwrite a newer
 //! one.
@@ -209,7 +208,8 @@ pub struct EdgeRules {
     pub new_users_per_minute: u32,
     /// Tier-2 capacity: users holding an active booking slot at once.
     pub max_active: u32,
-    /// Lifetime of a tier-2 active slot, in seconds (a fixed window, defect D20).
+    /// Lifetime of a tier-2 active slot, in seconds (a fixed window: polling does not
+    /// extend it).
     pub active_slot_secs: u32,
     /// Paths that need an entry token for this event. Case-sensitive; one trailing `*`
     /// makes a pattern a prefix match. See [`EdgeRules::path_is_protected`].

@@ -20,10 +20,10 @@
 //!    have expired);
 //! 4. the signature verifies;
 //! 5. the claims' `typ` is the kind the caller asked for: a pass is never an entry token,
-//!    an access token is never anything else (defect D15 of the original);
+//!    an access token is never anything else;
 //! 6. `exp` is in the future and `iat` not in the future, both with
 //!    [`CLOCK_SKEW_SECS`] of slack for clocks that disagree a little;
-//! 7. for event-bound kinds, [`verify_for_event`] checks the event (defect D17).
+//! 7. for event-bound kinds, [`verify_for_event`] checks the event.
 //!
 //! The caller passes `now` (Unix seconds): nothing in this crate reads a clock.
 

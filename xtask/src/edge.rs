@@ -1,6 +1,6 @@
 //! The Cloudflare edge worker in `cargo xtask test`, `dev` and `bench edge`.
 //!
-//! Follows the verified recipe in `shared/design/edge-toolchain.md`:
+//! Follows the recipe in `docs/edge-toolchain.md`:
 //!
 //! * pinned tools: `worker-build` 0.8.7 (installed `--locked`) and `wasm-bindgen-cli`
 //!   0.2.130 (installed **without** `--locked`: the lockfile pins a `webpki-roots` the

@@ -1,6 +1,6 @@
 //! The Spin edge component in `cargo xtask test` and `bench edge`.
 //!
-//! The Spin CLI cannot be installed here (see `shared/design/edge-toolchain.md` §4.3),
+//! The Spin CLI cannot be installed on our machines (see `docs/edge-toolchain.md`),
 //! so the component is tested under our wasmtime test host (`edge-workers/spin-testhost`)
 //! through the same conformance suite as the Cloudflare worker. Order matters: the test
 //! host loads the built `.wasm`, so the component is built first. That is also why

@@ -28,8 +28,7 @@
 //! semantics per command). Outbound HTTP is not restricted to an allow-list. Request
 //! and response bodies are buffered whole (tests only).
 //!
-//! The per-request call follows `shared/design/edge-toolchain.md` §4.3, including its
-//! trap: the guest streams the response body while it runs, so the body is collected
+//! The per-request call avoids the trap `docs/edge-toolchain.md` describes: the guest streams the response body while it runs, so the body is collected
 //! **inside** `store.run_concurrent`, joined with the handler call.
 
 pub mod redis_impl;

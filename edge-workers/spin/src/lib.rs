@@ -220,8 +220,15 @@ async fn proxy(
     match spin_sdk::http::send(upstream).await {
         Ok(resp) => {
             let (mut parts, body) = resp.into_parts();
-            for h in edge_http::DROP_RESPONSE_HEADERS {
-                parts.headers.remove(h);
+            // The same rule the Cloudflare glue applies (one list, in shared-wasm).
+            let dropped: Vec<http::HeaderName> = parts
+                .headers
+                .keys()
+                .filter(|name| !edge_http::forward_response_header(name.as_str()))
+                .cloned()
+                .collect();
+            for name in dropped {
+                parts.headers.remove(name);
             }
             if let Some((_, id)) = extra.iter().find(|(k, _)| k == "x-request-id")
                 && let Ok(v) = http::HeaderValue::from_str(id)

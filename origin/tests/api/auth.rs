@@ -572,7 +572,7 @@ async fn unknown_missing_and_expired_refresh_tokens_are_refused() {
         .await
         .expect("refresh");
     assert_problem(res, StatusCode::UNAUTHORIZED, "REFRESH_MISSING").await;
-    // Unknown tokens never start a family (D34).
+    // Unknown tokens never start a family.
     assert_eq!(app.count_rows("refresh_tokens").await, 2);
 
     app.state

@@ -1199,7 +1199,7 @@ async fn live_items(app: &TestApp, event: Uuid) -> i64 {
         .expect("query")
 }
 
-/// F16 done right (D06, D30): cancelling an event releases every unpaid hold at once
+/// Cancelling an event releases every unpaid hold at once
 /// and returns the money of every paid order in full, then voids the tickets; seats and
 /// standing stock all come back, each exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -36,7 +36,8 @@
 //! JavaScript, a tiny inline script (allowed by a per-response CSP nonce) polls
 //! `/vwr/{event_id}/status` at the advised `poll_after_ms`, swaps the numbers in place
 //! and, when a pass arrives, announces it and forwards to the pass URL. The pass itself
-//! travels in an HttpOnly cookie, never through the script (defect D51).
+//! travels in an HttpOnly cookie, never through the script (a script-readable pass
+//! would leak to any injected script or shared browser).
 //!
 //! # Untrusted text
 //!

@@ -17,10 +17,10 @@
 //! everything below it): the origin's Prometheus endpoint is for the operators'
 //! network, and through the edge it answers 404 problem+json.
 //!
-//! # Which event a proxied request belongs to (defect D18)
+//! # Which event a proxied request belongs to
 //!
-//! The original took "the first UUID after `/reservations/`" as the event, which is a
-//! reservation id on `/api/reservations/{id}`. Here exactly two path shapes name an
+//! Taking "the first UUID after `/reservations/`" as the event would read a reservation
+//! id on `/api/reservations/{id}` as one. Here exactly two path shapes name an
 //! event, and only in the segment right after `events`:
 //!
 //! * `/api/v1/events/{event_id}/...`: API paths; a refused guard answers 403 problem+json;
@@ -414,7 +414,7 @@ mod tests {
         };
         assert_eq!(p.canonical, format!("/events/{EVT}/book"));
         assert!(!p.api && !p.default_guarded);
-        // A reservation id is not an event id (D18).
+        // A reservation id is not an event id.
         assert_eq!(
             route(&req("GET", &format!("/api/v1/reservations/{EVT}"))),
             Route::Proxy(None)

@@ -33,8 +33,8 @@
 //!
 //! # Estimated wait
 //!
-//! [`eta_seconds`] divides the people ahead by a *measured* admission rate (defect D10
-//! of the original: it assumed a constant 50/s that was never true). Unknown or zero
+//! [`eta_seconds`] divides the people ahead by a *measured* admission rate (a constant
+//! assumed rate is wrong for every event but one). Unknown or zero
 //! rates give `None` ("we don't know yet") rather than a made-up number, and absurdly
 //! long estimates are clamped to [`MAX_ETA_SECS`].
 

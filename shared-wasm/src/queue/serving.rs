@@ -3,8 +3,8 @@
 //! # The idea
 //!
 //! Tier 1 hands out positions `1, 2, 3, ...` (the *issued* counter) and lets position
-//! `p` through once `p <= serving`. The original advanced `serving` with a scheduled job
-//! (+500 every 10 s, blind to capacity, overshooting; defect D10). Here `serving` is
+//! `p` through once `p <= serving`. A scheduled job advancing `serving` by a fixed batch is
+//! blind to downstream capacity and overshoots. Here `serving` is
 //! computed from the rules instead:
 //!
 //! ```text

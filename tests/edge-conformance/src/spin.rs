@@ -1,7 +1,7 @@
 //! The Spin platform: the built component under our wasmtime test host
 //! (`edge-workers/spin-testhost`), in process, on `127.0.0.1:0`.
 //!
-//! The Spin CLI is not available to tests (see `shared/design/edge-toolchain.md` §4.3),
+//! The Spin CLI is not available to tests (see `docs/edge-toolchain.md`),
 //! so the test host plays the Spin HTTP trigger: a fresh instance per request, Spin's
 //! `spin:redis` backed by the real Redis, and the suite's variables as Spin variables
 //! (`EDGE_SIGNING_KEY` → `edge_signing_key`, …, plus `redis_url`). Each case uses fresh

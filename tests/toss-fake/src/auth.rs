@@ -1,4 +1,4 @@
-//! Basic authentication as Toss does it (contract §2).
+//! Basic authentication as Toss does it: `base64("<secretKey>:")`, trailing colon included.
 //!
 //! The secret key is the Basic-auth *user name* and the password is empty, so the
 //! header is `Authorization: Basic base64("<secretKey>:")`. The colon is what clients

@@ -1,4 +1,4 @@
-//! The error object of contract §9: an HTTP status plus `{"code", "message"}`.
+//! Toss's error object: an HTTP status plus `{"code", "message"}`.
 //!
 //! Toss clients branch on `code` only; messages are Korean and for humans. Each code
 //! the fake can answer has a constructor here, so the status that goes with a code is
@@ -60,7 +60,7 @@ impl TossError {
     }
 
     /// 404 with the code configured for an unknown orderId (`NOT_FOUND_PAYMENT` or
-    /// `NOT_FOUND`, contract §5).
+    /// `NOT_FOUND`; Toss uses both).
     pub fn not_found_order(code: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,

@@ -1,4 +1,5 @@
-//! The `Idempotency-Key` store (contract §8).
+//! The `Idempotency-Key` store: a repeated request with the same key (and API key, URL,
+//! method) returns the first response for 15 days.
 //!
 //! What Toss does, and therefore what this store does:
 //!

@@ -3,8 +3,8 @@
 //! URR takes money through Toss Payments. The real API cannot be called from tests (no
 //! network, no way to make it fail on demand, minutes-long time limits), so this crate
 //! plays Toss: an HTTP server that speaks the four calls our client uses, with the
-//! rules, error codes, time limits and failure modes written down in
-//! `shared/design/toss-contract.md`. The origin's Toss client is tested against it over
+//! rules, error codes, time limits and failure modes of `docs/toss-payments.md` and
+//! the module docs here. The origin's Toss client is tested against it over
 //! real HTTP, and `cargo xtask dev` runs it when no Toss keys are configured.
 //!
 //! ## The API it fakes

@@ -1,5 +1,4 @@
-//! The wire shapes: the Payment object (contract §7), the error object (§9) and the
-//! webhook event (§10).
+//! The wire shapes: the Payment object, the error object and the webhook event.
 //!
 //! These types are what a Toss client sees, so they follow Toss's JSON exactly:
 //! camelCase names, money as JSON **numbers** (KRW integers), timestamps as ISO-8601
@@ -21,7 +20,7 @@ pub const API_VERSION: &str = "2022-11-16";
 /// Merchant id of the Toss documentation test merchant.
 pub const TEST_MID: &str = "tvivarepublica";
 
-/// The life cycle of a payment (contract §7, status table).
+/// The life cycle of a payment (Toss's `Payment.status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum PaymentStatus {

@@ -1,4 +1,4 @@
-//! The fake against the contract's checklist (§11), over real HTTP.
+//! The fake against the Toss contract (`docs/toss-payments.md`), over real HTTP.
 //!
 //! Every test starts its own fake on a random port with a frozen clock, talks to it with
 //! reqwest as a Toss client would, and moves time with `advance_clock` instead of
