@@ -416,8 +416,7 @@ async fn the_per_user_limit_holds_under_concurrency() {
         .find(|(s, _)| *s == StatusCode::CREATED)
         .expect("a winner");
     let id = first.1["id"].as_str().expect("id");
-    app.delete(&format!("/api/v1/reservations/{id}"), Some(&fan.token))
-        .await;
+    app.fan(&fan).release(id).await;
     let res = reserve_seats(&app, &fan, event.id, &[event.seats[19]]).await;
     assert_eq!(res.status(), StatusCode::CREATED);
 }
@@ -443,11 +442,7 @@ async fn expired_holds_are_swept_and_the_seat_is_bookable_again() {
     app.state.clock.advance(Duration::seconds(301));
     assert_eq!(booking::sweep(&app.state).await.expect("sweep"), 1);
     let id = held["id"].as_str().expect("id");
-    let after = json(
-        app.get(&format!("/api/v1/reservations/{id}"), Some(&fans[0].token))
-            .await,
-    )
-    .await;
+    let after = json(app.fan(&fans[0]).reservation(id).await).await;
     assert_eq!(after["status"], "expired");
     assert_eq!(after["close_reason"], "hold_expired");
     // The Redis hold went with it (compare-and-delete), so the next buyer gets the seat.
@@ -470,11 +465,7 @@ async fn a_cancel_racing_the_sweeper_returns_inventory_once() {
     app.state.clock.advance(Duration::seconds(301));
     let cancels = ids.iter().zip(&fans).map(|(id, f)| {
         let app = &app;
-        async move {
-            app.delete(&format!("/api/v1/reservations/{id}"), Some(&f.token))
-                .await
-                .status()
-        }
+        async move { app.fan(f).release(id).await.status() }
     });
     let sweeps = (0..3).map(|_| {
         let s = app.state.clone();
@@ -843,19 +834,9 @@ async fn reservations_are_private_and_listed_newest_first() {
         let body = json(reserve_seats(&app, &fans[0], event.id, &[*s]).await).await;
         ids.push(body["id"].as_str().expect("id").to_owned());
     }
-    let res = app
-        .get(
-            &format!("/api/v1/reservations/{}", ids[0]),
-            Some(&fans[1].token),
-        )
-        .await;
+    let res = app.fan(&fans[1]).reservation(&ids[0]).await;
     assert_problem(res, StatusCode::NOT_FOUND, "RESERVATION_NOT_FOUND").await;
-    let res = app
-        .delete(
-            &format!("/api/v1/reservations/{}", ids[0]),
-            Some(&fans[1].token),
-        )
-        .await;
+    let res = app.fan(&fans[1]).release(&ids[0]).await;
     assert_problem(res, StatusCode::NOT_FOUND, "RESERVATION_NOT_FOUND").await;
 
     let page = json(
@@ -897,19 +878,9 @@ async fn reservations_are_private_and_listed_newest_first() {
     .await;
 
     // Cancelling twice: the second is a clear conflict.
-    let res = app
-        .delete(
-            &format!("/api/v1/reservations/{}", ids[0]),
-            Some(&fans[0].token),
-        )
-        .await;
+    let res = app.fan(&fans[0]).release(&ids[0]).await;
     assert_eq!(json(res).await["status"], "cancelled");
-    let res = app
-        .delete(
-            &format!("/api/v1/reservations/{}", ids[0]),
-            Some(&fans[0].token),
-        )
-        .await;
+    let res = app.fan(&fans[0]).release(&ids[0]).await;
     assert_problem(res, StatusCode::CONFLICT, "RESERVATION_NOT_PENDING").await;
 }
 

@@ -1,9 +1,9 @@
 //! Tickets at the door (check-ins, the void feed for offline scanners) and show times
 //! frozen after the first sale, against the real stores and the Toss fake.
 
+use crate::client::{Env, hold_seats, hold_standing, pay, spawn_env};
 use crate::fixtures::{EventFixture, EventSpec, create_event, create_fans};
 use crate::helpers::{TestApp, TestUser, assert_problem, json, random_key};
-use crate::payments::{Env, hold_seats, hold_standing, pay, spawn_env};
 use chrono::{DateTime, Duration, Utc};
 use futures::future::join_all;
 use reqwest::StatusCode;
@@ -280,19 +280,14 @@ async fn a_refunded_ticket_is_refused_at_the_door_while_its_seat_is_resold() {
     )
     .await;
     let (old_id, old_code, old_qr) = tickets(&paid).remove(0);
-    let reservation = paid["payment"]["reservation_id"]
+    let reservation: Uuid = paid["payment"]["reservation_id"]
         .as_str()
         .expect("reservation")
-        .to_owned();
+        .parse()
+        .expect("uuid");
 
     // The fan cancels (refund under the policy); the seat is sold to someone else.
-    let res = app
-        .post(
-            &format!("/api/v1/reservations/{reservation}/cancel"),
-            &json!({}),
-            Some(&fans[0].token),
-        )
-        .await;
+    let res = app.fan(&fans[0]).cancel(reservation).await;
     assert_eq!(res.status(), StatusCode::OK, "{}", json(res).await);
     let resold = pay(
         &env,
@@ -363,13 +358,7 @@ async fn the_void_feed_pages_in_voided_order_from_a_time() {
         let held = hold_standing(app, fan, event.id, tt, 2).await;
         pay(&env, fan, &held).await;
         times.push(app.state.clock.now());
-        let res = app
-            .post(
-                &format!("/api/v1/admin/reservations/{}/refund", held.id),
-                &json!({}),
-                Some(&admin.token),
-            )
-            .await;
+        let res = app.fan(&admin).refund(held.id).await;
         assert_eq!(res.status(), StatusCode::OK);
         app.state.clock.advance(Duration::minutes(1));
     }
@@ -377,13 +366,7 @@ async fn the_void_feed_pages_in_voided_order_from_a_time() {
     pay(&env, &fans[3], &kept).await;
     let elsewhere = hold_standing(app, &fans[4], other.id, other.ticket_types[0], 1).await;
     pay(&env, &fans[4], &elsewhere).await;
-    let res = app
-        .post(
-            &format!("/api/v1/admin/reservations/{}/refund", elsewhere.id),
-            &json!({}),
-            Some(&admin.token),
-        )
-        .await;
+    let res = app.fan(&admin).refund(elsewhere.id).await;
     assert_eq!(res.status(), StatusCode::OK);
 
     let expected: Vec<(String, String)> = sqlx::query_as(
@@ -538,12 +521,7 @@ async fn show_times_freeze_for_promoters_after_the_first_sale() {
     assert_eq!(res.status(), StatusCode::OK, "the same time is no change");
 
     // The hold goes: free again. Then a sale: frozen for good.
-    let res = app
-        .delete(
-            &format!("/api/v1/reservations/{}", held.id),
-            Some(&fan.token),
-        )
-        .await;
+    let res = app.fan(fan).release(held.id).await;
     assert_eq!(res.status(), StatusCode::OK);
     let res = patch_event(app, &promoter, event.id, later(t1)).await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -611,13 +589,7 @@ async fn a_refund_uses_the_show_time_the_fan_bought_for() {
     assert_eq!(res.status(), StatusCode::OK, "{}", json(res).await);
 
     // The fan still gets the full refund of the show they bought for.
-    let res = app
-        .post(
-            &format!("/api/v1/reservations/{}/cancel", held.id),
-            &json!({}),
-            Some(&fan.token),
-        )
-        .await;
+    let res = app.fan(fan).cancel(held.id).await;
     assert_eq!(res.status(), StatusCode::OK);
     let body = json(res).await;
     assert_eq!(body["refund"]["amount"], held.amount, "{body}");

@@ -2,9 +2,9 @@
 //! URLs, and the Toss webhook (same answer for every order, rate limits, no writes
 //! that are not needed, reconciler leases respected).
 
+use crate::client::{hold_standing, pay, spawn_env_with};
 use crate::fixtures::{EventSpec, create_event, create_fans};
 use crate::helpers::{TestApp, assert_problem, json};
-use crate::payments::{hold_standing, pay, spawn_env_with};
 use chrono::Duration;
 use futures::future::join_all;
 use reqwest::StatusCode;

@@ -2,6 +2,7 @@
 //! Postgres database (cloned from a migrated template) and its own Redis key prefix,
 //! and talks to it over HTTP. One test binary so the crate links once.
 
+mod client;
 mod fixtures;
 mod helpers;
 

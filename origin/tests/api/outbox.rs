@@ -1,11 +1,10 @@
 //! The outbox: events written with their change, relayed to Redis Streams at least
 //! once, applied exactly once by consumers that crash and restart.
 
+use crate::client::{hold_seats, hold_standing, pay, spawn_env};
 use crate::fixtures::{EventSpec, create_event, create_fans};
 use crate::helpers::TestApp;
-use crate::payments::{hold_seats, hold_standing, pay, spawn_env};
 use chrono::Duration;
-use serde_json::json;
 use sqlx::PgConnection;
 use std::collections::HashSet;
 use urr_origin::booking;
@@ -116,21 +115,10 @@ async fn every_event_reaches_a_crashing_consumer_exactly_once() {
     pay(&env, &fans[0], &paid).await;
     let refunded = hold_standing(app, &fans[1], event.id, event.ticket_types[0], 2).await;
     pay(&env, &fans[1], &refunded).await;
-    let res = app
-        .post(
-            &format!("/api/v1/reservations/{}/cancel", refunded.id),
-            &json!({}),
-            Some(&fans[1].token),
-        )
-        .await;
+    let res = app.fan(&fans[1]).cancel(refunded.id).await;
     assert_eq!(res.status(), reqwest::StatusCode::OK);
     let cancelled = hold_seats(app, &fans[2], event.id, &event.seats[1..2]).await;
-    let res = app
-        .delete(
-            &format!("/api/v1/reservations/{}", cancelled.id),
-            Some(&fans[2].token),
-        )
-        .await;
+    let res = app.fan(&fans[2]).release(cancelled.id).await;
     assert_eq!(res.status(), reqwest::StatusCode::OK);
     hold_seats(app, &fans[2], event.id, &event.seats[2..3]).await;
     app.state.clock.advance(Duration::seconds(301));

@@ -6,6 +6,9 @@
 //! functions, and the fake's awaitable helpers (`wait_idle`) say when a delayed call has
 //! finished.
 
+use crate::client::{
+    authorize, confirm, hold_seats, hold_standing, pay, spawn_env, spawn_env_with,
+};
 use crate::fixtures::{EventFixture, EventSpec, create_event, create_fans};
 use crate::helpers::{TestApp, TestUser, assert_problem, json};
 use chrono::Duration;
@@ -15,122 +18,10 @@ use serde_json::{Value, json};
 use shared_wasm::token::{self, QrClaims, Role};
 use std::collections::HashSet;
 use std::time::Duration as StdDuration;
-use toss_fake::{FakeConfig, Fault, FaultKind, Op, TossFake};
+use toss_fake::{FakeConfig, Fault, FaultKind, Op};
 use urr_origin::booking;
 use urr_origin::payments;
 use uuid::Uuid;
-
-/// An origin and the Toss fake it talks to.
-pub struct Env {
-    pub app: TestApp,
-    pub fake: TossFake,
-}
-
-/// Test defaults: short Toss timeouts so failure paths are quick.
-const DEFAULTS: &[(&str, &str)] = &[
-    ("URR_TOSS_TIMEOUT_MS", "2000"),
-    ("URR_TOSS_GET_TIMEOUT_MS", "2000"),
-    ("URR_TOSS_BUDGET_MS", "4000"),
-    ("URR_TOSS_SECRET_KEY", toss_fake::DOCS_SECRET_KEY),
-];
-
-pub async fn spawn_env(overrides: &[(&str, &str)]) -> Env {
-    spawn_env_with(FakeConfig::for_tests(), overrides).await
-}
-
-pub async fn spawn_env_with(config: FakeConfig, overrides: &[(&str, &str)]) -> Env {
-    let fake = TossFake::start("127.0.0.1:0".parse().expect("addr"), config)
-        .await
-        .expect("toss fake starts");
-    let base = fake.base_url();
-    let mut vars: Vec<(&str, &str)> = vec![("URR_TOSS_BASE_URL", base.as_str())];
-    vars.extend_from_slice(DEFAULTS);
-    vars.extend_from_slice(overrides);
-    let app = TestApp::spawn_with(&vars).await;
-    Env { app, fake }
-}
-
-/// A reservation as the API returned it (201), with its order.
-pub struct Held {
-    pub id: Uuid,
-    pub order_id: String,
-    pub amount: i64,
-    pub order_name: String,
-}
-
-pub async fn hold(app: &TestApp, user: &TestUser, event: Uuid, body: Value) -> Held {
-    let res = app
-        .post(
-            &format!("/api/v1/events/{event}/reservations"),
-            &body,
-            Some(&user.token),
-        )
-        .await;
-    held_from(res).await
-}
-
-/// The reservation of a 201 answer, with its order.
-pub async fn held_from(res: reqwest::Response) -> Held {
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let body = json(res).await;
-    Held {
-        id: body["id"].as_str().expect("id").parse().expect("uuid"),
-        order_id: body["order"]["order_id"]
-            .as_str()
-            .expect("order")
-            .to_owned(),
-        amount: body["order"]["amount"].as_i64().expect("amount"),
-        order_name: body["order"]["order_name"]
-            .as_str()
-            .expect("name")
-            .to_owned(),
-    }
-}
-
-pub async fn hold_seats(app: &TestApp, user: &TestUser, event: Uuid, seats: &[Uuid]) -> Held {
-    hold(app, user, event, json!({ "seat_ids": seats })).await
-}
-
-pub async fn hold_standing(app: &TestApp, user: &TestUser, event: Uuid, tt: Uuid, q: i64) -> Held {
-    hold(
-        app,
-        user,
-        event,
-        json!({ "items": [{ "ticket_type_id": tt, "quantity": q }] }),
-    )
-    .await
-}
-
-pub async fn confirm(
-    app: &TestApp,
-    user: &TestUser,
-    payment_key: &str,
-    order_id: &str,
-    amount: i64,
-) -> reqwest::Response {
-    app.post(
-        "/api/v1/payments/confirm",
-        &json!({ "paymentKey": payment_key, "orderId": order_id, "amount": amount }),
-        Some(&user.token),
-    )
-    .await
-}
-
-/// The widget step: the fan authenticates at Toss for this order.
-pub async fn authorize(fake: &TossFake, held: &Held) -> String {
-    fake.authorize(&held.order_id, held.amount, &held.order_name)
-        .await
-}
-
-/// Widget + confirm, expecting success; returns the confirm answer.
-pub async fn pay(env: &Env, user: &TestUser, held: &Held) -> Value {
-    let key = authorize(&env.fake, held).await;
-    let res = confirm(&env.app, user, &key, &held.order_id, held.amount).await;
-    let status = res.status();
-    let body = json(res).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
-}
 
 fn ticket_ids(body: &Value) -> HashSet<String> {
     body["tickets"]
@@ -247,24 +138,13 @@ async fn happy_path_from_hold_to_signed_tickets() {
     assert_eq!(env.fake.confirm_executions(&seats.order_id), 1);
 
     // My tickets: all four, newest first, paginated.
-    let page = json(
-        app.get("/api/v1/me/tickets?limit=3", Some(&fan.token))
-            .await,
-    )
-    .await;
+    let page = json(app.fan(fan).tickets("limit=3").await).await;
     assert_eq!(page["items"].as_array().map(Vec::len), Some(3));
     let cursor = page["next_cursor"].as_str().expect("cursor").to_owned();
-    let rest = json(
-        app.get(
-            &format!("/api/v1/me/tickets?cursor={cursor}"),
-            Some(&fan.token),
-        )
-        .await,
-    )
-    .await;
+    let rest = json(app.fan(fan).tickets(&format!("cursor={cursor}")).await).await;
     assert_eq!(rest["items"].as_array().map(Vec::len), Some(1));
     assert!(rest["next_cursor"].is_null());
-    let mine = json(app.get("/api/v1/me/tickets", Some(&other.token)).await).await;
+    let mine = json(app.fan(other).tickets("").await).await;
     assert_eq!(mine["items"].as_array().map(Vec::len), Some(0));
 
     // One ticket: its owner sees it, nobody else does.
@@ -516,11 +396,7 @@ async fn a_lost_response_after_toss_confirmed_is_settled_by_the_reconciler() {
     // Nobody may take the seats from under it: the fan cannot cancel, the sweeper
     // skips it even long past its deadline.
     assert_problem(
-        app.delete(
-            &format!("/api/v1/reservations/{}", held.id),
-            Some(&fan.token),
-        )
-        .await,
+        app.fan(&fan).release(held.id).await,
         StatusCode::CONFLICT,
         "PAYMENT_IN_PROGRESS",
     )
@@ -869,13 +745,7 @@ async fn a_refund_returns_the_money_then_the_seat_and_the_standing_stock() {
     assert_eq!(available(app, tt).await, 7);
 
     // The show is two days away: the default policy returns 90 %.
-    let res = app
-        .post(
-            &format!("/api/v1/reservations/{}/cancel", seat.id),
-            &json!({}),
-            Some(&fan.token),
-        )
-        .await;
+    let res = app.fan(fan).cancel(seat.id).await;
     assert_eq!(res.status(), StatusCode::OK);
     let body = json(res).await;
     assert_eq!(body["reservation"]["status"], "refunded");
@@ -902,13 +772,7 @@ async fn a_refund_returns_the_money_then_the_seat_and_the_standing_stock() {
     assert!(t["qr"].is_null());
     hold_seats(app, other, event.id, &event.seats[..1]).await;
     // Cancelling again is a harmless repeat.
-    let again = app
-        .post(
-            &format!("/api/v1/reservations/{}/cancel", seat.id),
-            &json!({}),
-            Some(&fan.token),
-        )
-        .await;
+    let again = app.fan(fan).cancel(seat.id).await;
     assert_eq!(again.status(), StatusCode::OK);
     assert_eq!(json(again).await["refund"]["id"], body["refund"]["id"]);
     assert_eq!(env.fake.cancel_executions(&seat.order_id), 1);
@@ -945,12 +809,7 @@ async fn a_refund_returns_the_money_then_the_seat_and_the_standing_stock() {
     app.state.clock.advance(Duration::hours(36));
     let fan = app.refresh_token(fan.clone());
     let body = assert_problem(
-        app.post(
-            &format!("/api/v1/reservations/{}/cancel", late.id),
-            &json!({}),
-            Some(&fan.token),
-        )
-        .await,
+        app.fan(&fan).cancel(late.id).await,
         StatusCode::CONFLICT,
         "REFUND_WINDOW_CLOSED",
     )
@@ -980,13 +839,7 @@ async fn refunds_survive_toss_errors_and_lost_answers_and_move_money_once() {
             .on(Op::Cancel)
             .for_order(&first.order_id),
     );
-    let res = app
-        .post(
-            &format!("/api/v1/reservations/{}/cancel", first.id),
-            &json!({}),
-            Some(&fan.token),
-        )
-        .await;
+    let res = app.fan(&fan).cancel(first.id).await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     let body = json(res).await;
     assert_eq!(body["refund"]["status"], "requested");
@@ -1027,13 +880,7 @@ async fn refunds_survive_toss_errors_and_lost_answers_and_move_money_once() {
             .on(Op::Cancel)
             .for_order(&second.order_id),
     );
-    let res = app
-        .post(
-            &format!("/api/v1/reservations/{}/cancel", second.id),
-            &json!({}),
-            Some(&fan_now.token),
-        )
-        .await;
+    let res = app.fan(&fan_now).cancel(second.id).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(json(res).await["refund"]["status"], "completed");
     let ledger = env.fake.ledger(&second.order_id);
@@ -1220,13 +1067,7 @@ async fn cancelling_an_event_releases_holds_and_refunds_every_paid_order_in_full
     // A fan who cancelled before the event was: refunded under the policy (90 %).
     let self_cancelled = hold_seats(app, &fans[4], event.id, &event.seats[3..4]).await;
     pay(&env, &fans[4], &self_cancelled).await;
-    let res = app
-        .post(
-            &format!("/api/v1/reservations/{}/cancel", self_cancelled.id),
-            &json!({}),
-            Some(&fans[4].token),
-        )
-        .await;
+    let res = app.fan(&fans[4]).cancel(self_cancelled.id).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(available(app, tt).await, 5);
 

@@ -871,7 +871,7 @@ async fn edge_rules_are_validated_versioned_owned_and_pushed_until_acknowledged(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn paying_frees_the_slot_for_the_next_fan() {
-    use crate::payments::{authorize, confirm, spawn_env};
+    use crate::client::{authorize, confirm, spawn_env};
     let env = spawn_env(&[]).await;
     let app = &env.app;
     let admin = app.create_user(Role::Admin).await;
@@ -881,7 +881,7 @@ async fn paying_frees_the_slot_for_the_next_fan() {
     let second = json(join(app, &fans[1], ev.id, Some(&pass(app, ev.id, 2))).await).await;
     assert_eq!(second["state"], "waiting");
 
-    let held = crate::payments::held_from(
+    let held = crate::client::held_from(
         reserve(app, &fans[0], ev.id, ev.seats[0], Some(&entry_of(&first))).await,
     )
     .await;
@@ -1218,7 +1218,7 @@ async fn leaving_ends_the_slot_even_when_nobody_else_holds_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn paying_ends_the_slot_so_the_entry_token_books_no_more() {
-    use crate::payments::{authorize, confirm, spawn_env};
+    use crate::client::{authorize, confirm, spawn_env};
     let env = spawn_env(&[]).await;
     let app = &env.app;
     let admin = app.create_user(Role::Admin).await;
@@ -1227,7 +1227,7 @@ async fn paying_ends_the_slot_so_the_entry_token_books_no_more() {
     let v = json(join(app, fan, ev.id, Some(&pass(app, ev.id, 1))).await).await;
     let entry = entry_of(&v);
     let held =
-        crate::payments::held_from(reserve(app, fan, ev.id, ev.seats[0], Some(&entry)).await).await;
+        crate::client::held_from(reserve(app, fan, ev.id, ev.seats[0], Some(&entry)).await).await;
     let key = authorize(&env.fake, &held).await;
     let res = confirm(app, fan, &key, &held.order_id, held.amount).await;
     assert_eq!(res.status(), StatusCode::OK);
