@@ -128,8 +128,12 @@ impl Application {
                 .await
                 .context("running database migrations")?;
         }
-        let redis = Redis::connect(&config.redis_url, &config.redis_prefix)
-            .context("URR_REDIS_URL is not a valid Redis URL")?;
+        let redis = Redis::connect(
+            &config.redis_url,
+            &config.redis_prefix,
+            config.redis_response_timeout,
+        )
+        .context("URR_REDIS_URL is not a valid Redis URL")?;
         let payments = payments::Payments::new(&config.payments)?;
         let queue = queue::Queue::new(&config)?;
         let listener = TcpListener::bind(config.http_addr)

@@ -114,6 +114,9 @@ pub struct Config {
     pub redis_url: String,
     /// `URR_REDIS_PREFIX`, default `urr:`; every key the origin writes starts with it.
     pub redis_prefix: String,
+    /// `URR_REDIS_RESPONSE_TIMEOUT_MS`, default 2,000: a Redis call without an answer by
+    /// then fails (see `store::Redis::connect`).
+    pub redis_response_timeout: Duration,
     /// `URR_LOG_FORMAT` (`json` or `pretty`), default json.
     pub log_format: LogFormat,
     /// `URR_LOG`, a tracing filter, default `info`.
@@ -169,6 +172,7 @@ impl Config {
             migrate_on_start: v.bool("URR_MIGRATE_ON_START", true)?,
             redis_url: v.string("URR_REDIS_URL", "redis://127.0.0.1:6379"),
             redis_prefix: v.string("URR_REDIS_PREFIX", "urr:"),
+            redis_response_timeout: v.millis("URR_REDIS_RESPONSE_TIMEOUT_MS", 2000)?,
             log_format,
             log_filter: v.string("URR_LOG", "info"),
             cors_origins: v.list("URR_CORS_ORIGINS"),
@@ -201,6 +205,9 @@ fn metrics_addr(v: &Vars<'_>) -> Result<Option<SocketAddr>> {
 impl Config {
     /// Rules that span several sections.
     fn check(self) -> Result<Config> {
+        if self.redis_response_timeout.is_zero() {
+            bail!("URR_REDIS_RESPONSE_TIMEOUT_MS must be above 0: every Redis call would fail");
+        }
         if self.payments.toss_budget >= self.request_timeout {
             bail!(
                 "URR_TOSS_BUDGET_MS ({} ms) must be below URR_REQUEST_TIMEOUT_MS ({} ms): a \
@@ -485,5 +492,15 @@ mod tests {
         ]);
         let e = Config::from_vars(&Vars::from_map(&m)).unwrap_err();
         assert!(e.to_string().contains("URR_EDGE_PROXY_SECRETS"), "{e}");
+        let m = vars(&[
+            ("URR_ORIGIN_SIGNING_KEY", KEY),
+            ("URR_TOSS_ALLOW_TEST", "true"),
+            ("URR_REDIS_RESPONSE_TIMEOUT_MS", "0"),
+        ]);
+        let e = Config::from_vars(&Vars::from_map(&m)).unwrap_err();
+        assert!(
+            e.to_string().contains("URR_REDIS_RESPONSE_TIMEOUT_MS"),
+            "{e}"
+        );
     }
 }

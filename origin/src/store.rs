@@ -25,12 +25,18 @@ impl std::fmt::Debug for Redis {
 
 impl Redis {
     /// Connects lazily: the origin starts (and serves what it can from Postgres) while
-    /// Redis is down; calls fail fast instead of hanging.
-    pub fn connect(url: &str, prefix: &str) -> redis::RedisResult<Redis> {
+    /// Redis is down; calls fail fast instead of hanging. A call without an answer
+    /// within `response_timeout` fails (a Redis stalled by a stampede is treated like an
+    /// absent one: booking falls back to Postgres, the queue answers 503).
+    pub fn connect(
+        url: &str,
+        prefix: &str,
+        response_timeout: Duration,
+    ) -> redis::RedisResult<Redis> {
         let client = redis::Client::open(url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_millis(1000)))
-            .set_response_timeout(Some(Duration::from_millis(2000)))
+            .set_response_timeout(Some(response_timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(200));
         let conn = ConnectionManager::new_lazy_with_config(client, config)?;

@@ -206,7 +206,12 @@ mod tests {
     /// (A runtime is needed: the lazy Redis client spawns its connection task.)
     #[tokio::test]
     async fn keys_of_one_event_share_a_hash_tag() {
-        let redis = Redis::connect("redis://127.0.0.1:1", "t:x:").expect("lazy client");
+        let redis = Redis::connect(
+            "redis://127.0.0.1:1",
+            "t:x:",
+            std::time::Duration::from_secs(2),
+        )
+        .expect("lazy client");
         let event = Uuid::new_v4();
         let keys = [
             fence_key(&redis, event),

@@ -213,7 +213,12 @@ mod tests {
 
     #[tokio::test]
     async fn every_stream_shares_one_hash_tag() {
-        let redis = Redis::connect("redis://127.0.0.1:1", "t:x:").expect("lazy client");
+        let redis = Redis::connect(
+            "redis://127.0.0.1:1",
+            "t:x:",
+            std::time::Duration::from_secs(2),
+        )
+        .expect("lazy client");
         for t in Topic::ALL {
             let key = stream_key(&redis, t);
             assert_eq!(crate::store::hash_tag(&key), Some("events"), "{key}");

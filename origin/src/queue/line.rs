@@ -436,7 +436,12 @@ mod tests {
 
     #[tokio::test]
     async fn every_script_gets_all_its_keys_under_one_hash_tag() {
-        let redis = Redis::connect("redis://127.0.0.1:1", "urr:").expect("lazy client");
+        let redis = Redis::connect(
+            "redis://127.0.0.1:1",
+            "urr:",
+            std::time::Duration::from_secs(2),
+        )
+        .expect("lazy client");
         let event = Uuid::new_v4();
         let k = keys(&redis, event);
         let pass = redis.tagged(&tag(event), "pass:edge-1:17");

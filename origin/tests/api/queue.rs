@@ -464,9 +464,10 @@ async fn five_thousand_joiners_two_loops_never_over_admit_and_keep_pass_order() 
     let joins = fans.iter().zip(&positions).map(|(f, &pos)| {
         let app = &app;
         async move {
-            // On a loaded 2-core machine a join can outlast the origin's 2 s Redis
-            // reply timeout; the fan is told 503 QUEUE_UNAVAILABLE and retries, as the
-            // page does. A retry of a join that did land answers 200 (already in).
+            // On a loaded 2-core machine a join can outlast the origin's Redis reply
+            // timeout (`URR_REDIS_RESPONSE_TIMEOUT_MS`, 2 s); the fan is told 503
+            // QUEUE_UNAVAILABLE and retries, as the page does. A retry of a join that
+            // did land answers 200 (already in).
             let pass = pass(app, ev.id, pos);
             let mut retried = false;
             let (status, body) = loop {
