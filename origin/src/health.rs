@@ -17,6 +17,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(healthz))
         .routes(routes!(readyz))
+        .routes(routes!(server_time))
 }
 
 /// The metrics listener's whole router: `GET /metrics`, 404 for anything else.
@@ -36,6 +37,31 @@ pub struct Readiness {
     pub status: &'static str,
     pub postgres: &'static str,
     pub redis: &'static str,
+}
+
+/// The origin's clock.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServerTime {
+    /// RFC 3339, UTC, milliseconds.
+    pub now: String,
+    /// Unix milliseconds.
+    pub unix_ms: i64,
+}
+
+/// The server's time, for countdowns to a sale's opening that do not trust the device's
+/// clock: a client corrects its clock by the difference to `unix_ms`, taken at the
+/// midpoint of the request's round trip. Never cached.
+#[utoipa::path(get, path = "/api/v1/time", tag = "ops",
+    responses((status = 200, body = ServerTime)))]
+async fn server_time(State(state): State<AppState>) -> impl IntoResponse {
+    let now = state.clock.now();
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(ServerTime {
+            now: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            unix_ms: now.timestamp_millis(),
+        }),
+    )
 }
 
 /// Liveness: the process is up and serving.

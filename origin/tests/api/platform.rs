@@ -164,3 +164,28 @@ async fn every_error_code_is_in_the_openapi_document() {
         );
     }
 }
+
+/// `GET /api/v1/time` answers the origin's clock (what countdowns correct the device's
+/// clock by), and is never cached.
+#[tokio::test]
+async fn the_server_time_is_the_origins_clock() {
+    let app = TestApp::spawn().await;
+    let at = chrono::DateTime::parse_from_rfc3339("2030-05-01T12:00:00.250Z")
+        .expect("time")
+        .with_timezone(&chrono::Utc);
+    app.state.clock.freeze_at(at);
+    let res = app.get("/api/v1/time", None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    let body = json(res).await;
+    assert_eq!(body["unix_ms"], at.timestamp_millis());
+    assert_eq!(body["now"], "2030-05-01T12:00:00.250Z");
+    app.state.clock.advance(chrono::Duration::seconds(90));
+    let later = json(app.get("/api/v1/time", None).await).await;
+    assert_eq!(later["unix_ms"], at.timestamp_millis() + 90_000);
+}
