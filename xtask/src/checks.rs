@@ -74,6 +74,13 @@ pub fn module_cycles(root: &Path) -> Result<()> {
                     ));
                 }
             }
+            let tangled = tangled_with(&graph, &cycle[0]);
+            if tangled.len() > cycle.len() - 1 {
+                msg.push_str(&format!(
+                    "  (more cycles: {} all reach each other)\n",
+                    tangled.join(", ")
+                ));
+            }
             msg.push_str(
                 "Move the shared piece down (into the lower module or a platform module), or \
                  invert the call (the lower module declares a trait the higher one implements).",
@@ -103,9 +110,12 @@ fn module_of(rel: &str) -> String {
 }
 
 /// Builds the graph between capability modules from `(path under origin/src, text)`.
-/// Comments are skipped, and so is everything after a file's `#[cfg(test)]` (tests may
-/// reach anywhere) and files named `tests.rs`.
+/// Comments and string literals are skipped, and so are `#[cfg(test)]` items (tests
+/// may reach anywhere) and files named `tests.rs`.
 pub fn graph(sources: &[(String, String)]) -> Graph {
+    // The top-level modules are the files and directories under origin/src; anything
+    // else after `crate::` is an item of the crate root (`crate::problems!`, a macro).
+    let modules: BTreeSet<String> = sources.iter().map(|(rel, _)| module_of(rel)).collect();
     let mut graph = Graph::new();
     for (rel, text) in sources {
         if rel.ends_with("tests.rs") {
@@ -115,22 +125,20 @@ pub fn graph(sources: &[(String, String)]) -> Graph {
         if EXEMPT.contains(&from.as_str()) {
             continue;
         }
-        for (n, line) in text.lines().enumerate() {
-            let code = line.split("//").next().unwrap_or("");
-            if line.trim_start().starts_with("#[cfg(test)]") {
-                break;
-            }
-            for to in referenced_modules(code) {
-                if to != from && !EXEMPT.contains(&to.as_str()) {
-                    graph
-                        .entry(from.clone())
-                        .or_default()
-                        .entry(to)
-                        .or_insert(Reference {
-                            file: rel.clone(),
-                            line: n + 1,
-                        });
-                }
+        let code = without_test_items(&code_only(text));
+        if code.contains("#![cfg(test)]") {
+            continue;
+        }
+        for (offset, to) in references(&code) {
+            if to != from && modules.contains(&to) && !EXEMPT.contains(&to.as_str()) {
+                graph
+                    .entry(from.clone())
+                    .or_default()
+                    .entry(to)
+                    .or_insert_with(|| Reference {
+                        file: rel.clone(),
+                        line: code[..offset].matches('\n').count() + 1,
+                    });
             }
         }
         graph.entry(from).or_default();
@@ -138,21 +146,154 @@ pub fn graph(sources: &[(String, String)]) -> Graph {
     graph
 }
 
-/// The top-level modules a line names: `crate::a::…` paths and the members of
-/// `use crate::{a, b::c}` groups.
-fn referenced_modules(code: &str) -> Vec<String> {
-    let mut out = Vec::new();
+/// `text` without comments (line, block, doc), string literals (plain, byte, raw) and
+/// char literals; newlines are kept so offsets still give line numbers.
+fn code_only(text: &str) -> String {
+    let c: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let ident = |ch: char| ch.is_alphanumeric() || ch == '_';
+    let mut i = 0;
+    while i < c.len() {
+        let at = |k: usize| c.get(k).copied().unwrap_or('\0');
+        let newlines = |out: &mut String, from: usize, to: usize| {
+            for &ch in &c[from..to.min(c.len())] {
+                if ch == '\n' {
+                    out.push('\n');
+                }
+            }
+        };
+        match (c[i], at(i + 1)) {
+            ('/', '/') => {
+                while i < c.len() && c[i] != '\n' {
+                    i += 1;
+                }
+            }
+            ('/', '*') => {
+                let (start, mut depth) = (i, 0usize);
+                while i < c.len() {
+                    if c[i] == '/' && at(i + 1) == '*' {
+                        depth += 1;
+                        i += 2;
+                    } else if c[i] == '*' && at(i + 1) == '/' {
+                        depth -= 1;
+                        i += 2;
+                        if depth == 0 {
+                            break;
+                        }
+                    } else {
+                        i += 1;
+                    }
+                }
+                newlines(&mut out, start, i);
+            }
+            ('r', '"' | '#')
+                if i == 0
+                    || !ident(c[i - 1])
+                    || (c[i - 1] == 'b' && (i < 2 || !ident(c[i - 2]))) =>
+            {
+                // A raw string `r"…"` / `r#"…"#` (or `br…`), else an identifier.
+                let mut j = i + 1;
+                while at(j) == '#' {
+                    j += 1;
+                }
+                if at(j) != '"' {
+                    out.push(c[i]);
+                    i += 1;
+                    continue;
+                }
+                let hashes = j - i - 1;
+                let start = i;
+                i = j + 1;
+                while i < c.len() && !(c[i] == '"' && (0..hashes).all(|h| at(i + 1 + h) == '#')) {
+                    i += 1;
+                }
+                i += 1 + hashes;
+                newlines(&mut out, start, i);
+            }
+            ('"', _) => {
+                let start = i;
+                i += 1;
+                while i < c.len() && c[i] != '"' {
+                    i += if c[i] == '\\' { 2 } else { 1 };
+                }
+                i += 1;
+                newlines(&mut out, start, i);
+            }
+            ('\'', '\\') => {
+                // An escaped char literal: `'\n'`, `'\''`, `'\u{7f}'`.
+                i += 3;
+                while i < c.len() && c[i] != '\'' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            ('\'', _) if at(i + 2) == '\'' => i += 3, // `'{'`
+            (ch, _) => {
+                out.push(ch);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// `code` (from [`code_only`]) with every item marked `#[cfg(test)]` blanked: from the
+/// attribute to the item's end (its `;` or the `}` closing its body), newlines kept.
+fn without_test_items(code: &str) -> String {
+    const ATTR: &str = "#[cfg(test)]";
+    let mut out = String::with_capacity(code.len());
     let mut rest = code;
-    while let Some(i) = rest.find("crate::") {
-        let after = &rest[i + "crate::".len()..];
+    while let Some(i) = rest.find(ATTR) {
+        out.push_str(&rest[..i]);
+        let item = &rest[i + ATTR.len()..];
+        let mut depth = 0usize;
+        let mut end = item.len();
+        for (j, ch) in item.char_indices() {
+            match ch {
+                '(' | '[' | '{' => depth += 1,
+                ')' | ']' => depth = depth.saturating_sub(1),
+                '}' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        end = j + 1;
+                        break;
+                    }
+                }
+                ';' if depth == 0 => {
+                    end = j + 1;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        out.extend(item[..end].chars().filter(|&ch| ch == '\n'));
+        rest = &item[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The top-level modules `code` names, with the offset of each name: `crate::a::…`
+/// paths and the members of `use crate::{a, b::c}` groups (which may span lines).
+fn references(code: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(i) = code[from..].find("crate::").map(|i| i + from) {
+        from = i + "crate::".len();
+        let before = code[..i].chars().next_back();
+        if before.is_some_and(|ch| ch.is_alphanumeric() || ch == '_') {
+            continue; // `my_crate::`, not `crate::`
+        }
+        let after = &code[from..];
         if let Some(group) = after.strip_prefix('{') {
             // Top-level members only: split on commas outside nested braces, up to the
             // group's own closing brace.
+            let base = from + 1;
             let mut depth = 0;
             let mut start = 0;
             let mut end = group.len();
-            for (j, c) in group.char_indices() {
-                match c {
+            for (j, ch) in group.char_indices() {
+                match ch {
                     '{' => depth += 1,
                     '}' if depth == 0 => {
                         end = j;
@@ -160,29 +301,28 @@ fn referenced_modules(code: &str) -> Vec<String> {
                     }
                     '}' => depth -= 1,
                     ',' if depth == 0 => {
-                        push_ident(&group[start..j], &mut out);
+                        push_ident(base + start, &group[start..j], &mut out);
                         start = j + 1;
                     }
                     _ => {}
                 }
             }
-            push_ident(&group[start..end], &mut out);
+            push_ident(base + start, &group[start..end], &mut out);
         } else {
-            push_ident(after, &mut out);
+            push_ident(from, after, &mut out);
         }
-        rest = after;
     }
     out
 }
 
-fn push_ident(s: &str, out: &mut Vec<String>) {
-    let ident: String = s
-        .trim_start()
+fn push_ident(offset: usize, s: &str, out: &mut Vec<(usize, String)>) {
+    let trimmed = s.trim_start();
+    let ident: String = trimmed
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
         .collect();
     if !ident.is_empty() && ident != "self" {
-        out.push(ident);
+        out.push((offset + s.len() - trimmed.len(), ident));
     }
 }
 
@@ -227,6 +367,37 @@ pub fn find_cycle(graph: &Graph) -> Option<Vec<String>> {
         }
     }
     None
+}
+
+/// The modules that both reach `node` and are reached from it (its strongly connected
+/// component), `node` included, in name order.
+pub fn tangled_with(graph: &Graph, node: &str) -> Vec<String> {
+    fn reach(graph: &Graph, from: &str, forward: bool) -> BTreeSet<String> {
+        let mut seen = BTreeSet::from([from.to_owned()]);
+        let mut todo = vec![from.to_owned()];
+        while let Some(n) = todo.pop() {
+            let next: Vec<&String> = if forward {
+                graph.get(&n).into_iter().flat_map(BTreeMap::keys).collect()
+            } else {
+                graph
+                    .iter()
+                    .filter(|(_, to)| to.contains_key(&n))
+                    .map(|(m, _)| m)
+                    .collect()
+            };
+            for m in next {
+                if seen.insert(m.clone()) {
+                    todo.push(m.clone());
+                }
+            }
+        }
+        seen
+    }
+    let back = reach(graph, node, false);
+    reach(graph, node, true)
+        .into_iter()
+        .filter(|m| back.contains(m))
+        .collect()
 }
 
 /// Fails when ARCHITECTURE.md's code map names a path that does not exist.
@@ -321,6 +492,9 @@ mod tests {
         assert!(cycle.contains(&"catalog".to_owned()) && cycle.contains(&"queue".to_owned()));
         assert_eq!(g["queue"]["catalog"].file, "queue/line.rs");
         assert_eq!(g["queue"]["catalog"].line, 1);
+        // booking reaches the cycle but nothing reaches back: not tangled.
+        assert_eq!(tangled_with(&g, "queue"), ["catalog", "queue"]);
+        assert_eq!(tangled_with(&g, "booking"), ["booking"]);
     }
 
     #[test]
@@ -344,12 +518,20 @@ mod tests {
             ),
             ("catalog/tests.rs", "use crate::booking;\n"),
             ("state.rs", "use crate::booking::Booking;\n"),
+            ("auth/mod.rs", ""),
         ]));
         assert_eq!(find_cycle(&g), None, "{g:?}");
         let booking: Vec<_> = g["booking"].keys().cloned().collect();
         assert_eq!(booking, ["auth", "queue"]);
         assert!(g["catalog"].is_empty());
         assert!(!g.contains_key("state"));
+    }
+
+    fn referenced_modules(code: &str) -> Vec<String> {
+        references(&without_test_items(&code_only(code)))
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect()
     }
 
     #[test]
@@ -362,6 +544,58 @@ mod tests {
             referenced_modules("let x = crate::queue::tick(crate::clock::now());"),
             ["queue", "clock"]
         );
+    }
+
+    #[test]
+    fn groups_spanning_lines_name_the_line_of_each_member() {
+        // rustfmt wraps long groups; every member counts, at its own line.
+        let g = graph(&src(&[
+            (
+                "booking/create.rs",
+                "use crate::{\n    auth::AuthUser,\n    http::{ApiError, Code},\n    queue::{\n        Line,\n    },\n};\ncrate::problems!(X: []);\n",
+            ),
+            ("auth/mod.rs", ""),
+            ("queue/mod.rs", ""),
+        ]));
+        let booking: Vec<_> = g["booking"]
+            .iter()
+            .map(|(m, r)| (m.as_str(), r.line))
+            .collect();
+        assert_eq!(booking, [("auth", 2), ("queue", 4)]);
+    }
+
+    #[test]
+    fn comments_strings_and_test_items_are_not_references() {
+        let code = r##"
+/// Doc: see crate::catalog::Event.
+//! Inner doc: crate::payments.
+/* block crate::tickets /* nested crate::tickets */ still crate::tickets */
+const URL: &str = "http://example.test/crate::lifecycle"; fn f() { crate::auth::x(); }
+const RAW: &str = r#"crate::outbox "quoted" "#;
+const BRACE: char = '{';
+const QUOTE: char = '\'';
+#[cfg(test)]
+fn only_in_tests() { crate::catalog::y(); }
+#[cfg(test)]
+use crate::payments::Z;
+fn g<'a>(x: &'a str) -> &'a str { crate::queue::q(x) }
+#[cfg(test)]
+mod tests { use crate::{booking, tickets}; fn h() { if true { crate::catalog::z(); } } }
+fn after_tests() { my_crate::booking::no(); crate::store::ok(); }
+"##;
+        assert_eq!(referenced_modules(code), ["auth", "queue", "store"]);
+        let g = graph(&src(&[
+            ("booking/x.rs", code),
+            ("auth.rs", ""),
+            ("queue.rs", ""),
+        ]));
+        assert_eq!(g["booking"]["auth"].line, 5, "{g:?}");
+        assert_eq!(g["booking"]["queue"].line, 13, "{g:?}");
+        let whole = graph(&src(&[(
+            "queue/x.rs",
+            "#![cfg(test)]\nuse crate::catalog;\n",
+        )]));
+        assert!(whole.is_empty(), "{whole:?}");
     }
 
     #[test]
