@@ -301,16 +301,9 @@ async fn same_user_double_submit_keeps_one_hold() {
         let fan = &fan;
         async move {
             let res = app
-                .request(
-                    reqwest::Method::POST,
-                    &reserve_path(event.id),
-                    Some(&fan.token),
-                )
-                .header("Idempotency-Key", "double-click-1")
-                .json(&json!({ "seat_ids": seats }))
-                .send()
-                .await
-                .expect("send");
+                .fan(fan)
+                .reserve_with_key(event.id, "double-click-1", &json!({ "seat_ids": seats }))
+                .await;
             (res.status(), json(res).await)
         }
     }))
@@ -341,16 +334,13 @@ async fn same_user_double_submit_keeps_one_hold() {
 
     // The same key with a different body is refused and changes nothing.
     let res = app
-        .request(
-            reqwest::Method::POST,
-            &reserve_path(event.id),
-            Some(&fan.token),
+        .fan(&fan)
+        .reserve_with_key(
+            event.id,
+            "double-click-1",
+            &json!({ "seat_ids": [event.seats[5]] }),
         )
-        .header("Idempotency-Key", "double-click-1")
-        .json(&json!({ "seat_ids": [event.seats[5]] }))
-        .send()
-        .await
-        .expect("send");
+        .await;
     assert_problem(
         res,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -365,18 +355,17 @@ async fn idempotency_keys_are_scoped_to_the_user() {
     let app = TestApp::spawn().await;
     let event = create_event(&app, EventSpec::on_sale(&app).seats(10)).await;
     let fans = create_fans(&app, 2).await;
-    let post = |fan: &TestUser, seat: Uuid| {
-        app.request(
-            reqwest::Method::POST,
-            &reserve_path(event.id),
-            Some(&fan.token),
-        )
-        .header("Idempotency-Key", "same-key")
-        .json(&json!({ "seat_ids": [seat] }))
-        .send()
-    };
-    let a = json(post(&fans[0], event.seats[0]).await.expect("send")).await;
-    let res = post(&fans[1], event.seats[1]).await.expect("send");
+    let body = |seat: Uuid| json!({ "seat_ids": [seat] });
+    let (first, second) = (app.fan(&fans[0]), app.fan(&fans[1]));
+    let a = json(
+        first
+            .reserve_with_key(event.id, "same-key", &body(event.seats[0]))
+            .await,
+    )
+    .await;
+    let res = second
+        .reserve_with_key(event.id, "same-key", &body(event.seats[1]))
+        .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let b = json(res).await;
     assert_ne!(a["id"], b["id"]);
@@ -708,12 +697,13 @@ async fn bad_requests_are_refused_and_hold_nothing() {
         .expect("send");
     assert_problem(res, StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE").await;
     let res = app
-        .request(reqwest::Method::POST, &path, Some(&fan.token))
-        .header("Idempotency-Key", "bad key with spaces")
-        .json(&json!({ "seat_ids": [event.seats[0]] }))
-        .send()
-        .await
-        .expect("send");
+        .fan(&fan)
+        .reserve_with_key(
+            event.id,
+            "bad key with spaces",
+            &json!({ "seat_ids": [event.seats[0]] }),
+        )
+        .await;
     assert_problem(res, StatusCode::BAD_REQUEST, "INVALID_IDEMPOTENCY_KEY").await;
     assert_problem(
         app.post(

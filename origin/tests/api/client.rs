@@ -1,10 +1,10 @@
 //! A small typed client for the calls most tests make, so a test reads as the fan's
-//! steps: hold, pay at the Toss fake, confirm, cancel. Each call returns the raw
-//! response where the test checks the answer, or the parsed result where it only needs
-//! the call to succeed (and asserts that it did).
+//! steps: join the queue, hold, pay at the Toss fake, confirm, cancel. Each call
+//! returns the raw response where the test checks the answer, or the parsed result
+//! where it only needs the call to succeed (and asserts that it did).
 
 use crate::helpers::{TestApp, TestUser, json};
-use reqwest::{Response, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use toss_fake::{FakeConfig, TossFake};
 use uuid::Uuid;
@@ -139,6 +139,21 @@ impl Fan<'_> {
             .await
     }
 
+    /// `POST /events/{event}/reservations` with `body` under an `Idempotency-Key`.
+    pub async fn reserve_with_key(&self, event: Uuid, key: &str, body: &Value) -> Response {
+        self.app
+            .request(
+                Method::POST,
+                &format!("/api/v1/events/{event}/reservations"),
+                Some(&self.user.token),
+            )
+            .header("Idempotency-Key", key)
+            .json(body)
+            .send()
+            .await
+            .expect("send")
+    }
+
     /// `GET /reservations/{id}`.
     pub async fn reservation(&self, id: impl std::fmt::Display) -> Response {
         self.app
@@ -176,6 +191,31 @@ impl Fan<'_> {
             .post(
                 &format!("/api/v1/admin/reservations/{id}/refund"),
                 &json!({}),
+                Some(&self.user.token),
+            )
+            .await
+    }
+
+    /// `POST /events/{event}/queue/join`, with the edge's pass when given.
+    pub async fn join(&self, event: Uuid, pass: Option<&str>) -> Response {
+        let body = match pass {
+            Some(p) => json!({ "pass": p }),
+            None => json!({}),
+        };
+        self.app
+            .post(
+                &format!("/api/v1/events/{event}/queue/join"),
+                &body,
+                Some(&self.user.token),
+            )
+            .await
+    }
+
+    /// `GET /events/{event}/queue/status`.
+    pub async fn queue_status(&self, event: Uuid) -> Response {
+        self.app
+            .get(
+                &format!("/api/v1/events/{event}/queue/status"),
                 Some(&self.user.token),
             )
             .await

@@ -73,25 +73,11 @@ fn pass(app: &TestApp, event: Uuid, pos: u64) -> String {
 }
 
 async fn join(app: &TestApp, fan: &TestUser, event: Uuid, pass: Option<&str>) -> reqwest::Response {
-    let body = match pass {
-        Some(p) => json!({ "pass": p }),
-        None => json!({}),
-    };
-    app.post(
-        &format!("/api/v1/events/{event}/queue/join"),
-        &body,
-        Some(&fan.token),
-    )
-    .await
+    app.fan(fan).join(event, pass).await
 }
 
 async fn status(app: &TestApp, fan: &TestUser, event: Uuid) -> Value {
-    let res = app
-        .get(
-            &format!("/api/v1/events/{event}/queue/status"),
-            Some(&fan.token),
-        )
-        .await;
+    let res = app.fan(fan).queue_status(event).await;
     assert_eq!(res.status(), StatusCode::OK);
     json(res).await
 }
@@ -916,12 +902,7 @@ async fn modes_windows_and_unknowns_answer_with_clear_problems() {
         "QUEUE_NOT_FOUND",
     )
     .await;
-    let res = app
-        .get(
-            &format!("/api/v1/events/{}/queue/status", ev.id),
-            Some(&fan.token),
-        )
-        .await;
+    let res = app.fan(fan).queue_status(ev.id).await;
     assert_problem(res, StatusCode::NOT_FOUND, "NOT_IN_QUEUE").await;
     // Not logged in; malformed body.
     let res = app.post(&join_path(ev.id), &json!({}), None).await;
@@ -1073,12 +1054,7 @@ async fn cancelling_a_queued_event_closes_its_line_and_tells_the_edges() {
     assert_eq!(last.rules.mode, shared_wasm::rules::Mode::Reject);
 
     for fan in &fans[..2] {
-        let res = app
-            .get(
-                &format!("/api/v1/events/{}/queue/status", ev.id),
-                Some(&fan.token),
-            )
-            .await;
+        let res = app.fan(fan).queue_status(ev.id).await;
         assert_problem(res, StatusCode::CONFLICT, "QUEUE_CLOSED").await;
     }
     let p = pass(&app, ev.id, 3);
@@ -1164,7 +1140,7 @@ async fn a_tier1_position_seats_one_account_for_the_whole_sale() {
     )
     .await;
     assert!(matches!(
-        status_of(&app, b, ev.id).await.status(),
+        app.fan(b).queue_status(ev.id).await.status(),
         StatusCode::NOT_FOUND
     ));
     assert_eq!(status(&app, c, ev.id).await["ahead"], 0);
@@ -1180,14 +1156,6 @@ async fn a_tier1_position_seats_one_account_for_the_whole_sale() {
         1,
         "D (5) waits ahead of C (6)"
     );
-}
-
-async fn status_of(app: &TestApp, fan: &TestUser, event: Uuid) -> reqwest::Response {
-    app.get(
-        &format!("/api/v1/events/{event}/queue/status"),
-        Some(&fan.token),
-    )
-    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
