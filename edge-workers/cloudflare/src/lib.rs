@@ -6,7 +6,7 @@
 //!
 //! * **the fetch handler** ([`fetch`]): converts the request (bounded), asks the edge
 //!   logic, then answers or proxies to `ORIGIN_URL` (streaming the body, not following
-//!   redirects, dropping what [`http::forward_request_header`] refuses, adding
+//!   redirects, dropping what [`http::HeaderFilter`] refuses both ways, adding
 //!   `x-request-id` and the client IP from `CF-Connecting-IP`, attested in
 //!   `urr-client-ip` when `EDGE_PROXY_SECRET` is set);
 //! * **storage**: one Durable Object per event ([`queue::EventQueue`]), which holds the
@@ -189,9 +189,10 @@ async fn proxy(
         ));
     };
     let url = format!("{}{target}", origin.trim_end_matches('/'));
+    let filter = http::HeaderFilter::request(req.headers().get("connection")?.as_deref());
     let headers = Headers::new();
     for (k, v) in req.headers().entries() {
-        if http::forward_request_header(&k) {
+        if filter.forwards(&k) {
             headers.append(&k, &v)?;
         }
     }
@@ -209,9 +210,10 @@ async fn proxy(
     match Fetch::Request(upstream).send().await {
         Ok(resp) => {
             // The origin's headers are immutable: copy them to add the request id.
+            let filter = http::HeaderFilter::response(resp.headers().get("connection")?.as_deref());
             let headers = Headers::new();
             for (k, v) in resp.headers().entries() {
-                if http::forward_response_header(&k) {
+                if filter.forwards(&k) {
                     headers.append(&k, &v)?;
                 }
             }

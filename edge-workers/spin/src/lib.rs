@@ -8,14 +8,14 @@
 //! * **the HTTP handler** ([`handle`], a WASI 0.3 `wasi:http/handler` export via
 //!   spin-sdk 7): converts the request (bounded), asks the edge logic, then answers or
 //!   proxies to `origin_url` with outbound HTTP (streaming the body both ways, not
-//!   following redirects, dropping what [`http::forward_request_header`] refuses,
+//!   following redirects, dropping what [`http::HeaderFilter`] refuses both ways,
 //!   adding `x-request-id` and the client IP Spin reports in `spin-client-addr`,
 //!   attested in `urr-client-ip` when `edge_proxy_secret` is set);
 //! * **storage** ([`host`]): one Redis key per event, updated by compare-and-set, through
 //!   `spin:redis`;
 //! * **config** from Spin variables ([`config`]).
 //!
-//! [`http::forward_request_header`]: shared_wasm::edge::http::forward_request_header
+//! [`http::HeaderFilter`]: shared_wasm::edge::http::HeaderFilter
 //!
 //! Spin creates a fresh instance per request, so nothing is cached between requests:
 //! the configuration is read per request (a handful of cheap host calls) and every
@@ -162,6 +162,15 @@ fn reply(r: EdgeResponse) -> Reply {
     })
 }
 
+/// The values of a message's `Connection` headers; a value that is not text names no
+/// field we could match, so it is skipped.
+fn connection_values(headers: &http::HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+}
+
 /// Forwards the request to the origin with the edge's extra headers; the body streams
 /// through, and redirects are passed back to the client rather than followed (WASI
 /// outbound HTTP never follows them).
@@ -187,8 +196,9 @@ async fn proxy(
     let mut builder = http::Request::builder()
         .method(parts.method.clone())
         .uri(&url);
+    let filter = edge_http::HeaderFilter::request(connection_values(&parts.headers));
     for (k, v) in &parts.headers {
-        if edge_http::forward_request_header(k.as_str()) {
+        if filter.forwards(k.as_str()) {
             builder = builder.header(k, v);
         }
     }
@@ -220,11 +230,12 @@ async fn proxy(
     match spin_sdk::http::send(upstream).await {
         Ok(resp) => {
             let (mut parts, body) = resp.into_parts();
-            // The same rule the Cloudflare glue applies (one list, in shared-wasm).
+            // The same rule the Cloudflare glue applies (one filter, in shared-wasm).
+            let filter = edge_http::HeaderFilter::response(connection_values(&parts.headers));
             let dropped: Vec<http::HeaderName> = parts
                 .headers
                 .keys()
-                .filter(|name| !edge_http::forward_response_header(name.as_str()))
+                .filter(|name| !filter.forwards(name.as_str()))
                 .cloned()
                 .collect();
             for name in dropped {

@@ -55,11 +55,16 @@ pub const READ_HEADERS: [&str; 12] = [
     "x-pow-solution",
 ];
 
-/// Request headers the platforms never forward to the origin: connection-level ones
-/// (hop-by-hop, and refused by WASI HTTP), and every claim a client could make about
-/// its own address. The edge sets its own word for the address instead
-/// ([`crate::client_ip::HEADER`], and `x-forwarded-for` / `x-real-ip` for logs).
-pub const DROP_REQUEST_HEADERS: [&str; 19] = [
+/// Request headers the platforms never forward to the origin.
+///
+/// - Connection-level (hop-by-hop) fields: a proxy must not pass them on (RFC 9110,
+///   section 7.6.1), and WASI HTTP refuses some of them outright. `host` belongs to the
+///   connection too: the platform sets the origin's.
+/// - Every claim a client could make about its own address. The edge sets its own word
+///   instead: [`crate::client_ip::HEADER`], MACed, which the origin verifies, and
+///   `x-forwarded-for` / `x-real-ip` for logs. A client's copy of `urr-client-ip` is
+///   never passed on, so only the edge can attest an address.
+pub const DROP_REQUEST_HEADERS: [&str; 20] = [
     "host",
     "connection",
     "keep-alive",
@@ -72,41 +77,111 @@ pub const DROP_REQUEST_HEADERS: [&str; 19] = [
     "trailer",
     "http2-settings",
     crate::client_ip::HEADER,
-    "x-forwarded-for",
-    "x-forwarded-host",
-    "x-forwarded-proto",
-    "x-real-ip",
     "forwarded",
+    "x-real-ip",
     "true-client-ip",
     "x-client-ip",
+    "x-cluster-client-ip",
+    "fastly-client-ip",
+    "client-ip",
+    "x-original-forwarded-for",
 ];
 
-/// Prefixes of request headers the platforms add for themselves (`cf-connecting-ip`,
-/// `spin-client-addr`, ...): never forwarded either.
-pub const DROP_REQUEST_PREFIXES: [&str; 2] = ["cf-", "spin-"];
+/// Prefixes of request headers never forwarded: the ones the platforms add for
+/// themselves (`cf-connecting-ip`, `cf-ray`, `spin-client-addr`, `spin-full-url`, ...)
+/// and the whole `x-forwarded-*` family (`-for`, `-host`, `-proto`, `-port`, ...), which
+/// only a proxy may write.
+pub const DROP_REQUEST_PREFIXES: [&str; 3] = ["cf-", "spin-", "x-forwarded-"];
 
-/// Origin response headers not copied back to the client: hop-by-hop ones.
-pub const DROP_RESPONSE_HEADERS: [&str; 8] = [
+/// Origin response headers not copied back to the client: the hop-by-hop ones. The
+/// client's connection is the platform's, which writes its own.
+pub const DROP_RESPONSE_HEADERS: [&str; 9] = [
     "connection",
     "keep-alive",
     "proxy-connection",
     "proxy-authenticate",
+    "proxy-authorization",
     "transfer-encoding",
     "upgrade",
     "trailer",
     "http2-settings",
 ];
 
-/// Whether a client's request header (any case) may be forwarded to the origin.
+/// Whether a client's request header (any case) may be forwarded to the origin, by the
+/// fixed lists alone. Proxies use [`HeaderFilter`], which also drops the fields the
+/// request's `Connection` header names.
 pub fn forward_request_header(name: &str) -> bool {
     let name = name.trim().to_ascii_lowercase();
     !DROP_REQUEST_HEADERS.contains(&name.as_str())
         && !DROP_REQUEST_PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
-/// Whether an origin response header (any case) may be copied back to the client.
+/// Whether an origin response header (any case) may be copied back to the client, by the
+/// fixed list alone. Proxies use [`HeaderFilter`].
 pub fn forward_response_header(name: &str) -> bool {
     !DROP_RESPONSE_HEADERS.contains(&name.trim().to_ascii_lowercase().as_str())
+}
+
+/// The one forwarding rule both platforms apply when proxying, for one message.
+///
+/// Besides the fixed lists, a message's `Connection` header may name more fields that
+/// belong to that connection only (`Connection: close, x-session-hint`); a proxy must
+/// drop those too (RFC 9110, section 7.6.1). Build the filter from the message's
+/// `Connection` values, then ask [`HeaderFilter::forwards`] for each field:
+///
+/// ```
+/// use shared_wasm::edge::http::HeaderFilter;
+/// let f = HeaderFilter::request(["keep-alive, X-Session-Hint"]);
+/// assert!(!f.forwards("x-session-hint"));
+/// assert!(!f.forwards("X-Forwarded-For"));
+/// assert!(f.forwards("authorization"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct HeaderFilter {
+    response: bool,
+    /// Field names the message's `Connection` header listed (lowercase).
+    nominated: Vec<String>,
+}
+
+impl HeaderFilter {
+    /// For a client's request on its way to the origin; `connection` holds the values
+    /// of every `Connection` header of the request.
+    pub fn request<'a>(connection: impl IntoIterator<Item = &'a str>) -> Self {
+        Self::new(false, connection)
+    }
+
+    /// For the origin's response on its way back to the client; `connection` holds the
+    /// values of every `Connection` header of the response.
+    pub fn response<'a>(connection: impl IntoIterator<Item = &'a str>) -> Self {
+        Self::new(true, connection)
+    }
+
+    fn new<'a>(response: bool, connection: impl IntoIterator<Item = &'a str>) -> Self {
+        let nominated = connection
+            .into_iter()
+            .flat_map(|v| v.split(','))
+            .map(|t| t.trim().to_ascii_lowercase())
+            .filter(|t| !t.is_empty())
+            .collect();
+        Self {
+            response,
+            nominated,
+        }
+    }
+
+    /// Whether the field `name` (any case) is passed on.
+    pub fn forwards(&self, name: &str) -> bool {
+        let fixed = if self.response {
+            forward_response_header(name)
+        } else {
+            forward_request_header(name)
+        };
+        fixed
+            && !self
+                .nominated
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(name.trim()))
+    }
 }
 
 /// Request methods the edge distinguishes.

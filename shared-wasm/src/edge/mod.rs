@@ -82,7 +82,7 @@
 //! Every proxied request carries the edge's attestation of the client address
 //! ([`crate::client_ip`], header `urr-client-ip`, MACed with `EDGE_PROXY_SECRET`), and
 //! never the client's own copy of that header or of any forwarding header
-//! ([`http::forward_request_header`]).
+//! ([`http::HeaderFilter`], the one rule both platforms apply).
 
 mod config;
 pub mod http;
@@ -191,7 +191,7 @@ pub enum Outcome {
     /// Send this answer.
     Respond(Response),
     /// Forward the request to the origin without the headers
-    /// [`http::forward_request_header`] refuses, setting these (replacing any the client
+    /// [`http::HeaderFilter::request`] refuses, setting these (replacing any the client
     /// sent with the same names): `x-request-id`, the client address as
     /// `x-forwarded-for` / `x-real-ip` (for logs), and, when a proxy secret is
     /// configured, the attested address in `urr-client-ip`.

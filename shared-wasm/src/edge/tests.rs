@@ -1211,6 +1211,96 @@ fn proxied_requests_carry_the_attested_client_address() {
 /// Events without rules never reach storage when the platform can tell (Cloudflare's
 /// registry): no object per random id; pages, joins and the guard behave as for any
 /// event without rules.
+/// The one forwarding rule both platforms apply when proxying.
+#[test]
+fn the_forwarding_filter() {
+    let req = http::HeaderFilter::request(None);
+    // Hop-by-hop fields never cross the edge, in either direction.
+    let hop_by_hop = [
+        "Connection",
+        "keep-alive",
+        "Proxy-Connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "transfer-encoding",
+        "upgrade",
+        "trailer",
+        "http2-settings",
+    ];
+    let res = http::HeaderFilter::response(None);
+    for h in hop_by_hop {
+        assert!(!req.forwards(h), "request {h}");
+        assert!(!res.forwards(h), "response {h}");
+    }
+    assert!(!req.forwards("te"));
+    // The platform sets the origin's Host.
+    assert!(!req.forwards("host"));
+    // No claim a client makes about its address reaches the origin; only the edge
+    // attests one.
+    for h in [
+        "urr-client-ip",
+        " URR-Client-IP ",
+        "forwarded",
+        "x-forwarded-for",
+        "X-Forwarded-Host",
+        "x-forwarded-proto",
+        "x-forwarded-port",
+        "x-real-ip",
+        "true-client-ip",
+        "x-client-ip",
+        "x-cluster-client-ip",
+        "fastly-client-ip",
+        "client-ip",
+        "x-original-forwarded-for",
+        "cf-connecting-ip",
+        "CF-IPCountry",
+        "spin-client-addr",
+        "spin-full-url",
+    ] {
+        assert!(!req.forwards(h), "{h}");
+        assert!(!http::forward_request_header(h), "{h}");
+    }
+    // What the origin needs passes.
+    for h in [
+        "authorization",
+        "cookie",
+        "content-type",
+        "content-length",
+        "accept",
+        "accept-language",
+        "idempotency-key",
+        "x-entry-token",
+        "x-queue-ticket",
+        "user-agent",
+        "origin",
+        "sec-fetch-site",
+    ] {
+        assert!(req.forwards(h), "{h}");
+    }
+    // The origin's answer keeps its own fields, cookies and caching included.
+    for h in [
+        "set-cookie",
+        "content-type",
+        "content-length",
+        "cache-control",
+        "retry-after",
+        "location",
+        "x-request-id",
+    ] {
+        assert!(res.forwards(h), "{h}");
+    }
+    // Fields a message's Connection header names belong to that hop only.
+    let req = http::HeaderFilter::request(["keep-alive, X-Session-Hint", " ,x-other"]);
+    assert!(!req.forwards("x-session-hint"));
+    assert!(!req.forwards("X-Other"));
+    assert!(req.forwards("authorization"));
+    let res = http::HeaderFilter::response(Some("close, x-debug"));
+    assert!(!res.forwards("X-Debug"));
+    assert!(res.forwards("set-cookie"));
+    // An empty Connection value names nothing.
+    assert!(http::HeaderFilter::request([""]).forwards("authorization"));
+}
+
 #[test]
 fn unknown_events_touch_no_storage() {
     let w = World::new();
