@@ -302,7 +302,7 @@ proptest! {
 
 #[test]
 fn a_fixed_anchor_would_let_a_burst_through_at_once() {
-    // The defect the re-anchoring fixes, spelled out.
+    // What the re-anchoring prevents, spelled out.
     let rate = 600;
     let fixed = ServingAnchor::opening(OPEN_S);
     let mut moving = fixed;
