@@ -409,7 +409,7 @@ pub async fn check_declared(
 
 /// Declares a type listing a route's problem responses for `#[utoipa::path]`:
 ///
-/// ```ignore
+/// ```text
 /// problems!(CreateErrors: [codes::AUTH, codes::JSON_BODY], SEAT_UNAVAILABLE, SOLD_OUT);
 /// #[utoipa::path(post, path = "/x", responses((status = 201, body = X), CreateErrors))]
 /// ```
