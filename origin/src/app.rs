@@ -9,7 +9,8 @@ use crate::state::AppState;
 use crate::store::Redis;
 use crate::workers::Workers;
 use crate::{
-    auth, booking, catalog, health, http, lifecycle, openapi, outbox, payments, queue, tickets,
+    auth, booking, catalog, console, health, http, lifecycle, openapi, outbox, payments, queue,
+    tickets,
 };
 use anyhow::{Context, Result};
 use axum::{Extension, Router};
@@ -37,8 +38,9 @@ pub fn connect_db(config: &Config) -> Result<PgPool> {
 }
 
 /// Every route of the API with its OpenAPI document.
-pub fn router(state: AppState) -> Router {
-    let (api, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+/// Every API route with its OpenAPI description.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(openapi::router())
         .merge(health::router())
         .merge(auth::router())
@@ -48,9 +50,25 @@ pub fn router(state: AppState) -> Router {
         .merge(queue::router())
         .merge(tickets::router())
         .merge(lifecycle::router())
-        .split_for_parts();
+        .merge(console::router())
+}
+
+/// The OpenAPI document the origin serves at `/api/v1/openapi.json`, without starting
+/// anything (`urr-origin openapi` prints it; the web app's client is generated from it).
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let (_, doc) = split_api();
+    doc
+}
+
+fn split_api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
+    let (api, mut doc) = api_routes().split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     http::codes::add_server_codes(&mut doc);
+    (api, doc)
+}
+
+pub fn router(state: AppState) -> Router {
+    let (api, doc) = split_api();
     let config = state.config.clone();
     let api = if config.check_declared_errors {
         let declared = Arc::new(http::codes::Declared::from_doc(&doc));
@@ -60,6 +78,10 @@ pub fn router(state: AppState) -> Router {
         ))
     } else {
         api
+    };
+    let api = match crate::web::router(&config.web_dir) {
+        Some(web) => api.merge(web),
+        None => api,
     };
     let router = api
         .fallback(|| async { ApiError::new(Code::NOT_FOUND, "No such resource") })
@@ -149,7 +171,7 @@ impl Application {
         };
         let booking = booking::Booking::new(&config.booking, Arc::new(payments::InFlight));
         let auth = auth::Auth::new(&config.auth);
-        let catalog = catalog::Catalog::new(config.booking.event_cache_ttl);
+        let catalog = catalog::Catalog::new(config.booking.event_cache_ttl, Arc::new(queue::Modes));
         let state = AppState {
             config: Arc::new(config),
             db,

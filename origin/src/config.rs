@@ -133,6 +133,9 @@ pub struct Config {
     /// dev`) and off in release: answer 500 instead of a problem whose code the route's
     /// OpenAPI entry does not list, so an undocumented code fails the test that hits it.
     pub check_declared_errors: bool,
+    /// `URR_WEB_DIR`, default `frontend/dist`: the built web app (`npm run build`),
+    /// served at `/` when the folder holds an `index.html` (see `web`).
+    pub web_dir: std::path::PathBuf,
     pub keys: KeyConfig,
     pub auth: crate::auth::AuthConfig,
     pub booking: crate::booking::BookingConfig,
@@ -174,6 +177,7 @@ impl Config {
             redis_prefix: v.string("URR_REDIS_PREFIX", "urr:"),
             redis_response_timeout: v.millis("URR_REDIS_RESPONSE_TIMEOUT_MS", 2000)?,
             log_format,
+            web_dir: v.string("URR_WEB_DIR", "frontend/dist").into(),
             log_filter: v.string("URR_LOG", "info"),
             cors_origins: v.list("URR_CORS_ORIGINS"),
             body_limit_bytes: v.parse("URR_BODY_LIMIT_BYTES", 64 * 1024)?,

@@ -29,6 +29,7 @@ pub mod cache;
 pub mod catalog;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod demo;
 pub mod health;
 pub mod http;
@@ -41,6 +42,7 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod tickets;
+pub mod web;
 pub mod workers;
 
 pub use app::Application;

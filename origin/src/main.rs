@@ -1,4 +1,4 @@
-//! `urr-origin [serve | migrate | seed-demo]`: the origin binary. Configuration comes from `URR_*`
+//! `urr-origin [serve | migrate | seed-demo | openapi]`: the origin binary. Configuration comes from `URR_*`
 //! environment variables (and a `.env` file in the working directory, if present).
 
 use std::process::ExitCode;
@@ -20,6 +20,11 @@ async fn run() -> anyhow::Result<()> {
     let command = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "serve".to_owned());
+    if command == "openapi" {
+        // Needs no configuration: the document is built from the code alone.
+        println!("{}", app::openapi_document().to_pretty_json()?);
+        return Ok(());
+    }
     let config = Config::from_env()?;
     telemetry::init_tracing(&config);
     match command.as_str() {

@@ -103,6 +103,7 @@ pub const DEFAULT_POW_DIFFICULTY: u8 = 16;
 pub const MAX_UNIX_SECS: i64 = 253_402_300_799;
 
 /// Whether the waiting room is in front of the event at all.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
@@ -113,6 +114,7 @@ pub enum Mode {
 }
 
 /// How queue positions are ordered.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
@@ -123,6 +125,7 @@ pub enum Method {
 }
 
 /// What a visitor must do before joining, besides asking from the room's own page.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Challenge {
@@ -168,6 +171,7 @@ pub enum Phase {
 }
 
 /// The waiting page's texts and branding, in Korean and English.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WaitingRoomTemplate {
@@ -188,6 +192,7 @@ pub struct WaitingRoomTemplate {
 }
 
 /// One event's waiting-room rules (see the module docs for the JSON form).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EdgeRules {

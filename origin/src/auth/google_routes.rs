@@ -240,3 +240,25 @@ async fn google_account(
         "Another sign-in for this account is in progress; retry",
     ))
 }
+
+/// What a sign-in page needs to know.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthClientConfig {
+    /// Google's OAuth client id when Google sign-in is on (show the button), else
+    /// `null`.
+    pub google_client_id: Option<String>,
+}
+
+/// Which sign-in methods this server offers.
+#[utoipa::path(get, path = "/api/v1/auth/config", tag = "auth",
+    responses((status = 200, body = AuthClientConfig)))]
+pub(super) async fn auth_config(State(state): State<AppState>) -> Json<AuthClientConfig> {
+    Json(AuthClientConfig {
+        google_client_id: state
+            .config
+            .auth
+            .google
+            .as_ref()
+            .map(|g| g.client_id.clone()),
+    })
+}

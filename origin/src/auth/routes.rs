@@ -66,6 +66,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(logout))
         .routes(routes!(super::google_routes::google_nonce))
         .routes(routes!(super::google_routes::google))
+        .routes(routes!(super::google_routes::auth_config))
         .routes(routes!(me))
         .routes(routes!(admin_update_user))
 }

@@ -12,6 +12,8 @@
 //!   under one hash tag;
 //! - `sweeper`: expiry of unpaid holds, safe on many replicas;
 //! - `seatmap`: the ~1 s snapshot behind `GET /events/{id}/seats`;
+//! - `figures`: read-only sales figures and the operator's reservation list, for the
+//!   consoles;
 //! - `routes`: the HTTP handlers.
 //!
 //! Booking never reads the payments table. Whether a payment is being confirmed for a
@@ -27,6 +29,7 @@
 mod cache;
 mod config;
 mod create;
+mod figures;
 mod holds;
 mod inventory;
 mod model;
@@ -39,6 +42,10 @@ mod sweeper;
 mod writer;
 
 pub use config::BookingConfig;
+pub use figures::{
+    AdminReservation, OpenOrders, PlatformTotals, ReservationFilter, SalesFigures,
+    admin_reservations, open_orders, platform_totals, sales_figures,
+};
 pub use inventory::{Closed, cancel_event_holds, release_redis};
 pub use model::{Order, Reservation, ReservationStatus};
 pub use payment_hooks::{

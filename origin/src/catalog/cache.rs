@@ -20,6 +20,7 @@
 
 use super::events::{EventDetail, load_detail};
 use super::model::{EventStatus, event_not_found, event_status};
+use super::queue_mode::QueueModes;
 use crate::http::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -34,13 +35,16 @@ pub const MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// Catalog's share of the app state.
 pub struct Catalog {
     pub details: DetailCache,
+    /// The queue module's answer to how an event queues (see [`QueueModes`]).
+    pub(crate) queue_modes: Arc<dyn QueueModes>,
 }
 
 impl Catalog {
     /// Details live `ttl` (`URR_EVENT_CACHE_TTL_MS`; 0 turns the cache off).
-    pub fn new(ttl: std::time::Duration) -> Catalog {
+    pub fn new(ttl: std::time::Duration, queue_modes: Arc<dyn QueueModes>) -> Catalog {
         Catalog {
             details: DetailCache::new(ttl),
+            queue_modes,
         }
     }
 }
@@ -136,7 +140,7 @@ impl DetailCache {
 
 async fn load(state: &AppState, id: Uuid, now: DateTime<Utc>) -> ApiResult<Cached> {
     let mut conn = state.db.acquire().await?;
-    let detail = load_detail(&mut conn, id, now)
+    let detail = load_detail(&mut conn, id, now, &*state.catalog.queue_modes)
         .await?
         .ok_or_else(event_not_found)?;
     Cached::of(&detail)

@@ -26,6 +26,7 @@ pub mod demo;
 mod events;
 pub mod layout;
 mod model;
+mod queue_mode;
 mod seat_layouts;
 mod ticket_types;
 mod validate;
@@ -43,10 +44,11 @@ pub use layout::{
     builtin_layouts, ensure_builtin_layouts,
 };
 pub use model::{
-    EventRecord, EventStatus, SeatRecord, TicketTypeRecord, authorize_event_manager, ensure_owner,
-    event_not_found, event_status, find_event, find_seats, find_ticket_type, list_seats,
-    list_ticket_types,
+    EventRecord, EventStatus, ManagedEvent, SeatRecord, TicketTypeRecord, authorize_event_manager,
+    ensure_owner, event_counts, event_not_found, event_status, find_event, find_seats,
+    find_ticket_type, list_seats, list_ticket_types, managed_events,
 };
+pub use queue_mode::{NoQueues, QueueMode, QueueModes};
 pub use validate::MAX_PRICE;
 
 use crate::state::AppState;

@@ -302,3 +302,58 @@ mod tests {
         }
     }
 }
+
+/// An event as its manager lists it in the console.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ManagedEvent {
+    pub id: Uuid,
+    pub title: String,
+    pub venue_name: String,
+    pub starts_at: DateTime<Utc>,
+    pub sale_opens_at: DateTime<Utc>,
+    pub sale_closes_at: DateTime<Utc>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Events of `promoter` (every event when `None`), newest first, continuing after
+/// `(created_at, id)`.
+pub async fn managed_events<'e>(
+    db: impl PgExecutor<'e>,
+    promoter: Option<Uuid>,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> sqlx::Result<Vec<ManagedEvent>> {
+    let (after_t, after_id) = after.unzip();
+    sqlx::query_as::<_, ManagedEvent>(
+        "SELECT e.id, e.title, v.name AS venue_name, e.starts_at, e.sale_opens_at,
+                e.sale_closes_at, e.cancelled_at, e.created_at
+         FROM events e JOIN venues v ON v.id = e.venue_id
+         WHERE ($1::uuid IS NULL OR e.promoter_id = $1)
+           AND ($2::timestamptz IS NULL OR (e.created_at, e.id) < ($2, $3))
+         ORDER BY e.created_at DESC, e.id DESC
+         LIMIT $4",
+    )
+    .bind(promoter)
+    .bind(after_t)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// How many events exist, and how many are on sale at `now`.
+pub async fn event_counts<'e>(
+    db: impl PgExecutor<'e>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<(i64, i64)> {
+    sqlx::query_as(
+        "SELECT count(*)::bigint,
+                count(*) FILTER (WHERE cancelled_at IS NULL AND sale_opens_at <= $1
+                                 AND sale_closes_at > $1 AND starts_at > $1)::bigint
+         FROM events",
+    )
+    .bind(now)
+    .fetch_one(db)
+    .await
+}

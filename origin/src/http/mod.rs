@@ -8,6 +8,6 @@ pub mod page;
 pub mod problem;
 
 pub use codes::Code;
-pub use extract::{Json, Path, Query};
+pub use extract::{Json, Path, Query, cookie};
 pub use page::{Cursor, Page};
 pub use problem::{ApiError, ApiResult, FieldError, Problem};

@@ -26,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(update))
         .routes(routes!(cancel))
+        .routes(routes!(cancel_preview))
 }
 
 crate::problems!(
@@ -83,7 +84,7 @@ pub(crate) async fn update(
         .with("fields", &edit.schedule_moved));
     }
     apply_edit(&mut tx, &cur, edit, now).await?;
-    let detail = load_detail(&mut tx, cur.id, now)
+    let detail = load_detail(&mut tx, cur.id, now, &*state.catalog.queue_modes)
         .await?
         .ok_or_else(event_not_found)?;
     tx.commit().await?;
@@ -132,6 +133,33 @@ async fn on_event_cancelled(
 }
 
 crate::problems!(
+    CancelPreviewProblems: [codes::AUTH, codes::PATH],
+    FORBIDDEN_ROLE, NOT_EVENT_OWNER, EVENT_NOT_FOUND,
+);
+
+/// What cancelling the event would do right now: the unpaid holds it would release and
+/// the paid orders it would refund in full (for the confirmation a console shows
+/// before `POST .../cancel`). Figures move while the sale runs; the cancel's own
+/// answer counts what it actually did.
+#[utoipa::path(get, path = "/api/v1/events/{event_id}/cancel-preview", tag = "catalog",
+    params(EventPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = crate::booking::OpenOrders),
+        CancelPreviewProblems))]
+pub(crate) async fn cancel_preview(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(p): Path<EventPath>,
+) -> ApiResult<Json<crate::booking::OpenOrders>> {
+    crate::catalog::authorize_event_manager(&state.db, &user, p.event_id).await?;
+    let now = state.clock.now();
+    Ok(Json(
+        crate::booking::open_orders(&state.db, p.event_id, now).await?,
+    ))
+}
+
+crate::problems!(
     CancelProblems: [codes::AUTH, codes::PATH],
     FORBIDDEN_ROLE, NOT_EVENT_OWNER, EVENT_NOT_FOUND, EVENT_ALREADY_CANCELLED,
 );
@@ -161,7 +189,7 @@ pub(crate) async fn cancel(
     }
     mark_cancelled(&mut tx, event.id, now).await?;
     let (closed, cancellation) = on_event_cancelled(&state, &mut tx, &event, now).await?;
-    let detail = load_detail(&mut tx, event.id, now)
+    let detail = load_detail(&mut tx, event.id, now, &*state.catalog.queue_modes)
         .await?
         .ok_or_else(event_not_found)?;
     tx.commit().await?;

@@ -22,6 +22,11 @@ pub struct PaymentsConfig {
     /// `URR_TOSS_CLIENT_KEY`, default the docs widget key `test_gck_docs_…`: handed to
     /// the browser for the payment widget.
     pub toss_client_key: String,
+    /// `URR_TOSS_WIDGET_URL`, default none: a stand-in for Toss's payment widget (the
+    /// Toss fake's `/v1/__test/widget` page in `cargo xtask dev` and the browser
+    /// tests). The web app opens it with the same order fields and it returns to the same
+    /// success and failure pages; refused with live keys.
+    pub toss_widget_url: Option<String>,
     /// `URR_TOSS_CONNECT_TIMEOUT_MS`, default 3,000.
     pub toss_connect_timeout: Duration,
     /// `URR_TOSS_TIMEOUT_MS`, default 10,000: one confirm or cancel call.
@@ -115,6 +120,17 @@ impl PaymentsConfig {
         if !(base.starts_with("https://") || base.starts_with("http://")) {
             bail!("URR_TOSS_BASE_URL={base:?} is invalid: expected an http(s) URL");
         }
+        let widget = v
+            .get("URR_TOSS_WIDGET_URL")
+            .filter(|u| !u.trim().is_empty());
+        if let Some(w) = &widget {
+            if client.starts_with("live_") {
+                bail!("URR_TOSS_WIDGET_URL is for test keys only: live payments use Toss's widget");
+            }
+            if !(w.starts_with("https://") || w.starts_with("http://")) {
+                bail!("URR_TOSS_WIDGET_URL={w:?} is invalid: expected an http(s) URL");
+            }
+        }
         let refund_policy = RefundPolicy {
             full_days: v.parse("URR_REFUND_FULL_DAYS", 7)?,
             partial_days: v.parse("URR_REFUND_PARTIAL_DAYS", 1)?,
@@ -132,6 +148,7 @@ impl PaymentsConfig {
             toss_base_url: base,
             toss_secret_key: Secret::new(secret),
             toss_client_key: client,
+            toss_widget_url: widget,
             toss_connect_timeout: v.millis("URR_TOSS_CONNECT_TIMEOUT_MS", 3_000)?,
             toss_timeout: v.millis("URR_TOSS_TIMEOUT_MS", 10_000)?,
             toss_get_timeout: v.millis("URR_TOSS_GET_TIMEOUT_MS", 10_000)?,

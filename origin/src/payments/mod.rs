@@ -137,6 +137,7 @@ async fn client_config(State(state): State<AppState>) -> Json<ClientConfig> {
     Json(ClientConfig {
         provider: "toss".to_owned(),
         client_key: cfg.toss_client_key.clone(),
+        widget_url: cfg.toss_widget_url.clone(),
         refund_full_days: cfg.refund_policy.full_days,
         refund_partial_days: cfg.refund_policy.partial_days,
         refund_partial_percent: cfg.refund_policy.partial_percent,

@@ -134,6 +134,10 @@ pub struct ClientConfig {
     pub provider: String,
     /// The Toss widget client key (`test_gck_…` / `live_gck_…`).
     pub client_key: String,
+    /// When set, open this page instead of Toss's widget (development and tests: the
+    /// Toss fake), with `orderId`, `orderName`, `amount`, `successUrl` and `failUrl` in
+    /// the query; it returns to the same URLs as the widget.
+    pub widget_url: Option<String>,
     /// Full refund until this many days before the show.
     pub refund_full_days: u32,
     /// Partial refund (`refund_partial_percent` %) until this many days before; no

@@ -60,17 +60,8 @@ fn presented(headers: &HeaderMap, event: Uuid) -> Option<&str> {
     if let Some(v) = headers.get(HEADER) {
         return Some(v.to_str().unwrap_or_default().trim());
     }
-    let cookie_named = |name: &str| {
-        headers
-            .get_all(axum::http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|kv| kv.trim().split_once('='))
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.trim())
-    };
-    cookie_named(&cookie(event)).or_else(|| cookie_named(LEGACY_COOKIE))
+    crate::http::cookie(headers, &cookie(event))
+        .or_else(|| crate::http::cookie(headers, LEGACY_COOKIE))
 }
 
 /// The `typ` a token claims, read WITHOUT verifying it: only for a better error message.

@@ -17,6 +17,7 @@
 mod config;
 mod entry;
 mod line;
+mod preview;
 mod routes;
 mod rules;
 mod settings;
@@ -30,8 +31,8 @@ use crate::http::Code;
 use crate::http::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::workers::Workers;
-pub use settings::QueueSettings;
 use settings::SettingsCache;
+pub use settings::{Modes, QueueSettings};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -54,7 +55,9 @@ impl Queue {
 }
 
 pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
-    routes::router().merge(rules::router())
+    routes::router()
+        .merge(rules::router())
+        .routes(utoipa_axum::routes!(preview::preview_rules))
 }
 
 /// The admission loop and the rules pusher.

@@ -5,9 +5,10 @@ use super::settings::QueueSettings;
 use super::{entry, event_settings};
 use crate::auth::AuthUser;
 use crate::http::Code;
-use crate::http::{ApiError, ApiResult, Json, Path};
+use crate::http::{ApiError, ApiResult, Json, Path, Query};
 use crate::state::AppState;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -15,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use shared_wasm::queue::{eta_seconds, poll_after_ms};
 use shared_wasm::rules::{Mode, Phase};
 use shared_wasm::token::{self, CLOCK_SKEW_SECS, PassClaims, TokenError};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 /// An admitted fan polls this often to renew the entry token while booking.
@@ -26,9 +27,31 @@ const ADMITTED_POLL_MS: u32 = 30_000;
 #[serde(deny_unknown_fields)]
 pub struct JoinRequest {
     /// The pass from the edge (`GET /vwr/{event_id}/status` once served). Required
-    /// when the event's edge tier is on; the position is read from it, never from
-    /// the client.
+    /// when the event's edge tier is on, here or as the HttpOnly `urr_pass_<event>`
+    /// cookie the edge sets for pages (the body wins); the position is read from it,
+    /// never from the client.
+    #[serde(default)]
     pub pass: Option<String>,
+}
+
+/// Where the entry token goes once admitted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Delivery {
+    /// In the body (`entry_token`) and in the event's entry cookie: for API clients.
+    #[default]
+    Body,
+    /// Only in the event's HttpOnly entry cookie, so page scripts never hold it.
+    Cookie,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveryQuery {
+    /// `cookie`: the entry token is set only as an HttpOnly cookie (web pages).
+    #[serde(default)]
+    pub delivery: Delivery,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -138,8 +161,13 @@ fn answer(
 }
 
 /// The answer with the entry token also set as the event's entry cookie
-/// (`urr_entry_<event id, 32 hex>`, for pages).
-fn respond(state: &AppState, status: StatusCode, body: QueueStatus) -> Response {
+/// (`urr_entry_<event id, 32 hex>`, for pages); with [`Delivery::Cookie`] only there.
+fn respond(
+    state: &AppState,
+    status: StatusCode,
+    mut body: QueueStatus,
+    delivery: Delivery,
+) -> Response {
     let cookie = body.entry_token.as_ref().map(|t| {
         let max_age = body
             .entry_token_expires_at
@@ -155,6 +183,9 @@ fn respond(state: &AppState, status: StatusCode, body: QueueStatus) -> Response 
             entry::cookie(body.event_id)
         )
     });
+    if delivery == Delivery::Cookie {
+        body.entry_token = None;
+    }
     let mut resp = (status, Json(body)).into_response();
     if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
         resp.headers_mut().insert(header::SET_COOKIE, c);
@@ -226,7 +257,7 @@ const POSITION_LOCK_GRACE_SECS: i64 = 3_600;
 const POSITION_LOCK_WITHOUT_CLOSE_SECS: i64 = 7 * 24 * 3_600;
 
 crate::problems!(
-    JoinProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH],
+    JoinProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH, codes::QUERY],
     PASS_REQUIRED, PASS_INVALID, PASS_EXPIRED, PASS_WRONG_EVENT, PASS_WRONG_TYPE, PASS_MALFORMED,
     EVENT_NOT_FOUND, QUEUE_NOT_FOUND, PASS_ALREADY_USED, QUEUE_NOT_OPEN, QUEUE_CLOSED,
     QUEUE_NOT_REQUIRED, SALE_CLOSED, RATE_LIMITED, PASS_NOT_YET_VALID, QUEUE_MAINTENANCE,
@@ -237,7 +268,7 @@ crate::problems!(
 /// edge handed out; your place is the pass's tier-1 position. A pass seats one user,
 /// once. Joining again while in the line answers where you stand.
 #[utoipa::path(post, path = "/api/v1/events/{event_id}/queue/join", tag = "queue",
-    params(("event_id" = Uuid, Path, description = "Event id")),
+    params(("event_id" = Uuid, Path, description = "Event id"), DeliveryQuery),
     request_body = JoinRequest,
     security(("bearer" = [])),
     responses(
@@ -248,6 +279,8 @@ async fn join(
     State(state): State<AppState>,
     user: AuthUser,
     Path(event_id): Path<Uuid>,
+    Query(q): Query<DeliveryQuery>,
+    headers: HeaderMap,
     Json(body): Json<JoinRequest>,
 ) -> ApiResult<Response> {
     crate::auth::limit_per_user(&state, crate::auth::RateLimit::QueueJoinUser, user.id).await?;
@@ -256,15 +289,19 @@ async fn join(
     check_open(&settings, now_s)?;
     let edge_kid: String;
     let ticket = if settings.edge_tier {
+        let from_cookie =
+            || crate::http::cookie(&headers, &shared_wasm::edge::pass_cookie(event_id));
         let Some(raw) = body
             .pass
             .as_deref()
+            .or_else(from_cookie)
             .map(str::trim)
             .filter(|p| !p.is_empty())
         else {
             return Err(ApiError::new(
                 Code::PASS_REQUIRED,
-                "join the waiting room at the edge first; send its pass as {\"pass\": ...}",
+                "join the waiting room at the edge first; send its pass as {\"pass\": ...} \
+                 (pages: the edge's pass cookie)",
             ));
         };
         let keys = state.config.keys.edge_public.as_ref().ok_or_else(|| {
@@ -331,11 +368,11 @@ async fn join(
     } else {
         StatusCode::OK
     };
-    Ok(respond(&state, code, body))
+    Ok(respond(&state, code, body, q.delivery))
 }
 
 crate::problems!(
-    StatusProblems: [codes::AUTH, codes::PATH],
+    StatusProblems: [codes::AUTH, codes::PATH, codes::QUERY],
     EVENT_NOT_FOUND, QUEUE_NOT_FOUND, NOT_IN_QUEUE, QUEUE_CLOSED, QUEUE_MAINTENANCE,
     QUEUE_UNAVAILABLE,
 );
@@ -344,7 +381,7 @@ crate::problems!(
 /// admitted (with a fresh entry token) or expired (slot over, dropped for not polling,
 /// or left: join again). Polling keeps your place; stop for 90 s and you are dropped.
 #[utoipa::path(get, path = "/api/v1/events/{event_id}/queue/status", tag = "queue",
-    params(("event_id" = Uuid, Path, description = "Event id")),
+    params(("event_id" = Uuid, Path, description = "Event id"), DeliveryQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, body = QueueStatus),
@@ -353,6 +390,7 @@ async fn status(
     State(state): State<AppState>,
     user: AuthUser,
     Path(event_id): Path<Uuid>,
+    Query(q): Query<DeliveryQuery>,
 ) -> ApiResult<Response> {
     let settings = event_settings(&state, event_id).await?;
     if settings.rules.mode == Mode::Reject {
@@ -367,7 +405,7 @@ async fn status(
         .map_err(super::redis_down)?;
     let admitting = settings.admits(state.clock.unix());
     let body = answer(&state, event_id, user.id, standing, rate, admitting)?;
-    Ok(respond(&state, StatusCode::OK, body))
+    Ok(respond(&state, StatusCode::OK, body, q.delivery))
 }
 
 crate::problems!(

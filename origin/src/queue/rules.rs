@@ -46,7 +46,6 @@ pub struct PutEdgeRules {
     /// The rules (the edge's `EdgeRules` JSON). `version` must be the stored version
     /// plus one (1 for the first); `event_id` must be the event of the path;
     /// `draw_seed_commitment` is set by the server for the random draw.
-    #[schema(value_type = Object)]
     pub rules: EdgeRules,
     /// Whether the edge waiting room runs in front of tier 2 (default true). Without it
     /// fans join the origin's line directly, in arrival order.
@@ -76,7 +75,6 @@ pub struct Delivery {
 pub struct EdgeRulesView {
     pub event_id: Uuid,
     pub version: i64,
-    #[schema(value_type = Object)]
     pub rules: EdgeRules,
     pub edge_tier: bool,
     pub updated_at: DateTime<Utc>,
@@ -238,17 +236,7 @@ async fn put_rules(
         }
     };
     rules.draw_seed_commitment = (rules.method == Method::Random).then(|| seed_commitment(&seed));
-    if let Err(errors) = rules.validate() {
-        let errors = errors
-            .into_iter()
-            .map(|e| FieldError {
-                field: format!("rules.{}", e.field),
-                message: e.message,
-            })
-            .collect();
-        return Err(ApiError::from_field_errors(errors)
-            .unwrap_or_else(|| ApiError::validation("rules", "invalid")));
-    }
+    check_rules(&rules)?;
     sqlx::query(
         "INSERT INTO event_queues (event_id, rules, version, edge_tier, draw_seed, updated_by, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) \
@@ -285,6 +273,22 @@ async fn put_rules(
         tracing::warn!(%event_id, error = ?e, "immediate rules push failed; the pusher retries");
     }
     Ok(Json(view(&state, event_id).await?))
+}
+
+/// 422 naming every invalid field as `rules.<field>`.
+pub(super) fn check_rules(rules: &EdgeRules) -> ApiResult<()> {
+    let Err(errors) = rules.validate() else {
+        return Ok(());
+    };
+    let errors = errors
+        .into_iter()
+        .map(|e| FieldError {
+            field: format!("rules.{}", e.field),
+            message: e.message,
+        })
+        .collect();
+    Err(ApiError::from_field_errors(errors)
+        .unwrap_or_else(|| ApiError::validation("rules", "invalid")))
 }
 
 pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {

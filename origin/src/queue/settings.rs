@@ -118,3 +118,25 @@ impl SettingsCache {
         }
     }
 }
+
+/// The queue's answer to the catalog's "how does this event queue?" (wired in `app`):
+/// no settings or passthrough → none; with the edge tier → edge; else the origin line.
+pub struct Modes;
+
+impl crate::catalog::QueueModes for Modes {
+    fn mode<'a>(
+        &'a self,
+        conn: &'a mut sqlx::PgConnection,
+        event: Uuid,
+    ) -> futures::future::BoxFuture<'a, sqlx::Result<crate::catalog::QueueMode>> {
+        use crate::catalog::QueueMode;
+        Box::pin(async move {
+            Ok(match load(&mut *conn, event).await? {
+                None => QueueMode::None,
+                Some(s) if s.rules.mode == Mode::Passthrough => QueueMode::None,
+                Some(s) if s.edge_tier => QueueMode::Edge,
+                Some(_) => QueueMode::Origin,
+            })
+        })
+    }
+}

@@ -16,3 +16,4 @@ mod outbox;
 mod payments;
 mod platform;
 mod queue;
+mod web;

@@ -17,14 +17,19 @@ use urr_origin::queue;
 use uuid::Uuid;
 
 /// Rules for `event` with tier-2 `capacity`, sale open since an hour.
-fn rules(app: &TestApp, event: Uuid, version: u64, capacity: u32) -> EdgeRules {
+pub(crate) fn rules(app: &TestApp, event: Uuid, version: u64, capacity: u32) -> EdgeRules {
     let mut r = EdgeRules::default_for(event, app.state.clock.unix() - 3600);
     r.version = version;
     r.max_active = capacity;
     r
 }
 
-async fn put_rules(app: &TestApp, by: &TestUser, rules: &EdgeRules, edge_tier: bool) -> Value {
+pub(crate) async fn put_rules(
+    app: &TestApp,
+    by: &TestUser,
+    rules: &EdgeRules,
+    edge_tier: bool,
+) -> Value {
     let res = app
         .put(
             &format!("/api/v1/events/{}/edge-rules", rules.event_id),
@@ -68,7 +73,7 @@ fn pass_with(app: &TestApp, key: &SigningKey, event: Uuid, pos: u64) -> String {
     )
 }
 
-fn pass(app: &TestApp, event: Uuid, pos: u64) -> String {
+pub(crate) fn pass(app: &TestApp, event: Uuid, pos: u64) -> String {
     pass_with(app, &app.edge_key, event, pos)
 }
 

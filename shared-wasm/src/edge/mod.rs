@@ -92,6 +92,7 @@ pub mod limits;
 pub mod page;
 mod page_texts;
 pub mod pow;
+pub mod preview;
 pub mod route;
 mod serve;
 pub mod state;

@@ -4,6 +4,7 @@
 
 use super::dto::*;
 use crate::catalog::model::{event_status, list_seats, list_ticket_types};
+use crate::catalog::queue_mode::QueueModes;
 use crate::http::{ApiResult, Path};
 use crate::state::AppState;
 use axum::extract::State;
@@ -50,6 +51,7 @@ pub(crate) async fn load_detail(
     conn: &mut PgConnection,
     id: Uuid,
     now: DateTime<Utc>,
+    queues: &dyn QueueModes,
 ) -> ApiResult<Option<EventDetail>> {
     let Some(r) = sqlx::query_as::<_, DetailRow>(
         "SELECT e.id, e.promoter_id, e.title, e.description, e.poster_url, e.starts_at,
@@ -73,6 +75,7 @@ pub(crate) async fn load_detail(
         return Ok(None);
     };
     let ticket_types = list_ticket_types(&mut *conn, id).await?;
+    let queue_mode = queues.mode(&mut *conn, id).await?;
     let seat_map = match (r.layout_id, r.layout_name) {
         (Some(layout_id), Some(layout_name)) => {
             let seats = list_seats(&mut *conn, id).await?;
@@ -135,6 +138,7 @@ pub(crate) async fn load_detail(
         min_price,
         max_price,
         has_seat_map: seat_map.is_some(),
+        queue_mode,
         ticket_types,
         seat_map,
         version: r.version,

@@ -1,6 +1,7 @@
 //! The event API's request and response shapes.
 
 use crate::catalog::model::{EventStatus, TicketTypeRecord};
+use crate::catalog::queue_mode::QueueMode;
 use crate::catalog::validate::double_option;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -70,6 +71,9 @@ pub struct EventDetail {
     pub min_price: Option<i64>,
     pub max_price: Option<i64>,
     pub has_seat_map: bool,
+    /// How fans reach booking: through the edge waiting room (`/e/{id}`), the origin's
+    /// line (`/events/{id}/queue`), or directly.
+    pub queue_mode: QueueMode,
     pub ticket_types: Vec<TicketTypeRecord>,
     /// `null` for standing-only events. Seats only; their live held/sold state comes
     /// from booking's `GET /api/v1/events/{id}/seats`.
