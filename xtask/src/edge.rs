@@ -95,31 +95,7 @@ pub fn ensure_tools() -> Result<()> {
 
 /// `npm ci` in the worker's directory, unless `node_modules` already matches the lockfile.
 pub fn npm_ci() -> Result<()> {
-    let dir = worker_dir();
-    for tool in ["node", "npm"] {
-        if util::which(tool).is_none() {
-            bail!(
-                "`{tool}` is not installed; the Cloudflare worker needs Node.js ≥ 20.3 and npm \
-                 (Debian: `apt-get install nodejs npm`) for wrangler"
-            );
-        }
-    }
-    let lock = std::fs::read(dir.join("package-lock.json")).context("reading package-lock.json")?;
-    let stamp = dir.join("node_modules/.urr-lock-stamp");
-    let installed = std::fs::read(&stamp).ok();
-    if installed.as_deref() == Some(lock.as_slice())
-        && dir.join("node_modules/.bin/wrangler").is_file()
-    {
-        println!("node_modules is at package-lock.json's state; skipping npm ci");
-        return Ok(());
-    }
-    sh(Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(&dir)
-        .envs(wrangler_env()))
-    .context("npm ci failed (are node and npm installed, and the npm registry reachable?)")?;
-    std::fs::write(&stamp, lock)?;
-    Ok(())
+    util::npm_ci(&worker_dir(), "wrangler", &wrangler_env())
 }
 
 /// Environment for wrangler and worker-build: no downloads, no telemetry.
@@ -232,13 +208,15 @@ fn toml_str(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-/// Starts `wrangler dev` for `cargo xtask dev`: the built worker on `edge_addr`, in
-/// front of the origin at `origin_addr`, with the dev keys. State persists in
-/// `target/dev/edge-state`.
+/// Starts `wrangler dev` for a local stack: the built worker on `edge_addr`, in front
+/// of the origin at `origin_addr`, with the dev keys, keeping its state in `state`
+/// (`cargo xtask dev`: `target/dev/edge-state`, kept between runs).
 pub fn start_dev(
     origin_addr: &str,
     edge_addr: &str,
     keys: &BTreeMap<String, String>,
+    state: &Path,
+    log: Option<&Path>,
 ) -> Result<Child> {
     ensure_tools()?;
     npm_ci()?;
@@ -259,11 +237,10 @@ pub fn start_dev(
     if let Some(secret) = crate::keys::current_proxy_secret(keys) {
         vars.insert("EDGE_PROXY_SECRET".into(), secret);
     }
-    let dev_dir = util::root().join("target/dev");
-    std::fs::create_dir_all(&dev_dir)?;
-    let config = dev_dir.join("wrangler.toml");
+    std::fs::create_dir_all(state)?;
+    let config = state.join("wrangler.toml");
     std::fs::write(&config, local_config("build", &vars)?)?;
-    spawn_wrangler(&config, ip, port, &dev_dir.join("edge-state"), None)
+    spawn_wrangler(&config, ip, port, state, log)
 }
 
 /// `wrangler dev --config <config> --ip <ip> --port <port> --persist-to <state>`.

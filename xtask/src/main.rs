@@ -6,7 +6,8 @@
 //! - `bench` measures against baselines run at the same time (`bench booking`:
 //!   reservations/s vs pgbench and redis-benchmark; `bench edge`: status polls through
 //!   `wrangler dev` vs a no-op worker, and the workers' compressed sizes);
-//! - `keys`  prints a fresh set of signing keys as `URR_*` lines.
+//! - `keys`  prints a fresh set of signing keys as `URR_*` lines;
+//! - `web-api` regenerates the web app's typed API client; `e2e` runs its browser tests.
 //!
 //! Each command installs what it can (rustup targets, pinned cargo tools, npm packages)
 //! and otherwise stops with a message naming the missing piece and the command that
@@ -20,6 +21,7 @@ mod frontend;
 mod keys;
 mod services;
 mod spin;
+mod stack;
 mod test;
 mod util;
 
@@ -36,6 +38,10 @@ commands:
   check           the static checks alone: no cycle between the origin's modules, every
                   path in ARCHITECTURE.md's code map exists (seconds, no build)
   keys            print fresh origin and edge signing keys as URR_* environment lines
+  web-api         regenerate the web app's API description and TypeScript types from
+                  the origin's code (frontend/openapi.json, frontend/src/api/schema.d.ts)
+  e2e [args]      the web app's browser tests alone (a fresh platform on free ports,
+                  Playwright in the system Chromium); args go to `playwright test`
   bench booking   reservations/s and p50/p99 over HTTP vs pgbench and redis-benchmark
                   (writes target/bench/booking.json)
   bench queue     tier-2 joins/s and status polls/s over HTTP vs redis-benchmark
@@ -50,6 +56,8 @@ fn main() -> ExitCode {
         Some("dev") => dev::run(&args[1..]),
         Some("test") => test::run(&args[1..]),
         Some("keys") => keys::run(),
+        Some("web-api") => frontend::regenerate_api(),
+        Some("e2e") => frontend::e2e(&args[1..]),
         Some("check") => {
             let root = util::root();
             checks::module_cycles(&root).and_then(|()| checks::code_map_paths(&root))

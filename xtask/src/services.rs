@@ -63,6 +63,20 @@ impl Services {
         format!("{base}/{name}")
     }
 
+    /// Drops database `name` if it exists, closing its connections (needs `psql`).
+    pub fn drop_database(&self, name: &str) -> Result<()> {
+        let psql = which("psql").with_context(|| {
+            format!(
+                "`psql` is needed to reset the database `{name}`; install it with: {PG_INSTALL}"
+            )
+        })?;
+        util::run(Command::new(&psql).args([
+            &self.pg_admin_url,
+            "-qc",
+            &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+        ]))
+    }
+
     /// Creates database `name` unless it exists (needs `psql`).
     pub fn ensure_database(&self, name: &str) -> Result<()> {
         let psql = which("psql").with_context(|| {

@@ -103,6 +103,39 @@ pub fn free_port() -> Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
+/// `npm ci` in `dir` unless `node_modules` already matches `package-lock.json` (a copy
+/// of the lock file is kept in `node_modules/.urr-lock-stamp`) and has `.bin/{bin}`.
+pub fn npm_ci(dir: &Path, bin: &str, envs: &[(String, String)]) -> Result<()> {
+    for tool in ["node", "npm"] {
+        if which(tool).is_none() {
+            bail!(
+                "`{tool}` is not installed; the web app and the Cloudflare worker need \
+                 Node.js ≥ 20.3 and npm (Debian: `apt-get install nodejs npm`)"
+            );
+        }
+    }
+    let lock = std::fs::read(dir.join("package-lock.json"))
+        .with_context(|| format!("reading {}/package-lock.json", dir.display()))?;
+    let stamp = dir.join("node_modules/.urr-lock-stamp");
+    let installed = std::fs::read(&stamp).ok();
+    if installed.as_deref() == Some(lock.as_slice())
+        && dir.join("node_modules/.bin").join(bin).is_file()
+    {
+        println!(
+            "{}: node_modules is at package-lock.json's state; skipping npm ci",
+            dir.display()
+        );
+        return Ok(());
+    }
+    run(Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(dir)
+        .envs(envs.iter().cloned()))
+    .context("npm ci failed (are node and npm installed, and the npm registry reachable?)")?;
+    std::fs::write(&stamp, lock)?;
+    Ok(())
+}
+
 /// Prints a step header and returns a timer for [`done`].
 pub fn step(name: &str) -> (String, Instant) {
     println!("\n==> {name}");
