@@ -64,6 +64,7 @@ fn split_api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
     let (api, mut doc) = api_routes().split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     http::codes::add_server_codes(&mut doc);
+    openapi::unique_operation_ids(&mut doc);
     (api, doc)
 }
 

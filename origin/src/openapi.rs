@@ -51,3 +51,38 @@ async fn openapi_json(
 ) -> axum::Json<utoipa::openapi::OpenApi> {
     axum::Json((*doc).clone())
 }
+
+/// Gives every operation a unique `operationId` made of its method and path
+/// (`get_events_event_id`, `post_events_event_id_reservations`). utoipa names operations
+/// after their handler functions, and several modules have a `get` or a `list`; the
+/// specification requires unique ids, and client generators key operations by them.
+pub fn unique_operation_ids(doc: &mut utoipa::openapi::OpenApi) {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let slug: String = path
+            .trim_start_matches("/api/v1")
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.trim_matches(|c| c == '{' || c == '}')
+                    .replace(['-', '.'], "_")
+            })
+            .collect::<Vec<_>>()
+            .join("_");
+        let ops = [
+            ("get", item.get.as_mut()),
+            ("put", item.put.as_mut()),
+            ("post", item.post.as_mut()),
+            ("delete", item.delete.as_mut()),
+            ("patch", item.patch.as_mut()),
+        ];
+        for (method, op) in ops {
+            if let Some(op) = op {
+                op.operation_id = Some(if slug.is_empty() {
+                    method.to_owned()
+                } else {
+                    format!("{method}_{slug}")
+                });
+            }
+        }
+    }
+}

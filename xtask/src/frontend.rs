@@ -173,11 +173,22 @@ pub fn test() -> Result<()> {
     for script in ["lint", "typecheck", "test", "build"] {
         npm(script)?;
     }
-    e2e(&[])
+    run_playwright(&[], &[])
 }
 
 /// The Playwright suite against a fresh platform; `args` go to `playwright test`.
 pub fn e2e(args: &[String]) -> Result<()> {
+    if !exists() {
+        bail!("there is no frontend/ to test");
+    }
+    npm_ci()?;
+    npm("build")?;
+    run_playwright(args, &[])
+}
+
+/// Playwright against a fresh platform, with `extra_env` (the seat-map bench sets
+/// `URR_BENCH`, which selects the `*.bench.ts` files instead of the tests).
+pub fn run_playwright(args: &[String], extra_env: &[(&str, String)]) -> Result<()> {
     let chromium = chromium()?;
     let out = util::root().join("target/e2e");
     let _ = std::fs::remove_dir_all(out.join("servers"));
@@ -200,8 +211,25 @@ pub fn e2e(args: &[String]) -> Result<()> {
     };
     let stack = Stack::start(&options)?;
     util::step("browser tests (Playwright, system Chromium, through the edge)");
+    let result = playwright(&stack, &out, &chromium, args, extra_env);
+    drop(stack);
+    result.map_err(|e| {
+        e.context(format!(
+            "browser tests failed; screenshots, traces and server logs are in {}",
+            out.display()
+        ))
+    })
+}
+
+fn playwright(
+    stack: &Stack,
+    out: &Path,
+    chromium: &Path,
+    args: &[String],
+    extra_env: &[(&str, String)],
+) -> Result<()> {
     let edge = stack.edge_addr.clone().unwrap_or_default();
-    let result = sh(Command::new(dir().join("node_modules/.bin/playwright"))
+    sh(Command::new(dir().join("node_modules/.bin/playwright"))
         .arg("test")
         .args(args)
         .env("URR_E2E_BASE_URL", format!("http://{edge}"))
@@ -214,14 +242,8 @@ pub fn e2e(args: &[String]) -> Result<()> {
             ),
         )
         .env("URR_E2E_PASSWORD", crate::dev::DEMO_PASSWORD_DEFAULT)
-        .env("URR_E2E_OUTPUT", &out)
-        .env("URR_CHROMIUM", &chromium)
-        .current_dir(dir()));
-    drop(stack);
-    result.map_err(|e| {
-        e.context(format!(
-            "browser tests failed; screenshots, traces and server logs are in {}",
-            out.display()
-        ))
-    })
+        .env("URR_E2E_OUTPUT", out)
+        .env("URR_CHROMIUM", chromium)
+        .envs(extra_env.iter().map(|(k, v)| (*k, v.as_str())))
+        .current_dir(dir()))
 }

@@ -24,6 +24,7 @@ mod spin;
 mod stack;
 mod test;
 mod util;
+mod webbench;
 
 use std::process::ExitCode;
 
@@ -48,6 +49,8 @@ commands:
                   EVALSHA of the status script (writes target/bench/queue.json)
   bench edge      edge status polls/s and p50/p99 vs a no-op worker; wasm sizes
                   (writes target/bench/edge.json)
+  bench web       the web app's gzipped JS per route vs its budget, and the 4,900-seat
+                  map's render and selection times in Chromium (target/bench/web.json)
 ";
 
 fn main() -> ExitCode {
@@ -66,10 +69,12 @@ fn main() -> ExitCode {
             Some("booking") => bench::booking(&args[2..]),
             Some("queue") => bench::queue(&args[2..]),
             Some("edge") => edge::bench(&args[2..]),
+            Some("web") => webbench::run(&args[2..]),
             _ => Err(anyhow::anyhow!(
                 "usage: cargo xtask bench booking [--clients N] [--hot-requests N]\n       \
                  cargo xtask bench queue [--clients N] [--fans N] [--polls N]\n       \
-                 cargo xtask bench edge [--duration-secs N] [--clients N]"
+                 cargo xtask bench edge [--duration-secs N] [--clients N]\n       \
+                 cargo xtask bench web"
             )),
         },
         Some("-h" | "--help" | "help") | None => {

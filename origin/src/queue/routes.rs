@@ -37,7 +37,7 @@ pub struct JoinRequest {
 /// Where the entry token goes once admitted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum Delivery {
+pub enum EntryDelivery {
     /// In the body (`entry_token`) and in the event's entry cookie: for API clients.
     #[default]
     Body,
@@ -51,7 +51,8 @@ pub enum Delivery {
 pub struct DeliveryQuery {
     /// `cookie`: the entry token is set only as an HttpOnly cookie (web pages).
     #[serde(default)]
-    pub delivery: Delivery,
+    #[param(inline)]
+    pub delivery: EntryDelivery,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -161,12 +162,12 @@ fn answer(
 }
 
 /// The answer with the entry token also set as the event's entry cookie
-/// (`urr_entry_<event id, 32 hex>`, for pages); with [`Delivery::Cookie`] only there.
+/// (`urr_entry_<event id, 32 hex>`, for pages); with [`EntryDelivery::Cookie`] only there.
 fn respond(
     state: &AppState,
     status: StatusCode,
     mut body: QueueStatus,
-    delivery: Delivery,
+    delivery: EntryDelivery,
 ) -> Response {
     let cookie = body.entry_token.as_ref().map(|t| {
         let max_age = body
@@ -183,7 +184,7 @@ fn respond(
             entry::cookie(body.event_id)
         )
     });
-    if delivery == Delivery::Cookie {
+    if delivery == EntryDelivery::Cookie {
         body.entry_token = None;
     }
     let mut resp = (status, Json(body)).into_response();

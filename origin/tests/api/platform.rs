@@ -135,6 +135,33 @@ async fn openapi_document_lists_every_route() {
 
 /// Every error code the server can answer with (the `Code` table; `ApiError` takes
 /// nothing else) is documented in the OpenAPI document, with its status.
+#[test]
+fn operation_ids_are_unique() {
+    let doc = urr_origin::app::openapi_document();
+    let mut seen = std::collections::HashSet::new();
+    let mut count = 0;
+    for (path, item) in &doc.paths.paths {
+        for op in [&item.get, &item.put, &item.post, &item.delete, &item.patch]
+            .into_iter()
+            .flatten()
+        {
+            let id = op.operation_id.clone().expect("every operation has an id");
+            assert!(seen.insert(id.clone()), "{id} ({path}) is not unique");
+            count += 1;
+        }
+    }
+    assert!(count > 40, "only {count} operations");
+    assert!(seen.contains("get_events_event_id"));
+    // Every schema reference resolves (a type used only as a query parameter is
+    // easily referenced without being registered).
+    let json = serde_json::to_string(&doc).expect("json");
+    let schemas = doc.components.as_ref().expect("components").schemas.clone();
+    for part in json.split("#/components/schemas/").skip(1) {
+        let name: String = part.chars().take_while(|c| *c != '"').collect();
+        assert!(schemas.contains_key(&name), "dangling reference to {name}");
+    }
+}
+
 #[tokio::test]
 async fn every_error_code_is_in_the_openapi_document() {
     let app = TestApp::spawn().await;

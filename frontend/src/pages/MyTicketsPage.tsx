@@ -1,0 +1,65 @@
+// `/me/tickets`: newest first, each with its QR code (drawn here from the signed
+// payload, so it works offline once loaded) and the printed code under it.
+import { useInfiniteQuery } from "@tanstack/react-query";
+import { useEffect, useState } from "react";
+import { api, unwrap, type Schemas } from "../api/client";
+import { ProblemMessage } from "../components/ProblemMessage";
+import { useLang } from "../i18n";
+import { formatDateTime, formatWon } from "../lib/format";
+
+function QrCode({ payload, label }: { payload: string; label: string }) {
+  const [src, setSrc] = useState<string | null>(null);
+  useEffect(() => {
+    let live = true;
+    void import("qrcode").then((qr) =>
+      qr.toDataURL(payload, { errorCorrectionLevel: "M", margin: 1, width: 220 }).then((url) => {
+        if (live) setSrc(url);
+      }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [payload]);
+  return src ? <img src={src} alt={label} width={220} height={220} className="qr" /> : <div className="qr placeholder" />;
+}
+
+export default function MyTicketsPage() {
+  const { t, lang } = useLang();
+  const list = useInfiniteQuery({
+    queryKey: ["my-tickets"],
+    initialPageParam: undefined as string | undefined,
+    queryFn: ({ pageParam }) =>
+      unwrap(api.GET("/api/v1/me/tickets", { params: { query: { cursor: pageParam, limit: 20 } } })),
+    getNextPageParam: (p) => p.next_cursor ?? undefined,
+  });
+  const items: Schemas["Ticket"][] = (list.data?.pages ?? []).flatMap((p) => p.items);
+  return (
+    <section>
+      <h1>{t("nav.tickets")}</h1>
+      <ProblemMessage error={list.error} />
+      {list.isPending && <p role="status">{t("common.loading")}</p>}
+      {!list.isPending && items.length === 0 && <p className="muted">{t("tickets.none")}</p>}
+      <div className="ticket-grid">
+        {items.map((tk) => (
+          <article key={tk.id} className={`ticket ${tk.status}`} aria-labelledby={`tk-${tk.id}`}>
+            <h2 id={`tk-${tk.id}`}>{tk.event_title}</h2>
+            <p>{tk.label} · {formatWon(tk.price, lang)}</p>
+            <p className="muted">{formatDateTime(tk.starts_at, lang)}</p>
+            {tk.status === "valid" && tk.qr ? (
+              <QrCode payload={tk.qr} label={t("tickets.qr", { label: tk.label })} />
+            ) : (
+              <p className="badge void">{t(`tickets.status.${tk.status}`)}</p>
+            )}
+            <p className="code">{tk.code}</p>
+            {tk.checked_in_at && (
+              <p className="muted">{t("tickets.checkedIn", { at: formatDateTime(tk.checked_in_at, lang) })}</p>
+            )}
+          </article>
+        ))}
+      </div>
+      {list.hasNextPage && (
+        <button type="button" onClick={() => void list.fetchNextPage()}>{t("common.more")}</button>
+      )}
+    </section>
+  );
+}

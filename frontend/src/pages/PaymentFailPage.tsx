@@ -1,0 +1,25 @@
+// `/payment/fail`: the widget gave up (declined card, the fan closed it). Says why, in
+// the fan's language where we know the code, and offers another try while the hold
+// lasts.
+import { Link, useSearchParams } from "react-router";
+import { useLang } from "../i18n";
+
+export default function PaymentFailPage() {
+  const [params] = useSearchParams();
+  const { t } = useLang();
+  const code = params.get("code") ?? "";
+  const message = params.get("message") ?? "";
+  const reservation = params.get("reservation");
+  return (
+    <section>
+      <h1>{t("payment.failed")}</h1>
+      <p role="alert" className="banner error">
+        {t(`tossErrors.${code}`, { defaultValue: message || t("payment.failedGeneric") })}
+      </p>
+      {code && <p className="muted">{code}</p>}
+      {reservation && (
+        <Link className="button primary" to={`/checkout/${reservation}`}>{t("payment.retry")}</Link>
+      )}
+    </section>
+  );
+}
