@@ -7,8 +7,13 @@ const out = process.env.URR_E2E_OUTPUT ?? "../target/e2e";
 
 export default defineConfig({
   testDir: "./e2e",
-  // `cargo xtask bench web` sets URR_BENCH and runs the measurements instead.
-  testMatch: process.env.URR_BENCH ? /.*\.bench\.ts/ : /.*\.spec\.ts/,
+  // `cargo xtask bench web` sets URR_BENCH and runs the measurements instead;
+  // `cargo xtask e2e --screenshots` sets URR_SHOTS and takes the README's pictures.
+  testMatch: process.env.URR_BENCH
+    ? /.*\.bench\.ts/
+    : process.env.URR_SHOTS
+      ? /.*\.shots\.ts/
+      : /.*\.spec\.ts/,
   outputDir: `${out}/results`,
   // One platform, shared demo data: tests run one after another.
   workers: 1,

@@ -133,7 +133,7 @@ fn check_api_types() -> Result<()> {
 
 /// The Chromium for the browser tests: `URR_CHROMIUM` or Debian's `/usr/bin/chromium`,
 /// installed with apt-get when missing and we may (Playwright's own browser download
-/// is not used).
+/// is not used), with Noto CJK so Korean text renders in screenshots.
 pub fn chromium() -> Result<PathBuf> {
     if let Ok(p) = std::env::var("URR_CHROMIUM") {
         let p = PathBuf::from(p);
@@ -150,7 +150,13 @@ pub fn chromium() -> Result<PathBuf> {
     if root && util::which("apt-get").is_some() {
         println!("chromium is missing; installing Debian's package");
         sh(Command::new("apt-get")
-            .args(["install", "-y", "--no-install-recommends", "chromium"])
+            .args([
+                "install",
+                "-y",
+                "--no-install-recommends",
+                "chromium",
+                "fonts-noto-cjk",
+            ])
             .env("DEBIAN_FRONTEND", "noninteractive"))
         .context("apt-get install chromium failed; try `apt-get update` first")?;
         if system.is_file() {
@@ -183,6 +189,15 @@ pub fn e2e(args: &[String]) -> Result<()> {
     }
     npm_ci()?;
     npm("build")?;
+    if args.iter().any(|a| a == "--screenshots") {
+        std::fs::create_dir_all(util::root().join("docs/screenshots"))?;
+        let rest: Vec<String> = args
+            .iter()
+            .filter(|a| *a != "--screenshots")
+            .cloned()
+            .collect();
+        return run_playwright(&rest, &[("URR_SHOTS", "1".to_owned())]);
+    }
     run_playwright(args, &[])
 }
 

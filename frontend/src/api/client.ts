@@ -117,7 +117,8 @@ export function sessionFetch(base: typeof fetch = (...a) => fetch(...a)) {
 }
 
 export const api = createClient<paths>({
-  baseUrl: "",
+  // Same origin as the page (the origin serves the app; the edge proxies both).
+  baseUrl: typeof window === "undefined" ? "" : window.location.origin,
   credentials: "include",
   fetch: sessionFetch(),
 });

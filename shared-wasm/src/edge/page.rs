@@ -239,7 +239,8 @@ pub fn render(p: &PageInput<'_>) -> String {
         (PageKind::Queue(st), _) if st.served => (t.your_turn.into(), t.your_turn_msg.into()),
         (PageKind::Queue(_), Some(tpl)) => localized(tpl, p.lang),
         (PageKind::Queue(_), None) => (t.keep_open.into(), String::new()),
-        (PageKind::Join { .. }, Some(tpl)) => (t.join_title.into(), localized(tpl, p.lang).1),
+        // The promoter's title is the room's name from the first page a fan sees.
+        (PageKind::Join { .. }, Some(tpl)) => localized(tpl, p.lang),
         (PageKind::Join { .. }, None) => (t.join_title.into(), String::new()),
         (PageKind::NotOpen { .. }, _) => (t.not_open_title.into(), t.keep_open.into()),
         (PageKind::Rejected, _) => (t.rejected_title.into(), t.rejected_msg.into()),

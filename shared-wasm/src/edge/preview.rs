@@ -95,6 +95,12 @@ mod tests {
     }
 
     #[test]
+    fn the_join_page_carries_the_promoters_title_too() {
+        let html = render(rules(), None, Lang::Ko, PreviewPage::Join, 0, "n");
+        assert!(html.contains("우리 콘서트 대기실"), "{html}");
+    }
+
+    #[test]
     fn the_queue_page_shows_the_sample_position() {
         let html = render(rules(), None, Lang::En, PreviewPage::Queue, 0, "n");
         assert!(html.contains("12,345"), "{html}");
