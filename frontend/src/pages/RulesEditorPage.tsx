@@ -46,6 +46,16 @@ export function defaultRules(e: Schemas["EventDetail"]): Rules {
   };
 }
 
+/** Stored rules may omit fields that have server defaults; the form shows them. */
+export function withDefaults(r: Rules): Rules {
+  return {
+    ...r,
+    challenge: r.challenge ?? "none",
+    join_limit_per_ip_per_min: r.join_limit_per_ip_per_min ?? 60,
+    pow_difficulty: r.pow_difficulty ?? 16,
+  };
+}
+
 export default function RulesEditorPage() {
   const { id = "" } = useParams();
   const { t, lang } = useLang();
@@ -80,7 +90,7 @@ export default function RulesEditorPage() {
   useEffect(() => {
     if (rules || stored.isPending || !event.data) return;
     if (stored.data) {
-      setRules(stored.data.rules);
+      setRules(withDefaults(stored.data.rules));
       setEdgeTier(stored.data.edge_tier);
     } else if (stored.data === null) {
       setRules(defaultRules(event.data));
@@ -138,7 +148,7 @@ export default function RulesEditorPage() {
         }),
       );
       queryClient.setQueryData(["edge-rules", id], view);
-      setRules(view.rules);
+      setRules(withDefaults(view.rules));
       setSaved(view.version);
     } catch (err) {
       setError(err);
@@ -148,7 +158,7 @@ export default function RulesEditorPage() {
     setError(null);
     const fresh = await stored.refetch();
     if (fresh.data) {
-      setRules(fresh.data.rules);
+      setRules(withDefaults(fresh.data.rules));
       setEdgeTier(fresh.data.edge_tier);
     }
   };

@@ -128,3 +128,40 @@ describe("queue page", () => {
     await waitFor(() => expect(screen.getByRole("link", { name: "대기실로 돌아가기" })).toHaveAttribute("href", "/e/e"));
   });
 });
+
+describe("rules editor", () => {
+  it("shows the server's field error next to its field and handles a version conflict", async () => {
+    const { default: RulesEditorPage } = await import("./RulesEditorPage");
+    const rules = {
+      event_id: "e", version: 3, mode: "queue", method: "fifo", sale_opens_at: 1_800_000_000,
+      new_users_per_minute: 600, max_active: 100, active_slot_secs: 300, protected_paths: [],
+      template: { title_ko: "대기실", title_en: "Room", message_ko: "", message_en: "" },
+    };
+    let puts = 0;
+    fakeApi((url, req) => {
+      if (url.pathname === "/api/v1/events/e") return json(200, { ...event("e", "on_sale", "테스트 공연") });
+      if (url.pathname.endsWith("/edge-rules/preview")) return new Response("<p>preview</p>", { status: 200 });
+      if (url.pathname.endsWith("/edge-rules") && req.method === "GET") {
+        return json(200, { event_id: "e", version: 3, rules, edge_tier: true, updated_at: "", deliveries: [], delivered: true });
+      }
+      if (url.pathname.endsWith("/edge-rules") && req.method === "PUT") {
+        puts++;
+        return puts === 1
+          ? json(422, { code: "VALIDATION_FAILED", status: 422, detail: "bad", errors: [{ field: "rules.new_users_per_minute", message: "must be at least 1" }] })
+          : json(409, { code: "RULES_VERSION_CONFLICT", status: 409, detail: "stale" });
+      }
+      return json(404, { code: "NOT_FOUND", detail: url.pathname });
+    });
+    wrap("/promoter/events/e/rules", <Route path="/promoter/events/:id/rules" element={<RulesEditorPage />} />);
+    const rate = await screen.findByLabelText("분당 입장 인원");
+    fireEvent.change(rate, { target: { value: "0" } });
+    fireEvent.click(screen.getByRole("button", { name: "저장" }));
+    const message = await screen.findByText("must be at least 1");
+    expect(rate.closest("label")).toContainElement(message);
+    expect(rate).toHaveAttribute("aria-describedby", "err-new_users_per_minute");
+    // The next save meets a newer version: the editor says so and offers to reload.
+    fireEvent.click(screen.getByRole("button", { name: "저장" }));
+    expect(await screen.findByText(/다른 사람이 먼저 규칙을 바꿨습니다/)).toBeInTheDocument();
+    expect(screen.getByRole("button", { name: "최신 규칙 불러오기" })).toBeInTheDocument();
+  });
+});
