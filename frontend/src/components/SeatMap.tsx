@@ -100,6 +100,40 @@ const Seat = memo(function Seat({ seat, name, state, selected, tabbable }: SeatP
   );
 });
 
+/** One string per row of what changes per seat, so a row re-renders only when one of
+ *  its own seats changed (a selection touches one row of 80). */
+function rowKey(row: PlacedSeat[], f: (s: PlacedSeat) => string): string {
+  return row.map(f).join(",");
+}
+
+interface SeatRowProps {
+  row: PlacedSeat[];
+  states: string;
+  selected: string;
+  tabbableId: string | null;
+  lang: "ko" | "en";
+  stateWord: Record<SeatState, string>;
+}
+
+const SeatRow = memo(function SeatRow({ row, states, selected, tabbableId, lang, stateWord }: SeatRowProps) {
+  const st = states.split(",") as SeatState[];
+  const sel = selected.split(",");
+  return (
+    <>
+      {row.map((s, i) => (
+        <Seat
+          key={s.id}
+          seat={s}
+          name={`${s.label}, ${formatWon(s.price, lang)}${stateWord[st[i]]}`}
+          state={st[i]}
+          selected={sel[i] === "1"}
+          tabbable={s.id === tabbableId}
+        />
+      ))}
+    </>
+  );
+});
+
 export interface SeatMapProps {
   map: Schemas["SeatMap"];
   states: ReadonlyMap<string, SeatState>;
@@ -114,7 +148,7 @@ export function SeatMap({ map, states, selected, onToggle }: SeatMapProps) {
   const [focusId, setFocusId] = useState<string | null>(null);
   const [zoom, setZoom] = useState(1);
   const svgRef = useRef<SVGSVGElement>(null);
-  const stateWord = useMemo(
+  const stateWord = useMemo<Record<SeatState, string>>(
     () => ({ available: "", held: `, ${t("seats.held")}`, sold: `, ${t("seats.sold")}` }),
     [t],
   );
@@ -191,19 +225,17 @@ export function SeatMap({ map, states, selected, onToggle }: SeatMapProps) {
           {layout.rowLabels.map((r) => (
             <text key={`r${r.y}`} x={LEFT - 6} y={r.y} className="row-label" textAnchor="end" aria-hidden="true">{r.text}</text>
           ))}
-          {layout.seats.map((s) => {
-            const state = states.get(s.id) ?? "available";
-            return (
-              <Seat
-                key={s.id}
-                seat={s}
-                name={`${s.label}, ${formatWon(s.price, lang)}${stateWord[state]}`}
-                state={state}
-                selected={selected.has(s.id)}
-                tabbable={s.id === tabbableId}
-              />
-            );
-          })}
+          {layout.rows.map((row) => (
+            <SeatRow
+              key={row[0]?.id ?? "empty"}
+              row={row}
+              states={rowKey(row, (s) => states.get(s.id) ?? "available")}
+              selected={rowKey(row, (s) => (selected.has(s.id) ? "1" : "0"))}
+              tabbableId={row.some((s) => s.id === tabbableId) ? tabbableId : null}
+              lang={lang}
+              stateWord={stateWord}
+            />
+          ))}
         </svg>
       </div>
     </div>
