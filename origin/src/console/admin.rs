@@ -7,7 +7,7 @@ use crate::booking::{
     AdminReservation, ReservationFilter, ReservationStatus, admin_reservations, platform_totals,
 };
 use crate::catalog::event_counts;
-use crate::http::page::{invalid_query, limit, search_text};
+use crate::http::page::{invalid_query, limit, paginate, search_text};
 use crate::http::{ApiResult, Cursor, Json, Page, Query};
 use crate::state::AppState;
 use axum::extract::State;
@@ -131,17 +131,13 @@ pub(super) async fn reservations(
         after: Cursor::decode_created(q.cursor.as_deref())?,
         limit: limit + 1,
     };
-    let mut items = admin_reservations(&state.db, &filter).await?;
-    let more = items.len() as i64 > limit;
-    items.truncate(limit as usize);
-    let next_cursor = more
-        .then(|| {
-            items
-                .last()
-                .map(|r| Cursor::created(r.created_at, r.id).encode())
-        })
-        .flatten();
-    Ok(Json(Page { items, next_cursor }))
+    let rows = admin_reservations(&state.db, &filter).await?;
+    Ok(Json(paginate(
+        rows,
+        limit,
+        |r| Cursor::created(r.created_at, r.id),
+        |r| r,
+    )))
 }
 
 #[cfg(test)]

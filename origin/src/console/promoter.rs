@@ -4,7 +4,7 @@
 use crate::auth::AuthUser;
 use crate::booking::{SalesFigures, sales_figures};
 use crate::catalog::{EventStatus, event_status, managed_events};
-use crate::http::page::limit;
+use crate::http::page::{limit, paginate};
 use crate::http::{ApiResult, Cursor, Json, Page, Query};
 use crate::state::AppState;
 use axum::extract::State;
@@ -59,23 +59,14 @@ pub(super) async fn my_events(
     let after = Cursor::decode_created(q.cursor.as_deref())?;
     let promoter = (user.role != Role::Admin).then_some(user.id);
     let events = managed_events(&state.db, promoter, after, limit + 1).await?;
-    let more = events.len() as i64 > limit;
-    let events = &events[..events.len().min(limit as usize)];
     let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
     let now = state.clock.now();
     let figures = sales_figures(&state.db, &ids, now).await?;
-    let next_cursor = more
-        .then(|| {
-            events
-                .last()
-                .map(|e| Cursor::created(e.created_at, e.id).encode())
-        })
-        .flatten();
-    let items = events
-        .iter()
-        .map(|e| ManagedEventView {
-            id: e.id,
-            title: e.title.clone(),
+    Ok(Json(paginate(
+        events,
+        limit,
+        |e| Cursor::created(e.created_at, e.id),
+        |e| ManagedEventView {
             status: event_status(
                 now,
                 e.sale_opens_at,
@@ -83,14 +74,15 @@ pub(super) async fn my_events(
                 e.starts_at,
                 e.cancelled_at,
             ),
-            venue_name: e.venue_name.clone(),
+            figures: figures.get(&e.id).copied().unwrap_or_default(),
+            id: e.id,
+            title: e.title,
+            venue_name: e.venue_name,
             starts_at: e.starts_at,
             sale_opens_at: e.sale_opens_at,
             sale_closes_at: e.sale_closes_at,
             cancelled_at: e.cancelled_at,
             created_at: e.created_at,
-            figures: figures.get(&e.id).copied().unwrap_or_default(),
-        })
-        .collect();
-    Ok(Json(Page { items, next_cursor }))
+        },
+    )))
 }
