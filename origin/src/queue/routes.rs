@@ -45,8 +45,9 @@ pub enum EntryDelivery {
     Cookie,
 }
 
+/// Other query parameters are ignored (clients have sent `position` there; it never
+/// counts: the place comes from the pass).
 #[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct DeliveryQuery {
     /// `cookie`: the entry token is set only as an HttpOnly cookie (web pages).
