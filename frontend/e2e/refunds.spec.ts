@@ -37,7 +37,7 @@ test("an admin refunds a fan's booking from the reservation search", async ({ pa
   await logIn(page, "admin@urr.local");
   await page.goto("/admin");
   await expect(page.getByRole("heading", { name: "관리자 대시보드" })).toBeVisible();
-  await expect(page.getByText("최근 예매")).toBeVisible();
+  await expect(page.getByRole("heading", { name: "최근 예매" })).toBeVisible();
   await page.getByRole("link", { name: "예매 관리" }).click();
   await page.getByLabel("상태").selectOption("confirmed");
   await page.getByLabel("이름·이메일·공연").fill("fan9@urr.local");
