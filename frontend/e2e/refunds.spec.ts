@@ -25,9 +25,12 @@ test("a fan cancels a paid booking after seeing the refund it gives", async ({ p
   await expect(dialog).toContainText("전액 69,000원이 환불됩니다.");
   await dialog.getByRole("button", { name: "취소하고 환불받기" }).click();
   await expect(booking).toContainText(/환불됨|취소됨/);
-  // The ticket is void.
+  // The ticket is void, and the payment history shows the money back.
   await page.goto("/me/tickets");
   await expect(page.getByRole("article").filter({ hasText: "얼리버드" }).first()).toContainText("무효");
+  await page.getByRole("link", { name: "결제 내역" }).click();
+  const payment = page.getByRole("listitem").filter({ hasText: "지코 단독 공연" }).first();
+  await expect(payment).toContainText("환불 완료 69,000원");
 });
 
 test("an admin refunds a fan's booking from the reservation search", async ({ page }) => {

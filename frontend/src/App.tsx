@@ -27,6 +27,7 @@ const PaymentSuccessPage = lazy(() => import("./pages/PaymentSuccessPage"));
 const PaymentFailPage = lazy(() => import("./pages/PaymentFailPage"));
 const MyReservationsPage = lazy(() => import("./pages/MyReservationsPage"));
 const MyTicketsPage = lazy(() => import("./pages/MyTicketsPage"));
+const MyPaymentsPage = lazy(() => import("./pages/MyPaymentsPage"));
 const LoginPage = lazy(() => import("./pages/LoginPage"));
 const RegisterPage = lazy(() => import("./pages/RegisterPage"));
 const PromoterPage = lazy(() => import("./pages/PromoterPage"));
@@ -58,6 +59,7 @@ export function App() {
                 <Route path="/payment/fail" element={<Guard><PaymentFailPage /></Guard>} />
                 <Route path="/me/reservations" element={<Guard><MyReservationsPage /></Guard>} />
                 <Route path="/me/tickets" element={<Guard><MyTicketsPage /></Guard>} />
+                <Route path="/me/payments" element={<Guard><MyPaymentsPage /></Guard>} />
                 <Route path="/login" element={<LoginPage />} />
                 <Route path="/register" element={<RegisterPage />} />
                 <Route path="/promoter" element={<Guard roles={["promoter", "admin"]}><PromoterPage /></Guard>} />
@@ -129,6 +131,7 @@ function Layout({ children }: { children: ReactNode }) {
           <NavLink to="/" end>{t("nav.events")}</NavLink>
           {user && <NavLink to="/me/reservations">{t("nav.reservations")}</NavLink>}
           {user && <NavLink to="/me/tickets">{t("nav.tickets")}</NavLink>}
+          {user && <NavLink to="/me/payments">{t("nav.payments")}</NavLink>}
           {hasRole("promoter", "admin") && <NavLink to="/promoter">{t("nav.promoter")}</NavLink>}
           {hasRole("admin") && <NavLink to="/admin">{t("nav.admin")}</NavLink>}
         </nav>

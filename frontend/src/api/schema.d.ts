@@ -582,6 +582,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/me/payments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your payments, newest first: what each paid for, its state, and its refunds. */
+        get: operations["get_me_payments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/me/reservations": {
         parameters: {
             query?: never;
@@ -1680,6 +1697,35 @@ export interface components {
             next_cursor?: string | null;
         };
         /** @description One page of a list. */
+        Page_PaymentHistoryItem: {
+            items: {
+                /**
+                 * Format: int64
+                 * @description Won.
+                 */
+                amount: number;
+                /** Format: date-time */
+                approved_at?: string | null;
+                /** Format: date-time */
+                created_at: string;
+                /** Format: uuid */
+                event_id: string;
+                event_title: string;
+                kind: components["schemas"]["PaymentKind"];
+                method?: string | null;
+                order_id: string;
+                /** Format: int64 */
+                refunded_amount: number;
+                /** @description Oldest first. */
+                refunds: components["schemas"]["RefundView"][];
+                /** Format: uuid */
+                reservation_id: string;
+                status: components["schemas"]["PaymentStatus"];
+            }[];
+            /** @description Pass as `cursor` to get the next page; `null` on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description One page of a list. */
         Page_SeatLayout: {
             items: {
                 config: components["schemas"]["LayoutConfig"];
@@ -1725,6 +1771,36 @@ export interface components {
             /** @description Pass as `cursor` to get the next page; `null` on the last page. */
             next_cursor?: string | null;
         };
+        /** @description One payment in the fan's history. */
+        PaymentHistoryItem: {
+            /**
+             * Format: int64
+             * @description Won.
+             */
+            amount: number;
+            /** Format: date-time */
+            approved_at?: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            event_id: string;
+            event_title: string;
+            kind: components["schemas"]["PaymentKind"];
+            method?: string | null;
+            order_id: string;
+            /** Format: int64 */
+            refunded_amount: number;
+            /** @description Oldest first. */
+            refunds: components["schemas"]["RefundView"][];
+            /** Format: uuid */
+            reservation_id: string;
+            status: components["schemas"]["PaymentStatus"];
+        };
+        /**
+         * @description What a payment paid for.
+         * @enum {string}
+         */
+        PaymentKind: "tickets";
         /**
          * @description The life cycle of an order's payment.
          *
@@ -2446,7 +2522,11 @@ export interface operations {
                     "application/json": components["schemas"]["Page_AdminReservation"];
                 };
             };
-            /** @description `INVALID_QUERY`: A query parameter is invalid; `errors` names it */
+            /**
+             * @description `INVALID_QUERY`: A query parameter is invalid; `errors` names it
+             *
+             *     `INVALID_CURSOR`: `cursor` is not a cursor this list returned; start again without it
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6566,6 +6646,97 @@ export interface operations {
             };
         };
     };
+    get_me_payments: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                /** @description 1..=100, default 20. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_PaymentHistoryItem"];
+                };
+            };
+            /**
+             * @description `INVALID_QUERY`: A query parameter is invalid; `errors` names it
+             *
+             *     `INVALID_CURSOR`: `cursor` is not a cursor this list returned; start again without it
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_me_reservations: {
         parameters: {
             query?: {
@@ -7241,7 +7412,11 @@ export interface operations {
                     "application/json": components["schemas"]["Page_ManagedEventView"];
                 };
             };
-            /** @description `INVALID_QUERY`: A query parameter is invalid; `errors` names it */
+            /**
+             * @description `INVALID_QUERY`: A query parameter is invalid; `errors` names it
+             *
+             *     `INVALID_CURSOR`: `cursor` is not a cursor this list returned; start again without it
+             */
             400: {
                 headers: {
                     [name: string]: unknown;

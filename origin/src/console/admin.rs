@@ -98,7 +98,7 @@ pub struct ReservationsQuery {
     pub limit: Option<i64>,
 }
 
-crate::problems!(ReservationsProblems: [codes::AUTH, codes::QUERY], FORBIDDEN_ROLE);
+crate::problems!(ReservationsProblems: [codes::AUTH, codes::QUERY], FORBIDDEN_ROLE, INVALID_CURSOR);
 
 /// Every reservation, newest first, with the fan's name and email, filtered by status,
 /// event and text.

@@ -39,7 +39,7 @@ pub struct ManagedEventView {
     pub figures: SalesFigures,
 }
 
-crate::problems!(MyEventsProblems: [codes::AUTH, codes::QUERY], FORBIDDEN_ROLE);
+crate::problems!(MyEventsProblems: [codes::AUTH, codes::QUERY], FORBIDDEN_ROLE, INVALID_CURSOR);
 
 /// Your events (admins: every event), newest first, with tickets sold, held now,
 /// still available and revenue.

@@ -37,11 +37,13 @@
 //! | `POST /api/v1/payments/confirm` | 200 paid + tickets (also on repeats); 402 `PAYMENT_DECLINED`; 404 `ORDER_NOT_FOUND`; 409 `HOLD_EXPIRED`, `PAYMENT_IN_PROGRESS`, `ORDER_REFUNDED`, `RESERVATION_CLOSED`; 422 `PAYMENT_AMOUNT_MISMATCH`, `AMOUNT_BELOW_MINIMUM`; 502 `PAYMENT_PROVIDER_UNAVAILABLE`, `PAYMENT_VERIFICATION_FAILED` |
 //! | `GET /api/v1/payments/{order_id}` | the order's payment state |
 //! | `GET /api/v1/payments/config` | the widget client key and the refund policy |
+//! | `GET /api/v1/me/payments` | the caller's payments, newest first, with their refunds |
 //! | `POST /api/v1/payments/toss/webhook` | 200 with the same body for any JSON (400 for non-JSON, 429 over the rate limits) |
 //! | `POST /api/v1/reservations/{id}/cancel` | 200 cancelled/refunded; 202 refund pending at Toss; 409 `REFUND_WINDOW_CLOSED`, `REFUND_REFUSED`, `RESERVATION_NOT_CANCELLABLE`, `PAYMENT_IN_PROGRESS` |
 //! | `POST /api/v1/admin/reservations/{id}/refund` | as above, always a full refund |
 
 mod config;
+mod history;
 mod limit;
 mod model;
 mod reconcile;
@@ -90,6 +92,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(toss_webhook))
         .routes(routes!(cancel_reservation))
         .routes(routes!(admin_refund))
+        .routes(routes!(history::my_payments))
 }
 
 /// Registers the reconciler.

@@ -515,3 +515,16 @@ impl crate::booking::PaymentsInFlight for InFlight {
         })
     }
 }
+
+/// Every refund of `orders`, oldest first.
+pub(super) async fn refunds_of(
+    db: &sqlx::PgPool,
+    orders: &[String],
+) -> sqlx::Result<Vec<RefundRow>> {
+    sqlx::query_as::<_, RefundRow>(&format!(
+        "SELECT {REFUND_COLUMNS} FROM refunds WHERE order_id = ANY($1) ORDER BY created_at, id"
+    ))
+    .bind(orders)
+    .fetch_all(db)
+    .await
+}

@@ -1233,3 +1233,75 @@ async fn a_confirm_in_flight_when_the_event_is_cancelled_is_refunded() {
     assert_ne!(reservation_status(app, held.id).await, "confirmed");
     assert_eq!(outbox_count(app, "payment.confirmed").await, 0);
 }
+
+#[tokio::test]
+async fn a_fan_sees_each_of_their_payments_with_its_refunds_newest_first() {
+    let env = crate::client::spawn_env(&[]).await;
+    let app = &env.app;
+    let fan = app.create_user(Role::Fan).await;
+    let other = app.create_user(Role::Fan).await;
+    let ev = create_event(
+        app,
+        EventSpec::on_sale(app)
+            .standing("Standing", 40_000, 50)
+            .limit(10),
+    )
+    .await;
+    let tt = ev.ticket_types[0];
+    let first = crate::client::hold_standing(app, &fan, ev.id, tt, 1).await;
+    crate::client::pay(&env, &fan, &first).await;
+    let second = crate::client::hold_standing(app, &fan, ev.id, tt, 2).await;
+    crate::client::pay(&env, &fan, &second).await;
+    let theirs = crate::client::hold_standing(app, &other, ev.id, tt, 1).await;
+    crate::client::pay(&env, &other, &theirs).await;
+    // The first order is cancelled by the fan two days before the show: the policy
+    // gives 90 % back.
+    let res = app.fan(&fan).cancel(first.id).await;
+    assert!(res.status().is_success(), "{}", res.status());
+
+    let res = app
+        .get("/api/v1/me/payments?limit=1", Some(&fan.token))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page1 = json(res).await;
+    assert_eq!(
+        page1["items"][0]["order_id"],
+        second.order_id.as_str(),
+        "{page1}"
+    );
+    assert_eq!(page1["items"][0]["status"], "paid");
+    assert_eq!(page1["items"][0]["amount"], 80_000);
+    assert_eq!(page1["items"][0]["kind"], "tickets");
+    assert_eq!(page1["items"][0]["event_title"], "Test concert");
+    assert_eq!(page1["items"][0]["refunds"], json!([]));
+    let cursor = page1["next_cursor"]
+        .as_str()
+        .expect("a second page")
+        .to_owned();
+    let res = app
+        .get(
+            &format!("/api/v1/me/payments?limit=1&cursor={cursor}"),
+            Some(&fan.token),
+        )
+        .await;
+    let page2 = json(res).await;
+    let item = &page2["items"][0];
+    assert_eq!(item["order_id"], first.order_id.as_str());
+    assert_eq!(item["status"], "partially_refunded");
+    assert_eq!(item["refunded_amount"], 36_000);
+    assert_eq!(item["refunds"].as_array().map(Vec::len), Some(1));
+    assert_eq!(item["refunds"][0]["amount"], 36_000);
+    assert_eq!(item["refunds"][0]["status"], "completed");
+    assert!(
+        page2["next_cursor"].is_null(),
+        "only the fan's own two payments: {page2}"
+    );
+
+    // Without a session: 401; a foreign cursor: 400.
+    let res = app.get("/api/v1/me/payments", None).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = app
+        .get("/api/v1/me/payments?cursor=bm9wZQ", Some(&fan.token))
+        .await;
+    assert_problem(res, StatusCode::BAD_REQUEST, "INVALID_CURSOR").await;
+}

@@ -342,6 +342,15 @@ async fn consoles_show_sales_figures_that_add_up() {
     assert!(second["next_cursor"].is_null());
     let res = list("status=sold".into()).await;
     assert_problem(res, StatusCode::BAD_REQUEST, "INVALID_QUERY").await;
+    let res = list("cursor=bm9wZQ".into()).await;
+    assert_problem(res, StatusCode::BAD_REQUEST, "INVALID_CURSOR").await;
+    let res = app
+        .get(
+            "/api/v1/promoter/events?cursor=bm9wZQ",
+            Some(&promoter.token),
+        )
+        .await;
+    assert_problem(res, StatusCode::BAD_REQUEST, "INVALID_CURSOR").await;
 }
 
 fn urlencode(s: &str) -> String {
