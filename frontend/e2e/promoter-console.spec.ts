@@ -34,10 +34,14 @@ test("a promoter creates, edits and cancels an event", async ({ page }) => {
   await row.getByRole("link", { name: /^(수정|Edit)$/ }).click();
   await expect(page.getByLabel(/^제목$|^Title$/)).toHaveValue(title);
   await page.getByLabel(/^제목$|^Title$/).fill(`${title} (수정)`);
+  // Its ticket type is edited in place: 30 more tickets.
+  await expect(page.getByLabel(/^수량$|^Quantity$/)).toHaveValue("120");
+  await page.getByLabel(/^수량$|^Quantity$/).fill("150");
   await page.getByRole("button", { name: /^(저장|Save)$/ }).click();
   await expect(page).toHaveURL(/\/promoter$/);
   const edited = page.getByRole("row").filter({ hasText: `${title} (수정)` });
   await expect(edited).toBeVisible();
+  await expect(edited).toContainText("150");
 
   // Cancel: the dialog first says what would be released and refunded.
   await edited.getByRole("button", { name: /공연 취소|Cancel event/ }).click();

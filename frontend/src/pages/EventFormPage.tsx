@@ -11,6 +11,9 @@ import { useLang } from "../i18n";
 import { fromKstInput, toKstInput } from "../lib/format";
 
 interface TicketTypeDraft {
+  /** Set for a ticket type that exists (edited with PATCH); new ones are created. */
+  id?: string;
+  version?: number;
   name: string;
   price: string;
   total_quantity: string;
@@ -63,6 +66,15 @@ export default function EventFormPage() {
       max_tickets_per_user: String(e.max_tickets_per_user),
     });
     setVersion(e.version);
+    setTypes(
+      e.ticket_types.map((tt) => ({
+        id: tt.id,
+        version: tt.version,
+        name: tt.name,
+        price: String(tt.price),
+        total_quantity: String(tt.total_quantity),
+      })),
+    );
   }, [current.data]);
 
   const set = (k: keyof typeof blank) => (e: { target: { value: string } }) =>
@@ -76,6 +88,8 @@ export default function EventFormPage() {
       const when = (v: string) => (v ? fromKstInput(v) : "");
       if (editing && id) {
         const body: Schemas["UpdateEvent"] = {
+          venue_id: form.venue_id,
+          artist_id: form.artist_id || null,
           title: form.title,
           description: form.description,
           poster_url: form.poster_url || null,
@@ -86,6 +100,29 @@ export default function EventFormPage() {
           version,
         };
         await unwrap(api.PATCH("/api/v1/events/{event_id}", { params: { path: { event_id: id } }, body }));
+        // Ticket types: changed ones are patched (with the version read), new ones added.
+        const before = new Map((current.data?.ticket_types ?? []).map((tt) => [tt.id, tt]));
+        for (const tt of types) {
+          const price = Number(tt.price);
+          const total = Number(tt.total_quantity);
+          const old = tt.id ? before.get(tt.id) : undefined;
+          if (tt.id && old) {
+            if (old.name === tt.name && old.price === price && old.total_quantity === total) continue;
+            await unwrap(
+              api.PATCH("/api/v1/ticket-types/{ticket_type_id}", {
+                params: { path: { ticket_type_id: tt.id } },
+                body: { name: tt.name, price, total_quantity: total, version: tt.version },
+              }),
+            );
+          } else if (!tt.id) {
+            await unwrap(
+              api.POST("/api/v1/events/{event_id}/ticket-types", {
+                params: { path: { event_id: id } },
+                body: { name: tt.name, price, total_quantity: total },
+              }),
+            );
+          }
+        }
         navigate("/promoter");
       } else {
         const body: Schemas["CreateEvent"] = {
@@ -126,7 +163,8 @@ export default function EventFormPage() {
   const select = (k: "venue_id" | "artist_id" | "seat_layout_id", options: { id: string; name: string }[], none?: string) => (
     <label>
       {t(`eventForm.${k}`)}
-      <select value={form[k]} onChange={set(k)} disabled={editing} aria-describedby={`err-${k}`}>
+      {/* The seat layout is fixed once seats exist; venue and artist can still change. */}
+      <select value={form[k]} onChange={set(k)} disabled={editing && k === "seat_layout_id"} aria-describedby={`err-${k}`}>
         {none !== undefined && <option value="">{none}</option>}
         {none === undefined && <option value="" disabled>{t("eventForm.choose")}</option>}
         {options.map((o) => <option key={o.id} value={o.id}>{o.name}</option>)}
@@ -153,7 +191,7 @@ export default function EventFormPage() {
         {input("sale_opens_at", "datetime-local", { required: true })}
         {input("sale_closes_at", "datetime-local", { required: true })}
         {input("max_tickets_per_user", "number", { min: 1, max: 10 })}
-        {!editing && (
+        {(!editing || !current.data?.seat_map) && (
           <fieldset>
             <legend>{t("eventForm.ticketTypes")}</legend>
             {types.map((tt, i) => (
@@ -161,7 +199,9 @@ export default function EventFormPage() {
                 <label>{t("eventForm.ttName")}<input value={tt.name} onChange={(e) => setTypes((ts) => ts.map((x, j) => (j === i ? { ...x, name: e.target.value } : x)))} /></label>
                 <label>{t("eventForm.ttPrice")}<input type="number" min={0} value={tt.price} onChange={(e) => setTypes((ts) => ts.map((x, j) => (j === i ? { ...x, price: e.target.value } : x)))} /></label>
                 <label>{t("eventForm.ttQuantity")}<input type="number" min={0} value={tt.total_quantity} onChange={(e) => setTypes((ts) => ts.map((x, j) => (j === i ? { ...x, total_quantity: e.target.value } : x)))} /></label>
-                <button type="button" className="link" onClick={() => setTypes((ts) => ts.filter((_, j) => j !== i))}>{t("eventForm.remove")}</button>
+                {!tt.id && (
+                  <button type="button" className="link" onClick={() => setTypes((ts) => ts.filter((_, j) => j !== i))}>{t("eventForm.remove")}</button>
+                )}
                 <FieldMessage error={error} field={`ticket_types[${i}].price`} id={`err-tt-${i}`} />
               </div>
             ))}
