@@ -5,12 +5,14 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useMemo, useState, type FormEvent } from "react";
 import { useParams } from "react-router";
-import { api, ApiError, getAccessToken, unwrap, type Schemas } from "../api/client";
+import { api, ApiError, sessionFetch, toApiError, unwrap, type Schemas } from "../api/client";
 import { FieldMessage, ProblemMessage } from "../components/ProblemMessage";
 import { useLang } from "../i18n";
 import { formatDateTime } from "../lib/format";
 
 type Rules = Schemas["EdgeRules"];
+
+const previewFetch = sessionFetch();
 type PreviewPage = "queue" | "join" | "not_open";
 
 const toInput = (unix: number | null | undefined) =>
@@ -104,14 +106,18 @@ export default function RulesEditorPage() {
     const ctl = new AbortController();
     const timer = setTimeout(async () => {
       const render = async (l: "ko" | "en") => {
-        const res = await fetch(`/api/v1/events/${id}/edge-rules/preview`, {
-          method: "POST",
-          credentials: "include",
-          signal: ctl.signal,
-          headers: { "content-type": "application/json", authorization: `Bearer ${getAccessToken() ?? ""}` },
-          body: `{"rules":${previewBody},"lang":"${l}","page":"${page}"}`,
-        });
-        if (!res.ok) throw new ApiError({ status: res.status, ...(await res.json()) });
+        // HTML, not JSON: through the session's fetch (token, refresh on 401), not the
+        // typed JSON client.
+        const res = await previewFetch(
+          new Request(`${window.location.origin}/api/v1/events/${id}/edge-rules/preview`, {
+            method: "POST",
+            credentials: "include",
+            signal: ctl.signal,
+            headers: { "content-type": "application/json" },
+            body: `{"rules":${previewBody},"lang":"${l}","page":"${page}"}`,
+          }),
+        );
+        if (!res.ok) throw toApiError(await res.json().catch(() => null), res);
         return res.text();
       };
       try {
