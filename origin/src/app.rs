@@ -9,8 +9,8 @@ use crate::state::AppState;
 use crate::store::Redis;
 use crate::workers::Workers;
 use crate::{
-    auth, booking, catalog, console, health, http, lifecycle, openapi, outbox, payments, queue,
-    tickets,
+    auth, booking, catalog, console, health, http, lifecycle, memberships, openapi, outbox,
+    payments, queue, resale, tickets,
 };
 use anyhow::{Context, Result};
 use axum::{Extension, Router};
@@ -50,6 +50,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(queue::router())
         .merge(tickets::router())
         .merge(lifecycle::router())
+        .merge(memberships::router())
+        .merge(resale::router())
         .merge(console::router())
 }
 
@@ -98,6 +100,8 @@ fn start_workers(state: &AppState) -> Workers {
     payments::start_workers(state, &mut workers);
     queue::start_workers(state, &mut workers);
     outbox::start_workers(state, &mut workers);
+    memberships::start_workers(state, &mut workers);
+    resale::start_workers(state, &mut workers);
     let s = state.clone();
     workers.every("auth_refresh_purge", Duration::from_secs(3600), move || {
         let s = s.clone();
@@ -172,7 +176,11 @@ impl Application {
         };
         let booking = booking::Booking::new(&config.booking, Arc::new(payments::InFlight));
         let auth = auth::Auth::new(&config.auth);
-        let catalog = catalog::Catalog::new(config.booking.event_cache_ttl, Arc::new(queue::Modes));
+        let catalog = catalog::Catalog::new(
+            config.booking.event_cache_ttl,
+            Arc::new(queue::Modes),
+            Arc::new(memberships::Windows),
+        );
         let state = AppState {
             config: Arc::new(config),
             db,

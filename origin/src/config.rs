@@ -142,6 +142,7 @@ pub struct Config {
     pub payments: crate::payments::PaymentsConfig,
     pub outbox: crate::outbox::OutboxConfig,
     pub queue: crate::queue::QueueConfig,
+    pub resale: crate::resale::ResaleConfig,
 }
 
 /// Signing and verification keys (see `shared_wasm::token`).
@@ -190,6 +191,7 @@ impl Config {
             payments: crate::payments::PaymentsConfig::from_vars(v)?,
             outbox: crate::outbox::OutboxConfig::from_vars(v)?,
             queue: crate::queue::QueueConfig::from_vars(v)?,
+            resale: crate::resale::ResaleConfig::from_vars(v)?,
         })
         .and_then(Config::check)
     }

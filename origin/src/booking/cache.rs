@@ -45,7 +45,7 @@ pub struct EventCache {
 }
 
 const EVENT_COLUMNS: &str = "id, title, seat_layout_id, starts_at, sale_opens_at, sale_closes_at,
-     cancelled_at, max_tickets_per_user";
+     cancelled_at, max_tickets_per_user, artist_id";
 
 impl EventCache {
     /// Event rows live `ttl` (0: read every time).

@@ -47,7 +47,7 @@ pub async fn create(
     let digest = want.digest();
     let (event, lines) = load_request(state, event_id, &want).await?;
     let now = state.clock.now();
-    check_sale_window(&event, user, now)?;
+    check_sale_window(state, event_id, &event, user, now).await?;
     let limit = i64::from(event.max_tickets_per_user);
     if want.ticket_count() > limit {
         return Err(limit_exceeded(limit, None));

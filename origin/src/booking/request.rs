@@ -23,15 +23,18 @@ pub struct BookableEvent {
     pub sale_closes_at: DateTime<Utc>,
     pub cancelled_at: Option<DateTime<Utc>>,
     pub max_tickets_per_user: i32,
+    /// Events with an artist open per membership tier (presale).
+    pub artist_id: Option<Uuid>,
 }
 
-/// The sale-window rule: reservations only while the event is on sale.
-///
-/// Presale hook: memberships will open earlier windows per tier here (diamond at the
-/// sale opening minus N hours, ...). The signature already carries the user for that.
-pub fn check_sale_window(
+/// The sale-window rule: reservations only while the event is on sale, and for events
+/// with an artist only once the caller's presale window has opened (members of higher
+/// tiers first). A fan refused for their window is told when it opens.
+pub async fn check_sale_window(
+    state: &AppState,
+    event_id: Uuid,
     event: &BookableEvent,
-    _user: &AuthUser,
+    user: &AuthUser,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
     if event.cancelled_at.is_some() {
@@ -43,14 +46,28 @@ pub fn check_sale_window(
     if now < event.sale_opens_at {
         return Err(
             ApiError::new(Code::SALE_NOT_OPEN, "The sale has not opened yet")
-                .with("sale_opens_at", event.sale_opens_at),
+                .with("sale_opens_at", event.sale_opens_at)
+                .with("opens_at", event.sale_opens_at),
         );
     }
     if now >= event.sale_closes_at || now >= event.starts_at {
         return Err(ApiError::new(Code::SALE_CLOSED, "The sale has closed")
             .with("sale_closes_at", event.sale_closes_at));
     }
-    Ok(())
+    let window = crate::catalog::fan_window(
+        &*state.catalog.presales,
+        &state.db,
+        event_id,
+        event.artist_id,
+        event.sale_opens_at,
+        user.id,
+        now,
+    )
+    .await?;
+    match window {
+        Some(w) if !w.open => Err(w.not_open()),
+        _ => Ok(()),
+    }
 }
 
 /// A validated request.
@@ -222,7 +239,7 @@ pub(super) async fn load_request(
     let db = &state.db;
     let sql =
         "SELECT e.id, e.title, e.seat_layout_id, e.starts_at, e.sale_opens_at, e.sale_closes_at,
-                e.cancelled_at, e.max_tickets_per_user,
+                e.cancelled_at, e.max_tickets_per_user, e.artist_id,
                 t.id AS line_id, t.name AS line_label, t.price::bigint AS line_price,
                 t.available_quantity::bigint AS line_available
          FROM events e LEFT JOIN ticket_types t ON t.event_id = e.id AND t.id = ANY($2)
@@ -243,6 +260,7 @@ pub(super) async fn load_request(
         sale_closes_at: first.get("sale_closes_at"),
         cancelled_at: first.get("cancelled_at"),
         max_tickets_per_user: first.get("max_tickets_per_user"),
+        artist_id: first.get("artist_id"),
     };
     let found: Vec<(Uuid, String, i64, i64)> = rows
         .iter()

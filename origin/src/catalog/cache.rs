@@ -20,6 +20,7 @@
 
 use super::events::{EventDetail, load_detail};
 use super::model::{EventStatus, event_not_found, event_status};
+use super::presale::Presales;
 use super::queue_mode::QueueModes;
 use crate::http::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -37,23 +38,32 @@ pub struct Catalog {
     pub details: DetailCache,
     /// The queue module's answer to how an event queues (see [`QueueModes`]).
     pub(crate) queue_modes: Arc<dyn QueueModes>,
+    /// The memberships module's presale answers (see [`Presales`]).
+    pub(crate) presales: Arc<dyn Presales>,
 }
 
 impl Catalog {
     /// Details live `ttl` (`URR_EVENT_CACHE_TTL_MS`; 0 turns the cache off).
-    pub fn new(ttl: std::time::Duration, queue_modes: Arc<dyn QueueModes>) -> Catalog {
+    pub fn new(
+        ttl: std::time::Duration,
+        queue_modes: Arc<dyn QueueModes>,
+        presales: Arc<dyn Presales>,
+    ) -> Catalog {
         Catalog {
             details: DetailCache::new(ttl),
             queue_modes,
+            presales,
         }
     }
 }
 
 /// One cached detail: its JSON and what its status was derived from.
-struct Cached {
-    json: Bytes,
+pub struct Cached {
+    pub json: Bytes,
+    /// Events with an artist have a presale; the caller's window is added per request.
+    pub artist_id: Option<Uuid>,
+    pub sale_opens_at: DateTime<Utc>,
     status: EventStatus,
-    sale_opens_at: DateTime<Utc>,
     sale_closes_at: DateTime<Utc>,
     starts_at: DateTime<Utc>,
     cancelled_at: Option<DateTime<Utc>>,
@@ -64,6 +74,7 @@ impl Cached {
         Ok(Cached {
             json: Bytes::from(serde_json::to_vec(detail).map_err(ApiError::internal)?),
             status: detail.status,
+            artist_id: detail.artist.as_ref().map(|a| a.id),
             sale_opens_at: detail.sale_opens_at,
             sale_closes_at: detail.sale_closes_at,
             starts_at: detail.starts_at,
@@ -98,24 +109,24 @@ impl DetailCache {
         DetailCache { entries }
     }
 
-    /// The detail of `id` as JSON; 404 `EVENT_NOT_FOUND` (never cached) for an unknown
+    /// The detail of `id` (its JSON and what the caller-specific parts need); 404 `EVENT_NOT_FOUND` (never cached) for an unknown
     /// event.
-    pub async fn get(&self, state: &AppState, id: Uuid) -> ApiResult<Bytes> {
+    pub async fn get(&self, state: &AppState, id: Uuid) -> ApiResult<Arc<Cached>> {
         let now = state.clock.now();
         let Some(entries) = &self.entries else {
-            return Ok(load(state, id, now).await?.json);
+            return Ok(Arc::new(load(state, id, now).await?));
         };
         let cached = entries
             .get_or_load(id, async { load(state, id, now).await.map(Arc::new) })
             .await
             .map_err(ApiError::from_shared)?;
         if cached.status_at(now) == cached.status {
-            return Ok(cached.json.clone());
+            return Ok(cached);
         }
         // The clock crossed a sale or show boundary since it was built.
         let fresh = Arc::new(load(state, id, now).await?);
         entries.insert(id, fresh.clone()).await;
-        Ok(fresh.json.clone())
+        Ok(fresh)
     }
 
     /// Drops the entry of `id` (after an edit through this replica).
@@ -140,7 +151,7 @@ impl DetailCache {
 
 async fn load(state: &AppState, id: Uuid, now: DateTime<Utc>) -> ApiResult<Cached> {
     let mut conn = state.db.acquire().await?;
-    let detail = load_detail(&mut conn, id, now, &*state.catalog.queue_modes)
+    let detail = load_detail(&mut conn, id, now, &state.catalog)
         .await?
         .ok_or_else(event_not_found)?;
     Cached::of(&detail)

@@ -26,6 +26,7 @@ pub mod demo;
 mod events;
 pub mod layout;
 mod model;
+mod presale;
 mod queue_mode;
 mod seat_layouts;
 mod ticket_types;
@@ -47,6 +48,10 @@ pub use model::{
     EventRecord, EventStatus, ManagedEvent, SeatRecord, TicketTypeRecord, authorize_event_manager,
     ensure_owner, event_counts, event_not_found, event_status, find_event, find_seats,
     find_ticket_type, list_seats, list_ticket_types, managed_events,
+};
+pub use presale::{
+    FanWindow, NoPresales, PresaleOffsets, PresaleSchedule, PresaleWindow, Presales, Tier,
+    fan_window,
 };
 pub use queue_mode::{NoQueues, QueueMode, QueueModes};
 pub use validate::MAX_PRICE;

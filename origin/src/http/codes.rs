@@ -91,6 +91,21 @@ codes! {
     SEAT_UNAVAILABLE = CONFLICT, "Some seats are already held or sold; nothing was held";
     SOLD_OUT = CONFLICT, "Not enough tickets left; nothing was held";
     TICKET_LIMIT_EXCEEDED = CONFLICT, "The event's per-person ticket limit would be exceeded; nothing was held";
+    // memberships
+    MEMBERSHIP_ACTIVE = CONFLICT, "You are already a member; renew within 30 days of the expiry";
+    MEMBERSHIP_NOT_FOUND = NOT_FOUND, "No such membership";
+    MEMBERSHIP_NOT_OFFERED = CONFLICT, "This artist offers no paid membership";
+    MEMBERSHIP_REQUIRED = FORBIDDEN, "An active membership of the event's artist is required";
+    // resale
+    LISTING_NOT_FOUND = NOT_FOUND, "No such listing";
+    LISTING_UNAVAILABLE = CONFLICT, "The listing is no longer for sale";
+    LISTING_RESERVED = CONFLICT, "Another fan is paying for this listing; try again when their hold ends";
+    LISTING_CUTOFF_PASSED = CONFLICT, "Resale closes before the show; this ticket can no longer be listed or bought";
+    OWN_LISTING = CONFLICT, "You cannot buy your own listing";
+    TICKET_NOT_LISTABLE = CONFLICT, "This ticket cannot be listed (checked in, void, or already listed)";
+    TICKET_LISTED = CONFLICT, "A ticket of this booking is listed or resold; withdraw the listing first";
+    PAYOUT_NOT_FOUND = NOT_FOUND, "No such payout";
+    PAYOUT_NOT_PENDING = CONFLICT, "This payout is not pending";
     // catalog
     ARTIST_IN_USE = CONFLICT, "Events (or memberships) still reference this artist";
     ARTIST_NAME_TAKEN = CONFLICT, "An artist with this name already exists";

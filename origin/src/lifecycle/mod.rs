@@ -84,7 +84,7 @@ pub(crate) async fn update(
         .with("fields", &edit.schedule_moved));
     }
     apply_edit(&mut tx, &cur, edit, now).await?;
-    let detail = load_detail(&mut tx, cur.id, now, &*state.catalog.queue_modes)
+    let detail = load_detail(&mut tx, cur.id, now, &state.catalog)
         .await?
         .ok_or_else(event_not_found)?;
     tx.commit().await?;
@@ -189,7 +189,7 @@ pub(crate) async fn cancel(
     }
     mark_cancelled(&mut tx, event.id, now).await?;
     let (closed, cancellation) = on_event_cancelled(&state, &mut tx, &event, now).await?;
-    let detail = load_detail(&mut tx, event.id, now, &*state.catalog.queue_modes)
+    let detail = load_detail(&mut tx, event.id, now, &state.catalog)
         .await?
         .ok_or_else(event_not_found)?;
     tx.commit().await?;

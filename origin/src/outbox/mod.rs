@@ -74,16 +74,46 @@ pub enum Topic {
     /// user_id, seat_id, ticket_type_id, label, price}`.
     #[serde(rename = "ticket.issued")]
     TicketIssued,
+    /// A membership order was paid: joined or renewed. `{membership_id, order_id,
+    /// user_id, artist_id, renewal, amount, expires_at}`.
+    #[serde(rename = "membership.activated")]
+    MembershipActivated,
+    /// A membership ran out. `{membership_id, user_id, artist_id, expired_at}`.
+    #[serde(rename = "membership.expired")]
+    MembershipExpired,
+    /// Points awarded (positive) or clawed back (negative). `{membership_id, user_id,
+    /// artist_id, entry_id, reason, source, points, balance, tier}`.
+    #[serde(rename = "membership.points")]
+    MembershipPoints,
+    /// A ticket was put up for resale. `{listing_id, ticket_id, event_id, seller_id,
+    /// price, fee}`.
+    #[serde(rename = "resale.listed")]
+    ResaleListed,
+    /// A listing ended unsold. `{listing_id, ticket_id, event_id, seller_id, reason:
+    /// withdrawn | expired | refunded}`.
+    #[serde(rename = "resale.closed")]
+    ResaleClosed,
+    /// A listing was bought: the seller's ticket is void, the buyer's issued, the
+    /// payout owed. `{listing_id, order_id, event_id, seller_id, buyer_id, old_ticket_id,
+    /// new_ticket_id, price, fee, payout_id}`.
+    #[serde(rename = "resale.sold")]
+    ResaleSold,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 6] = [
+    pub const ALL: [Topic; 12] = [
         Topic::ReservationCreated,
         Topic::ReservationExpired,
         Topic::ReservationCancelled,
         Topic::PaymentConfirmed,
         Topic::PaymentRefunded,
         Topic::TicketIssued,
+        Topic::MembershipActivated,
+        Topic::MembershipExpired,
+        Topic::MembershipPoints,
+        Topic::ResaleListed,
+        Topic::ResaleClosed,
+        Topic::ResaleSold,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -94,6 +124,12 @@ impl Topic {
             Topic::PaymentConfirmed => "payment.confirmed",
             Topic::PaymentRefunded => "payment.refunded",
             Topic::TicketIssued => "ticket.issued",
+            Topic::MembershipActivated => "membership.activated",
+            Topic::MembershipExpired => "membership.expired",
+            Topic::MembershipPoints => "membership.points",
+            Topic::ResaleListed => "resale.listed",
+            Topic::ResaleClosed => "resale.closed",
+            Topic::ResaleSold => "resale.sold",
         }
     }
 

@@ -33,6 +33,10 @@ pub struct HistoryQuery {
 pub enum PaymentKind {
     /// Tickets of a reservation.
     Tickets,
+    /// A year of an artist's membership.
+    Membership,
+    /// A ticket bought on the resale market.
+    Resale,
 }
 
 /// One payment in the fan's history.
@@ -40,9 +44,17 @@ pub enum PaymentKind {
 pub struct PaymentHistoryItem {
     pub order_id: String,
     pub kind: PaymentKind,
-    pub reservation_id: Uuid,
-    pub event_id: Uuid,
-    pub event_title: String,
+    /// Tickets only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reservation_id: Option<Uuid>,
+    /// Tickets and resale purchases.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_title: Option<String>,
+    /// Memberships: whose.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artist_name: Option<String>,
     pub status: PaymentStatus,
     /// Won.
     pub amount: i64,
@@ -58,7 +70,7 @@ pub struct PaymentHistoryItem {
 
 struct Keyed {
     item: PaymentHistoryItem,
-    reservation_id: Uuid,
+    subject_id: Uuid,
 }
 
 crate::problems!(HistoryProblems: [codes::AUTH, codes::QUERY], INVALID_CURSOR);
@@ -78,14 +90,20 @@ pub(super) async fn my_payments(
     let limit = limit(q.limit)?;
     let (after_t, after_id) = Cursor::decode_created(q.cursor.as_deref())?.unzip();
     let rows = sqlx::query(
-        "SELECT p.order_id, p.reservation_id, r.event_id, e.title, p.status, p.amount,
+        "SELECT p.order_id, p.kind, p.subject_id, p.reservation_id, e.id AS event_id,
+                e.title, a.name AS artist_name, p.status, p.amount,
                 p.refunded_amount, p.method, p.approved_at, p.created_at
          FROM payments p
-         JOIN reservations r ON r.id = p.reservation_id
-         JOIN events e ON e.id = r.event_id
+         LEFT JOIN reservations r ON r.id = p.reservation_id
+         LEFT JOIN resale_purchases rp ON p.kind = 'resale' AND rp.id = p.subject_id
+         LEFT JOIN transfer_listings l ON l.id = rp.listing_id
+         LEFT JOIN events e ON e.id = COALESCE(r.event_id, l.event_id)
+         LEFT JOIN membership_orders mo ON p.kind = 'membership' AND mo.id = p.subject_id
+         LEFT JOIN memberships m ON m.id = mo.membership_id
+         LEFT JOIN artists a ON a.id = m.artist_id
          WHERE p.user_id = $1
-           AND ($2::timestamptz IS NULL OR (p.created_at, p.reservation_id) < ($2, $3))
-         ORDER BY p.created_at DESC, p.reservation_id DESC
+           AND ($2::timestamptz IS NULL OR (p.created_at, p.subject_id) < ($2, $3))
+         ORDER BY p.created_at DESC, p.subject_id DESC
          LIMIT $4",
     )
     .bind(user.id)
@@ -97,15 +115,20 @@ pub(super) async fn my_payments(
     let mut items = Vec::with_capacity(rows.len());
     for r in rows {
         let status: String = r.try_get("status")?;
-        let reservation_id: Uuid = r.try_get("reservation_id")?;
+        let kind: String = r.try_get("kind")?;
         items.push(Keyed {
-            reservation_id,
+            subject_id: r.try_get("subject_id")?,
             item: PaymentHistoryItem {
                 order_id: r.try_get("order_id")?,
-                kind: PaymentKind::Tickets,
-                reservation_id,
+                kind: match kind.as_str() {
+                    "membership" => PaymentKind::Membership,
+                    "resale" => PaymentKind::Resale,
+                    _ => PaymentKind::Tickets,
+                },
+                reservation_id: r.try_get("reservation_id")?,
                 event_id: r.try_get("event_id")?,
                 event_title: r.try_get("title")?,
+                artist_name: r.try_get("artist_name")?,
                 status: PaymentStatus::parse(&status).unwrap_or(PaymentStatus::Failed),
                 amount: r.try_get("amount")?,
                 refunded_amount: r.try_get("refunded_amount")?,
@@ -127,7 +150,7 @@ pub(super) async fn my_payments(
     Ok(Json(paginate(
         items,
         limit,
-        |r| Cursor::created(r.item.created_at, r.reservation_id),
+        |r| Cursor::created(r.item.created_at, r.subject_id),
         |mut r| {
             r.item.refunds = refunds.remove(&r.item.order_id).unwrap_or_default();
             r.item

@@ -32,6 +32,9 @@
 //!
 //! ## HTTP
 //!
+//! Orders pay for reservations (`ord_…`), membership years (`mbr_…`) and resale
+//! purchases (`rsl_…`); `subject` is where payments meets the module owning each.
+//!
 //! | route | answers |
 //! |---|---|
 //! | `POST /api/v1/payments/confirm` | 200 paid + tickets (also on repeats); 402 `PAYMENT_DECLINED`; 404 `ORDER_NOT_FOUND`; 409 `HOLD_EXPIRED`, `PAYMENT_IN_PROGRESS`, `ORDER_REFUNDED`, `RESERVATION_CLOSED`; 422 `PAYMENT_AMOUNT_MISMATCH`, `AMOUNT_BELOW_MINIMUM`; 502 `PAYMENT_PROVIDER_UNAVAILABLE`, `PAYMENT_VERIFICATION_FAILED` |
@@ -50,6 +53,7 @@ mod reconcile;
 mod refund;
 mod service;
 mod store;
+mod subject;
 mod toss;
 
 pub use config::{PaymentsConfig, RefundPolicy, TOSS_DOCS_CLIENT_KEY, TOSS_DOCS_SECRET_KEY};
@@ -193,7 +197,7 @@ async fn toss_webhook(
 crate::problems!(
     CancelReservationProblems: [codes::AUTH, codes::PATH],
     RESERVATION_NOT_FOUND, REFUND_WINDOW_CLOSED, REFUND_REFUSED, RESERVATION_NOT_CANCELLABLE,
-    PAYMENT_IN_PROGRESS,
+    PAYMENT_IN_PROGRESS, TICKET_LISTED,
 );
 
 /// Cancels one of your reservations. Pending: released at once. Paid: refunded under
@@ -218,7 +222,7 @@ async fn cancel_reservation(
 crate::problems!(
     AdminRefundProblems: [codes::AUTH, codes::PATH],
     FORBIDDEN_ROLE, RESERVATION_NOT_FOUND, REFUND_REFUSED, RESERVATION_NOT_CANCELLABLE,
-    PAYMENT_IN_PROGRESS, REFUND_WINDOW_CLOSED,
+    PAYMENT_IN_PROGRESS, REFUND_WINDOW_CLOSED, TICKET_LISTED,
 );
 
 /// Admin: refunds a paid reservation in full, whatever the policy says.

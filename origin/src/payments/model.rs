@@ -15,7 +15,7 @@ use uuid::Uuid;
 pub struct ConfirmRequest {
     /// Toss's payment key (at most 200 characters of `[A-Za-z0-9_-]`).
     pub payment_key: String,
-    /// The order id of the reservation (`order.order_id`).
+    /// The order id (`order.order_id` of a reservation, membership or resale purchase).
     pub order_id: String,
     /// The amount the widget charged, integer KRW; must equal the order's.
     pub amount: i64,
@@ -77,7 +77,11 @@ impl PaymentStatus {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PaymentView {
     pub order_id: String,
-    pub reservation_id: Uuid,
+    /// What it paid for: `reservation`, `membership` or `resale`.
+    pub kind: String,
+    /// Reservations only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reservation_id: Option<Uuid>,
     pub status: PaymentStatus,
     /// Integer KRW.
     pub amount: i64,
@@ -90,7 +94,8 @@ pub struct PaymentView {
 }
 
 /// `POST /api/v1/payments/confirm` succeeded: the order is paid and these are its
-/// tickets (the same ones on every repeat).
+/// tickets (the same ones on every repeat; none for a membership, the buyer's new
+/// ticket for a resale).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ConfirmResponse {
     pub payment: PaymentView,

@@ -37,7 +37,6 @@ use crate::booking::Order;
 use crate::state::AppState;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
-use uuid::Uuid;
 
 /// What one run did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -159,7 +158,7 @@ async fn confirming(state: &AppState, row: &PaymentRow) -> anyhow::Result<Outcom
             let ours = p.payment_key == row.payment_key;
             if status == PaymentStatus::Confirming
                 && ours
-                && hold_valid(state, row.reservation_id).await?
+                && super::subject::hold_valid(state, super::subject::Subject::of_row(row)).await?
             {
                 let settled = service::confirm_at_toss(state, row, &Budget::single(state)).await?;
                 return outcome_of(state, row, settled).await;
@@ -238,18 +237,6 @@ async fn outcome_of(
             Outcome::Pending
         }
     })
-}
-
-/// Whether the reservation is still pending and unexpired now.
-pub(super) async fn hold_valid(state: &AppState, reservation: Uuid) -> sqlx::Result<bool> {
-    let valid: Option<bool> = sqlx::query_scalar(
-        "SELECT status = 'pending' AND expires_at > $2 FROM reservations WHERE id = $1",
-    )
-    .bind(reservation)
-    .bind(state.clock.now())
-    .fetch_optional(&state.db)
-    .await?;
-    Ok(valid.unwrap_or(false))
 }
 
 async fn cancelling(state: &AppState, row: &PaymentRow) -> anyhow::Result<Outcome> {

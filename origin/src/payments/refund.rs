@@ -29,11 +29,13 @@ use super::RefundPolicy;
 use super::model::{CancelResponse, PaymentStatus};
 use super::service::Budget;
 use super::store::{self, Initiator, PaymentRow, RefundRow};
+use super::subject::Subject;
 use super::toss::{TossError, TossPayment, TossStatus, is_not_found};
 use crate::auth::AuthUser;
 use crate::booking::{Order, Reservation, ReservationStatus};
 use crate::http::Code;
 use crate::http::{ApiError, ApiResult};
+use crate::memberships::Reason;
 use crate::outbox::{self, Topic};
 use crate::state::AppState;
 use axum::http::StatusCode;
@@ -254,32 +256,36 @@ pub async fn complete(
             refund.order_id
         );
     };
-    let voided =
-        crate::tickets::void_for_reservation(&mut tx, row.reservation_id, "refunded", now).await?;
-    let closed = crate::booking::refund_confirmed(&mut tx, row.reservation_id, now).await?;
-    if let Some(closed) = &closed {
-        let event_id = closed.first().map(|c| c.event_id);
-        outbox::enqueue(
-            &mut tx,
-            Topic::PaymentRefunded,
-            row.reservation_id,
-            json!({
-                "order_id": row.order_id,
-                "reservation_id": row.reservation_id,
-                "event_id": event_id,
-                "user_id": row.user_id,
-                "refund_id": refund.id,
-                "amount": returned,
-                "paid_amount": row.amount,
-                "full": status == PaymentStatus::Refunded,
-                "reason": refund.reason,
-                "initiated_by": refund.initiated_by,
-                "tickets_voided": voided,
-            }),
-            now,
-        )
-        .await?;
-    }
+    let closed = match Subject::of_row(&row) {
+        Subject::Reservation(reservation) => {
+            let voided =
+                crate::tickets::void_for_reservation(&mut tx, reservation, "refunded", now).await?;
+            let closed = crate::booking::refund_confirmed(&mut tx, reservation, now).await?;
+            if let Some(closed) = &closed {
+                crate::memberships::claw_back(&mut tx, Reason::TicketPurchase, &row.order_id, now)
+                    .await?;
+                let event_id = closed.first().map(|c| c.event_id);
+                refunded_event(
+                    &mut tx, &row, &refund, returned, status, event_id, voided, now,
+                )
+                .await?;
+            }
+            closed
+        }
+        Subject::Resale(_) => {
+            // A resale ticket is refunded only when its event is cancelled (or its
+            // payment is reversed before any ticket was issued).
+            let voided =
+                crate::tickets::void_for_order(&mut tx, &row.order_id, "refunded", now).await?;
+            if voided > 0 {
+                refunded_event(&mut tx, &row, &refund, returned, status, None, voided, now).await?;
+            }
+            None
+        }
+        // Only reversals (money taken for an order that could not be fulfilled) refund
+        // memberships: there is nothing to take back.
+        Subject::Membership(_) => None,
+    };
     tx.commit().await?;
     if let Some(closed) = &closed {
         crate::booking::release_redis(state, closed).await;
@@ -290,6 +296,43 @@ pub async fn complete(
     done.status = "completed".into();
     done.completed_at = Some(now);
     Ok(Driven::Completed(done))
+}
+
+/// `payment.refunded` for a paid order whose money went back.
+#[allow(clippy::too_many_arguments)]
+async fn refunded_event(
+    conn: &mut sqlx::PgConnection,
+    row: &PaymentRow,
+    refund: &RefundRow,
+    returned: i64,
+    status: PaymentStatus,
+    event_id: Option<uuid::Uuid>,
+    voided: u64,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    outbox::enqueue(
+        conn,
+        Topic::PaymentRefunded,
+        row.subject_id,
+        json!({
+            "order_id": row.order_id,
+            "kind": row.kind,
+            "reservation_id": row.reservation_id,
+            "subject_id": row.subject_id,
+            "event_id": event_id,
+            "user_id": row.user_id,
+            "refund_id": refund.id,
+            "amount": returned,
+            "paid_amount": row.amount,
+            "full": status == PaymentStatus::Refunded,
+            "reason": refund.reason,
+            "initiated_by": refund.initiated_by,
+            "tickets_voided": voided,
+        }),
+        now,
+    )
+    .await?;
+    Ok(())
 }
 
 /// `POST /api/v1/reservations/{id}/cancel`: a pending reservation is released (no
@@ -333,6 +376,12 @@ async fn refund_reservation(
     initiator: Initiator,
 ) -> ApiResult<(StatusCode, CancelResponse)> {
     let order_id = Order::id_for(reservation.id);
+    if crate::resale::blocks_refund(&state.db, reservation.id).await? {
+        return Err(ApiError::new(
+            Code::TICKET_LISTED,
+            "A ticket of this booking is listed for resale (withdraw the listing first) or was resold",
+        ));
+    }
     let not_cancellable = |status: ReservationStatus| {
         ApiError::new(
             Code::RESERVATION_NOT_CANCELLABLE,
@@ -463,14 +512,20 @@ pub async fn request_event_refunds(
     event_id: uuid::Uuid,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Vec<String>> {
+    // Open listings close; resale purchases are refunded to their buyers and the
+    // unpaid payouts cancelled (each seller's own booking is refunded in full below).
+    crate::resale::close_for_event(&mut *conn, event_id, now).await?;
+    let resold = crate::resale::paid_orders_of_event(&mut *conn, event_id).await?;
     let paid: Vec<(String, i64)> = sqlx::query_as(
         "SELECT p.order_id, p.amount - p.refunded_amount FROM payments p
-         JOIN reservations r ON r.id = p.reservation_id
-         WHERE r.event_id = $1 AND r.status = 'confirmed' AND p.status = 'paid'
-           AND p.amount > p.refunded_amount
+         LEFT JOIN reservations r ON r.id = p.reservation_id
+         WHERE ((p.kind = 'reservation' AND r.event_id = $1 AND r.status = 'confirmed')
+                OR (p.kind = 'resale' AND p.subject_id = ANY($2)))
+           AND p.status = 'paid' AND p.amount > p.refunded_amount
          ORDER BY p.order_id",
     )
     .bind(event_id)
+    .bind(&resold)
     .fetch_all(&mut *conn)
     .await?;
     let mut requested = Vec::with_capacity(paid.len());

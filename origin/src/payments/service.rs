@@ -5,6 +5,11 @@
 //!
 //! The Toss contract points these steps follow are in `docs/toss-payments.md`.
 //!
+//! The steps are the same for every kind of order (a reservation's tickets, a
+//! membership year, a resale purchase); "the hold" and "the goods" below are asked of
+//! the module owning the order's subject through `subject`. Reservations are the
+//! running example.
+//!
 //! 1. **Own the amount**: the posted orderId must name a reservation of
 //!    the caller and the posted amount must equal its amount, or nothing is sent.
 //! 2. **Claim**, one transaction: booking's `hold_for_payment` checks the
@@ -34,16 +39,15 @@
 use super::model::{ConfirmRequest, ConfirmResponse, PaymentStatus};
 use super::refund;
 use super::store::{self, Initiator, PaymentRow};
+use super::subject::{self, Subject};
 use super::toss::{TossError, TossPayment, TossStatus};
 use crate::auth::AuthUser;
-use crate::booking::{Order, ReservationStatus};
+use crate::booking::ReservationStatus;
 use crate::http::Code;
 use crate::http::{ApiError, ApiResult};
-use crate::outbox::{self, Topic};
 use crate::state::AppState;
 use crate::tickets;
 use rand::Rng;
-use serde_json::json;
 use std::time::{Duration, Instant};
 
 /// Toss's card minimum (KRW): smaller orders are refused before any call.
@@ -131,12 +135,12 @@ pub async fn confirm(
 ) -> ApiResult<ConfirmResponse> {
     validate_payment_key(&req.payment_key)?;
     let order_not_found = || ApiError::new(Code::ORDER_NOT_FOUND, "No such order");
-    let reservation_id = Order::reservation_of(&req.order_id).ok_or_else(order_not_found)?;
-    let reservation = crate::booking::fetch(state, reservation_id)
+    let subject = Subject::parse(&req.order_id).ok_or_else(order_not_found)?;
+    let owned = subject::owner(state, subject)
         .await?
-        .filter(|r| r.user_id == user.id)
+        .filter(|o| o.user_id == user.id)
         .ok_or_else(order_not_found)?;
-    if reservation.amount < MIN_CARD_AMOUNT {
+    if owned.amount < MIN_CARD_AMOUNT {
         // Toss refuses card payments under 100 KRW (BELOW_MINIMUM_AMOUNT); say so
         // before anything is sent.
         return Err(ApiError::new(
@@ -145,23 +149,23 @@ pub async fn confirm(
         )
         .with("order_id", &req.order_id));
     }
-    if req.amount != reservation.amount {
+    if req.amount != owned.amount {
         metrics::counter!("payments_refused_total", "reason" => "amount_mismatch").increment(1);
         return Err(ApiError::new(
             Code::PAYMENT_AMOUNT_MISMATCH,
             "The amount differs from the order's; nothing was charged",
         )
         .with("order_id", &req.order_id)
-        .with("expected_amount", reservation.amount));
+        .with("expected_amount", owned.amount));
     }
 
     let row = match store::load(state, &req.order_id).await? {
         Some(row) => match existing(state, row, &req).await? {
             Next::Done(response) => return Ok(response),
             Next::Resume(row) => resume(state, row).await?,
-            Next::Claim => claim(state, &req, reservation_id).await?,
+            Next::Claim => claim(state, &req, subject).await?,
         },
-        None => claim(state, &req, reservation_id).await?,
+        None => claim(state, &req, subject).await?,
     };
     let row = match row {
         Claimed::Row(row) => row,
@@ -171,7 +175,9 @@ pub async fn confirm(
     let settlement = confirm_at_toss(state, &row, &Budget::request(state)).await?;
     let paid = respond(state, &req.order_id, settlement).await?;
     // Done booking: the fan's queue slot goes to the next in line.
-    crate::queue::release_slot(state, reservation.event_id, user.id).await;
+    if let Some(event) = owned.queue_event {
+        crate::queue::release_slot(state, event, user.id).await;
+    }
     Ok(paid)
 }
 
@@ -228,24 +234,21 @@ async fn existing(state: &AppState, row: PaymentRow, req: &ConfirmRequest) -> Ap
 }
 
 /// Step 2: hold valid now → extended, order `confirming`, in one transaction.
-async fn claim(
-    state: &AppState,
-    req: &ConfirmRequest,
-    reservation_id: uuid::Uuid,
-) -> ApiResult<Claimed> {
+async fn claim(state: &AppState, req: &ConfirmRequest, subject: Subject) -> ApiResult<Claimed> {
     let cfg = &state.config.payments;
     let now = state.clock.now();
     let grace = chrono::Duration::from_std(cfg.confirm_grace).map_err(ApiError::internal)?;
     let min_age = chrono::Duration::from_std(cfg.reconcile_min_age).map_err(ApiError::internal)?;
     let mut tx = state.db.begin().await?;
-    let hold = crate::booking::hold_for_payment(&mut tx, state, reservation_id, now, grace).await?;
+    let hold = subject::hold_for_payment(&mut tx, state, subject, now, grace).await?;
     let Some(hold) = hold else {
         drop(tx);
-        return not_payable(state, req, reservation_id).await;
+        return not_payable(state, req, subject).await;
     };
     let claimed = store::claim(
         &mut tx,
         &req.order_id,
+        subject,
         &hold,
         &req.payment_key,
         now,
@@ -281,7 +284,7 @@ async fn claim(
 /// rules (the money may already be taken; then the tickets are issued, since the
 /// sweeper kept the seats).
 async fn resume(state: &AppState, row: PaymentRow) -> ApiResult<Claimed> {
-    if super::reconcile::hold_valid(state, row.reservation_id).await? {
+    if subject::hold_valid(state, Subject::of_row(&row)).await? {
         return Ok(Claimed::Row(Box::new(row)));
     }
     super::reconcile::reconcile_order(state, &row).await?;
@@ -301,13 +304,21 @@ async fn resume(state: &AppState, row: PaymentRow) -> ApiResult<Claimed> {
 async fn not_payable(
     state: &AppState,
     req: &ConfirmRequest,
-    reservation_id: uuid::Uuid,
+    subject: Subject,
 ) -> ApiResult<Claimed> {
     if let Some(row) = store::load(state, &req.order_id).await?
         && row.status() == PaymentStatus::Paid
     {
         return Ok(Claimed::Done(Box::new(paid_response(state, &row).await?)));
     }
+    let Subject::Reservation(reservation_id) = subject else {
+        metrics::counter!("payments_refused_total", "reason" => "hold_expired").increment(1);
+        return Err(ApiError::new(
+            Code::HOLD_EXPIRED,
+            "This order can no longer be paid (its hold ended or it was sold to someone else); \
+             nothing was charged.",
+        ));
+    };
     let reservation = crate::booking::fetch(state, reservation_id).await?;
     let status = reservation
         .as_ref()
@@ -494,8 +505,8 @@ pub async fn settle(
                 error: format!("order is {}", current.status),
             },
         }),
-        Finalized::ReservationGone => {
-            tracing::warn!(order_id = %row.order_id, "paid at Toss but the reservation is gone; refunding in full");
+        Finalized::GoodsGone => {
+            tracing::warn!(order_id = %row.order_id, "paid at Toss but the goods are gone; refunding in full");
             reverse(
                 state,
                 row,
@@ -512,7 +523,8 @@ enum Finalized {
     Paid(PaymentRow),
     /// The row was no longer `confirming`/`failed`: someone else settled it.
     Elsewhere(PaymentRow),
-    ReservationGone,
+    /// The goods are gone (a reservation closed, a listing sold to another buyer).
+    GoodsGone,
 }
 
 /// Step 4: the one transaction that turns a Toss approval into tickets.
@@ -524,8 +536,9 @@ async fn finalize(
     for _ in 0..3 {
         let now = state.clock.now();
         let mut tx = state.db.begin().await?;
-        // Lock order: reservation, then payment (as in the claim).
-        crate::booking::lock(&mut tx, row.reservation_id).await?;
+        // Lock order: subject, then payment (as in the claim).
+        let subject = Subject::of_row(row);
+        subject::lock(&mut tx, subject).await?;
         let paid = sqlx::query_as::<_, PaymentRow>(&format!(
             "UPDATE payments
              SET status = 'paid', payment_key = $2, toss_status = $3, method = $4,
@@ -551,39 +564,16 @@ async fn finalize(
                 .ok_or_else(|| anyhow::anyhow!("payment row {} vanished", row.order_id))?;
             return Ok(Finalized::Elsewhere(current));
         };
-        let confirmed =
-            crate::booking::confirm_held(&mut tx, paid.reservation_id, now, paid.claimed_at)
-                .await?;
-        if !confirmed {
-            return Ok(Finalized::ReservationGone);
-        }
-        let issued = match tickets::issue(&mut tx, &paid.order_id, paid.reservation_id, now).await {
-            Ok(issued) => issued,
+        match subject::fulfil(&mut tx, &paid, now).await {
+            Ok(true) => {}
+            // Rolled back (the payment stays unpaid); the caller refunds.
+            Ok(false) => return Ok(Finalized::GoodsGone),
             Err(e) if tickets::is_code_collision(&e) => continue,
             Err(e) => return Err(e.into()),
-        };
-        let event_id = issued.first().map(|t| t.event_id);
-        outbox::enqueue(
-            &mut tx,
-            Topic::PaymentConfirmed,
-            paid.reservation_id,
-            json!({
-                "order_id": paid.order_id,
-                "reservation_id": paid.reservation_id,
-                "event_id": event_id,
-                "user_id": paid.user_id,
-                "amount": paid.amount,
-                "payment_key": paid.payment_key,
-                "method": paid.method,
-                "approved_at": paid.approved_at,
-                "ticket_count": issued.len(),
-            }),
-            now,
-        )
-        .await?;
+        }
         tx.commit().await?;
-        metrics::counter!("payments_confirmed_total").increment(1);
-        tracing::info!(order_id = %paid.order_id, tickets = issued.len(), "order paid, tickets issued");
+        metrics::counter!("payments_confirmed_total", "kind" => subject.kind()).increment(1);
+        tracing::info!(order_id = %paid.order_id, kind = subject.kind(), "order paid, goods delivered");
         return Ok(Finalized::Paid(paid));
     }
     anyhow::bail!("could not draw unique ticket codes in three tries")
@@ -636,7 +626,7 @@ async fn reverse(
 pub async fn paid_response(state: &AppState, row: &PaymentRow) -> ApiResult<ConfirmResponse> {
     Ok(ConfirmResponse {
         payment: row.view(),
-        tickets: tickets::for_reservation(state, row.reservation_id).await?,
+        tickets: subject::tickets_of(state, row).await?,
     })
 }
 

@@ -5,8 +5,8 @@
 //! only ever make one transition each; the loser sees zero rows and re-reads.
 
 use super::model::{PaymentStatus, PaymentView, RefundStatus, RefundView};
+use super::subject::{Payable, Subject};
 use super::toss::TossPayment;
-use crate::booking::PayableHold;
 use crate::state::AppState;
 use chrono::{DateTime, Duration, Utc};
 use sqlx::PgConnection;
@@ -16,7 +16,12 @@ use uuid::Uuid;
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PaymentRow {
     pub order_id: String,
-    pub reservation_id: Uuid,
+    /// `reservation`, `membership` or `resale` (see `subject`).
+    pub kind: String,
+    /// The reservation, membership order or resale purchase paid for.
+    pub subject_id: Uuid,
+    /// Set for reservations only (= `subject_id`).
+    pub reservation_id: Option<Uuid>,
     pub user_id: Uuid,
     pub amount: i64,
     pub status: String,
@@ -35,7 +40,8 @@ pub struct PaymentRow {
     pub updated_at: DateTime<Utc>,
 }
 
-pub const PAYMENT_COLUMNS: &str = "order_id, reservation_id, user_id, amount, status, payment_key,
+pub const PAYMENT_COLUMNS: &str =
+    "order_id, kind, subject_id, reservation_id, user_id, amount, status, payment_key,
      attempt, confirm_key, claimed_at, toss_status, method, approved_at, refunded_amount,
      failures, last_error, reconcile_after, created_at, updated_at";
 
@@ -48,6 +54,7 @@ impl PaymentRow {
     pub fn view(&self) -> PaymentView {
         PaymentView {
             order_id: self.order_id.clone(),
+            kind: self.kind.clone(),
             reservation_id: self.reservation_id,
             status: self.status(),
             amount: self.amount,
@@ -89,13 +96,14 @@ pub fn confirm_key(order_id: &str, attempt: i32) -> String {
     }
 }
 
-/// Inside the claim transaction (after booking's `hold_for_payment` locked the
-/// reservation): the order enters `confirming` with this paymentKey, new or from
+/// Inside the claim transaction (after `subject::hold_for_payment` locked the
+/// subject): the order enters `confirming` with this paymentKey, new or from
 /// `failed`. `None`: another claim holds it, or it is already paid or refunded.
 pub async fn claim(
     conn: &mut PgConnection,
     order_id: &str,
-    hold: &PayableHold,
+    subject: Subject,
+    hold: &Payable,
     payment_key: &str,
     now: DateTime<Utc>,
     reconcile_after: DateTime<Utc>,
@@ -103,8 +111,8 @@ pub async fn claim(
     sqlx::query_as::<_, PaymentRow>(&format!(
         "INSERT INTO payments (order_id, reservation_id, user_id, amount, status, payment_key,
                                attempt, confirm_key, claimed_at, reconcile_after,
-                               created_at, updated_at)
-         VALUES ($1, $2, $3, $4, 'confirming', $5, 1, $6, $7, $8, $7, $7)
+                               created_at, updated_at, kind, subject_id)
+         VALUES ($1, $2, $3, $4, 'confirming', $5, 1, $6, $7, $8, $7, $7, $9, $10)
          ON CONFLICT (order_id) DO UPDATE
          SET status = 'confirming', payment_key = EXCLUDED.payment_key,
              attempt = payments.attempt + 1,
@@ -116,13 +124,15 @@ pub async fn claim(
          RETURNING {PAYMENT_COLUMNS}"
     ))
     .bind(order_id)
-    .bind(hold.id)
+    .bind(subject.reservation())
     .bind(hold.user_id)
     .bind(hold.amount)
     .bind(payment_key)
     .bind(confirm_key(order_id, 1))
     .bind(now)
     .bind(reconcile_after)
+    .bind(subject.kind())
+    .bind(subject.id())
     .fetch_optional(&mut *conn)
     .await
 }
@@ -489,9 +499,10 @@ pub async fn fail_refund(
     Ok(())
 }
 
-/// Payments' answer to booking's "which of these holds are being paid for?": those whose
-/// order is `confirming` (Toss may have taken the money; only the order's outcome may
-/// close the hold).
+/// Payments' answer to "which of these holds are being paid for?" (booking's
+/// reservations, resale's purchases: any order subject): those whose order is
+/// `confirming` (Toss may have taken the money; only the order's outcome may close the
+/// hold).
 pub struct InFlight;
 
 impl crate::booking::PaymentsInFlight for InFlight {
@@ -505,8 +516,8 @@ impl crate::booking::PaymentsInFlight for InFlight {
                 return Ok(Default::default());
             }
             let ids: Vec<Uuid> = sqlx::query_scalar(
-                "SELECT reservation_id FROM payments
-                 WHERE reservation_id = ANY($1) AND status = 'confirming'",
+                "SELECT subject_id FROM payments
+                 WHERE subject_id = ANY($1) AND status = 'confirming'",
             )
             .bind(reservations)
             .fetch_all(&mut *conn)

@@ -263,8 +263,36 @@ crate::problems!(
     PASS_REQUIRED, PASS_INVALID, PASS_EXPIRED, PASS_WRONG_EVENT, PASS_WRONG_TYPE, PASS_MALFORMED,
     EVENT_NOT_FOUND, QUEUE_NOT_FOUND, PASS_ALREADY_USED, QUEUE_NOT_OPEN, QUEUE_CLOSED,
     QUEUE_NOT_REQUIRED, SALE_CLOSED, RATE_LIMITED, PASS_NOT_YET_VALID, QUEUE_MAINTENANCE,
-    QUEUE_UNAVAILABLE, EDGE_KEYS_NOT_CONFIGURED,
+    QUEUE_UNAVAILABLE, EDGE_KEYS_NOT_CONFIGURED, SALE_NOT_OPEN,
 );
+
+/// Events with an artist: a fan whose presale window has not opened may not take a
+/// place in the booking line (they could not book from it anyway), and is told when
+/// their window opens. Checked before the pass is spent, so it still works later.
+async fn presale_gate(state: &AppState, event_id: Uuid, user: Uuid) -> ApiResult<()> {
+    let row: Option<(Option<Uuid>, DateTime<Utc>)> =
+        sqlx::query_as("SELECT artist_id, sale_opens_at FROM events WHERE id = $1")
+            .bind(event_id)
+            .fetch_optional(&state.db)
+            .await?;
+    let Some((artist, sale_opens_at)) = row else {
+        return Ok(());
+    };
+    let window = crate::catalog::fan_window(
+        &*state.catalog.presales,
+        &state.db,
+        event_id,
+        artist,
+        sale_opens_at,
+        user,
+        state.clock.now(),
+    )
+    .await?;
+    match window {
+        Some(w) if !w.open => Err(w.not_open()),
+        _ => Ok(()),
+    }
+}
 
 /// Joins the event's booking line (tier 2). With the edge tier on, send the pass the
 /// edge handed out; your place is the pass's tier-1 position. A pass seats one user,
@@ -289,6 +317,7 @@ async fn join(
     let settings = event_settings(&state, event_id).await?;
     let now_s = state.clock.unix();
     check_open(&settings, now_s)?;
+    presale_gate(&state, event_id, user.id).await?;
     let edge_kid: String;
     let ticket = if settings.edge_tier {
         let from_cookie =

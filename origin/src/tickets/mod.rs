@@ -22,7 +22,8 @@ mod model;
 mod service;
 
 pub use service::{
-    for_reservation, is_code_collision, issue, purchased_show_time, void_for_reservation,
+    Issued, for_order, for_reservation, is_code_collision, issue, purchased_show_time, reissue,
+    void_for_order, void_for_reservation,
 };
 
 use crate::auth::AuthUser;

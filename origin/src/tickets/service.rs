@@ -140,6 +140,97 @@ pub async fn void_for_reservation(
     .rows_affected())
 }
 
+/// Inside the resale payment transaction: voids `old` (only if still valid and not
+/// checked in) and issues its seat or unit to `buyer` as a new ticket with a new code
+/// (so the seller's QR no longer gets in), paid by `order_id`, with `ticket.issued`.
+/// `None`: the old ticket was no longer transferable; nothing changed.
+pub async fn reissue(
+    conn: &mut PgConnection,
+    old: Uuid,
+    buyer: Uuid,
+    order_id: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Option<Issued>> {
+    let voided = sqlx::query(
+        "UPDATE tickets SET status = 'void', voided_at = $2, void_reason = 'resold'
+         WHERE id = $1 AND status = 'valid' AND checked_in_at IS NULL",
+    )
+    .bind(old)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if voided == 0 {
+        return Ok(None);
+    }
+    let id = Uuid::now_v7();
+    let code = code::generate();
+    let row = sqlx::query(
+        "INSERT INTO tickets (id, code, order_id, reservation_id, reservation_item_id, unit,
+                              event_id, user_id, seat_id, ticket_type_id, label, price,
+                              status, issued_at, show_starts_at, resale_of)
+         SELECT $1, $2, $3, reservation_id, reservation_item_id, unit, event_id, $4,
+                seat_id, ticket_type_id, label, price, 'valid', $5, show_starts_at, id
+         FROM tickets WHERE id = $6
+         RETURNING reservation_id, event_id, seat_id, ticket_type_id, label, price",
+    )
+    .bind(id)
+    .bind(&code)
+    .bind(order_id)
+    .bind(buyer)
+    .bind(now)
+    .bind(old)
+    .fetch_one(&mut *conn)
+    .await?;
+    let issued = Issued {
+        ticket_id: id,
+        code,
+        order_id: order_id.to_owned(),
+        reservation_id: row.get("reservation_id"),
+        event_id: row.get("event_id"),
+        user_id: buyer,
+        seat_id: row.get("seat_id"),
+        ticket_type_id: row.get("ticket_type_id"),
+        label: row.get("label"),
+        price: row.get("price"),
+    };
+    crate::outbox::enqueue(conn, Topic::TicketIssued, id, &issued, now).await?;
+    metrics::counter!("tickets_issued_total").increment(1);
+    Ok(Some(issued))
+}
+
+/// Inside a refund transaction: voids every valid ticket paid by `order_id` (a resale
+/// purchase's ticket).
+pub async fn void_for_order(
+    conn: &mut PgConnection,
+    order_id: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE tickets SET status = 'void', voided_at = $2, void_reason = $3
+         WHERE order_id = $1 AND status = 'valid'",
+    )
+    .bind(order_id)
+    .bind(now)
+    .bind(reason)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
+}
+
+/// The tickets paid by `order_id`, in item order.
+pub async fn for_order(state: &AppState, order_id: &str) -> sqlx::Result<Vec<Ticket>> {
+    let rows = sqlx::query_as::<_, TicketRow>(&format!(
+        "SELECT {COLUMNS} FROM tickets t JOIN events e ON e.id = t.event_id
+         WHERE t.order_id = $1 ORDER BY t.label, t.unit, t.id"
+    ))
+    .bind(order_id)
+    .fetch_all(&state.db)
+    .await?;
+    Ok(rows.into_iter().map(|r| to_ticket(state, r)).collect())
+}
+
 #[derive(sqlx::FromRow)]
 struct TicketRow {
     id: Uuid,
@@ -208,11 +299,12 @@ fn to_ticket(state: &AppState, r: TicketRow) -> Ticket {
     }
 }
 
-/// The tickets of a reservation, valid and void, in item order.
+/// The tickets a reservation was paid with, valid and void, in item order. Tickets
+/// later resold from them belong to their buyers and are not listed.
 pub async fn for_reservation(state: &AppState, reservation_id: Uuid) -> sqlx::Result<Vec<Ticket>> {
     let rows = sqlx::query_as::<_, TicketRow>(&format!(
         "SELECT {COLUMNS} FROM tickets t JOIN events e ON e.id = t.event_id
-         WHERE t.reservation_id = $1 ORDER BY t.label, t.unit, t.id"
+         WHERE t.reservation_id = $1 AND t.resale_of IS NULL ORDER BY t.label, t.unit, t.id"
     ))
     .bind(reservation_id)
     .fetch_all(&state.db)

@@ -3,8 +3,9 @@
 //! has to assemble an event from several calls and miss a part.
 
 use super::dto::*;
+use crate::catalog::Catalog;
 use crate::catalog::model::{event_status, list_seats, list_ticket_types};
-use crate::catalog::queue_mode::QueueModes;
+use crate::catalog::presale::PresaleSchedule;
 use crate::http::{ApiResult, Path};
 use crate::state::AppState;
 use axum::extract::State;
@@ -51,7 +52,7 @@ pub(crate) async fn load_detail(
     conn: &mut PgConnection,
     id: Uuid,
     now: DateTime<Utc>,
-    queues: &dyn QueueModes,
+    catalog: &Catalog,
 ) -> ApiResult<Option<EventDetail>> {
     let Some(r) = sqlx::query_as::<_, DetailRow>(
         "SELECT e.id, e.promoter_id, e.title, e.description, e.poster_url, e.starts_at,
@@ -75,7 +76,14 @@ pub(crate) async fn load_detail(
         return Ok(None);
     };
     let ticket_types = list_ticket_types(&mut *conn, id).await?;
-    let queue_mode = queues.mode(&mut *conn, id).await?;
+    let queue_mode = catalog.queue_modes.mode(&mut *conn, id).await?;
+    let presale = match r.artist_id {
+        Some(_) => {
+            let offsets = catalog.presales.offsets(&mut *conn, id).await?;
+            Some(PresaleSchedule::new(offsets, r.sale_opens_at))
+        }
+        None => None,
+    };
     let seat_map = match (r.layout_id, r.layout_name) {
         (Some(layout_id), Some(layout_name)) => {
             let seats = list_seats(&mut *conn, id).await?;
@@ -139,6 +147,8 @@ pub(crate) async fn load_detail(
         max_price,
         has_seat_map: seat_map.is_some(),
         queue_mode,
+        presale,
+        your_presale: None,
         ticket_types,
         seat_map,
         version: r.version,
@@ -186,7 +196,8 @@ fn build_seat_map(layout: LayoutRef, seats: Vec<crate::catalog::model::SeatRecor
 
 crate::problems!(GetProblems: [codes::PATH], EVENT_NOT_FOUND);
 
-/// One event with its ticket types and seat map.
+/// One event with its ticket types and seat map. Signed in, an event with an artist
+/// also says when the caller may book (`your_presale`: their tier and its window).
 ///
 /// Served from a per-replica copy at most `URR_EVENT_CACHE_TTL_MS` (1 s) old; ticket
 /// stock in it may lag by as much (the live seat map is `GET .../seats`).
@@ -197,10 +208,27 @@ crate::problems!(GetProblems: [codes::PATH], EVENT_NOT_FOUND);
         GetProblems))]
 pub(crate) async fn get(
     State(state): State<AppState>,
+    user: crate::auth::MaybeAuthUser,
     Path(p): Path<EventPath>,
 ) -> ApiResult<axum::response::Response> {
     use axum::response::IntoResponse;
-    let json = state.catalog.details.get(&state, p.event_id).await?;
+    let cached = state.catalog.details.get(&state, p.event_id).await?;
+    let json = match (&user, cached.artist_id) {
+        (Some(user), Some(_)) => {
+            let window = crate::catalog::fan_window(
+                &*state.catalog.presales,
+                &state.db,
+                p.event_id,
+                cached.artist_id,
+                cached.sale_opens_at,
+                user.id,
+                state.clock.now(),
+            )
+            .await?;
+            with_field(&cached.json, "your_presale", &window)?
+        }
+        _ => cached.json.clone(),
+    };
     Ok((
         [(
             header::CONTENT_TYPE,
@@ -209,4 +237,28 @@ pub(crate) async fn get(
         json,
     )
         .into_response())
+}
+
+/// `object` (serialised JSON of an object) with one more field, without re-parsing the
+/// rest: a stadium's detail is half a megabyte of seat map.
+fn with_field(
+    object: &axum::body::Bytes,
+    name: &str,
+    value: &impl serde::Serialize,
+) -> ApiResult<axum::body::Bytes> {
+    let value = serde_json::to_vec(value).map_err(crate::http::ApiError::internal)?;
+    let body = object.strip_suffix(b"}").ok_or_else(|| {
+        crate::http::ApiError::internal(anyhow::anyhow!("detail is not an object"))
+    })?;
+    let mut out = Vec::with_capacity(body.len() + name.len() + value.len() + 6);
+    out.extend_from_slice(body);
+    if body.len() > 1 {
+        out.push(b',');
+    }
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":");
+    out.extend_from_slice(&value);
+    out.push(b'}');
+    Ok(out.into())
 }

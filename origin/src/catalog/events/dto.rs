@@ -1,6 +1,7 @@
 //! The event API's request and response shapes.
 
 use crate::catalog::model::{EventStatus, TicketTypeRecord};
+use crate::catalog::presale::{FanWindow, PresaleSchedule};
 use crate::catalog::queue_mode::QueueMode;
 use crate::catalog::validate::double_option;
 use chrono::{DateTime, Utc};
@@ -74,6 +75,14 @@ pub struct EventDetail {
     /// How fans reach booking: through the edge waiting room (`/e/{id}`), the origin's
     /// line (`/events/{id}/queue`), or directly.
     pub queue_mode: QueueMode,
+    /// Events with an artist: when each membership tier may book (members of higher
+    /// tiers first, everyone at the general sale). Absent for events without an artist.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presale: Option<PresaleSchedule>,
+    /// Signed-in callers, events with an artist: the caller's tier and when they may
+    /// book. Never in the shared cached copy; added per request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub your_presale: Option<FanWindow>,
     pub ticket_types: Vec<TicketTypeRecord>,
     /// `null` for standing-only events. Seats only; their live held/sold state comes
     /// from booking's `GET /api/v1/events/{id}/seats`.

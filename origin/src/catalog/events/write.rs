@@ -361,7 +361,7 @@ pub(crate) async fn create(
     insert_event(&mut tx, id, &new, now).await?;
     tx.commit().await?;
     let mut conn = state.db.acquire().await?;
-    let detail = load_detail(&mut conn, id, now, &*state.catalog.queue_modes)
+    let detail = load_detail(&mut conn, id, now, &state.catalog)
         .await?
         .ok_or_else(event_not_found)?;
     Ok((
