@@ -164,3 +164,11 @@ CREATE TABLE payouts (
 
 CREATE INDEX payouts_seller ON payouts (seller_id, created_at DESC, id DESC);
 CREATE INDEX payouts_pending ON payouts (created_at) WHERE status = 'pending';
+
+-- The new domain events (outbox::Topic).
+ALTER TABLE outbox DROP CONSTRAINT outbox_topic_check;
+ALTER TABLE outbox ADD CONSTRAINT outbox_topic_check CHECK (topic IN (
+    'reservation.created', 'reservation.expired', 'reservation.cancelled',
+    'payment.confirmed', 'payment.refunded', 'ticket.issued',
+    'membership.activated', 'membership.expired', 'membership.points',
+    'resale.listed', 'resale.closed', 'resale.sold'));

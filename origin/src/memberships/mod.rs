@@ -35,7 +35,7 @@ mod presale;
 
 pub use model::{MembershipStatus, MembershipView, OrderView};
 pub use orders::{
-    PayableOrder, activate, fetch_order, lock_payable, order_id_for, order_of, tier_of,
+    PayableOrder, activate, expire_due, fetch_order, lock_payable, order_id_for, order_of, tier_of,
 };
 pub use points::{Reason, award, claw_back};
 pub use presale::Windows;

@@ -114,6 +114,18 @@ pub async fn pay(env: &Env, user: &TestUser, held: &Held) -> Value {
     body
 }
 
+/// Pays an order answered by any API (`{order_id, order_name, amount}`: a membership,
+/// a resale purchase), expecting success; returns the confirm answer.
+pub async fn pay_order(env: &Env, user: &TestUser, order: &Value) -> Value {
+    let held = Held {
+        id: Uuid::nil(),
+        order_id: order["order_id"].as_str().expect("order_id").to_owned(),
+        amount: order["amount"].as_i64().expect("amount"),
+        order_name: order["order_name"].as_str().expect("order_name").to_owned(),
+    };
+    pay(env, user, &held).await
+}
+
 /// One user's view of the API.
 pub struct Fan<'a> {
     app: &'a TestApp,

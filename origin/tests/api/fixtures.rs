@@ -185,3 +185,65 @@ pub async fn create_fans(app: &TestApp, n: usize) -> Vec<TestUser> {
         })
         .collect()
 }
+
+/// An artist with a ₩30,000 membership; returns its id.
+pub async fn create_artist(app: &TestApp) -> Uuid {
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO artists (id, name, membership_price, created_at, updated_at)
+         VALUES ($1, $2, 30000, $3, $3)",
+    )
+    .bind(id)
+    .bind(format!("Artist {}", id.simple()))
+    .bind(app.state.clock.now())
+    .execute(app.db())
+    .await
+    .expect("artist");
+    id
+}
+
+/// Makes `event` an event of `artist` (it then has a presale: the default schedule,
+/// or `offsets` = (diamond, gold, silver, general) minutes after the sale opening).
+pub async fn give_artist(app: &TestApp, event: Uuid, artist: Uuid, offsets: Option<[i32; 4]>) {
+    sqlx::query("UPDATE events SET artist_id = $2 WHERE id = $1")
+        .bind(event)
+        .bind(artist)
+        .execute(app.db())
+        .await
+        .expect("artist of event");
+    if let Some([d, g, s, b]) = offsets {
+        sqlx::query(
+            "INSERT INTO presale_schedules (event_id, diamond_mins, gold_mins, silver_mins, general_mins, updated_at)
+             VALUES ($1, $2, $3, $4, $5, now())",
+        )
+        .bind(event)
+        .bind(d)
+        .bind(g)
+        .bind(s)
+        .bind(b)
+        .execute(app.db())
+        .await
+        .expect("schedule");
+    }
+}
+
+/// An active membership of `user` with `artist` holding `points` (written directly: a
+/// tier without the purchases that earn it), valid for a year.
+pub async fn make_member(app: &TestApp, user: Uuid, artist: Uuid, points: i32) -> Uuid {
+    let now = app.state.clock.now();
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO memberships (id, user_id, artist_id, status, points, joined_at, expires_at, created_at, updated_at)
+         VALUES ($1, $2, $3, 'active', $4, $5, $6, $5, $5)",
+    )
+    .bind(id)
+    .bind(user)
+    .bind(artist)
+    .bind(points)
+    .bind(now)
+    .bind(now + Duration::days(365))
+    .execute(app.db())
+    .await
+    .expect("membership");
+    id
+}

@@ -12,6 +12,7 @@ mod catalog;
 mod demo;
 mod door;
 mod hardening;
+mod memberships;
 mod outbox;
 mod payments;
 mod platform;
