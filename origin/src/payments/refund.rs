@@ -266,7 +266,7 @@ pub async fn complete(
                     .await?;
                 let event_id = closed.first().map(|c| c.event_id);
                 refunded_event(
-                    &mut tx, &row, &refund, returned, status, event_id, voided, now,
+                    &mut tx, &row, refund, returned, status, event_id, voided, now,
                 )
                 .await?;
             }
@@ -278,7 +278,7 @@ pub async fn complete(
             let voided =
                 crate::tickets::void_for_order(&mut tx, &row.order_id, "refunded", now).await?;
             if voided > 0 {
-                refunded_event(&mut tx, &row, &refund, returned, status, None, voided, now).await?;
+                refunded_event(&mut tx, &row, refund, returned, status, None, voided, now).await?;
             }
             None
         }

@@ -288,7 +288,7 @@ pub async fn withdraw(state: &AppState, user: &AuthUser, id: Uuid) -> ApiResult<
             Code::LISTING_UNAVAILABLE,
             "The listing is no longer for sale",
         )
-        .with("status", status));
+        .with("listing_status", status));
     }
     if let Some(until) = super::purchase::live_hold(&mut tx, state, id, now).await? {
         return Err(ApiError::new(

@@ -43,7 +43,7 @@ mod payouts;
 mod purchase;
 
 pub use config::ResaleConfig;
-pub use listings::{blocks_refund, close_for_event};
+pub use listings::{blocks_refund, close_for_event, expire_due};
 pub use purchase::{
     Completed, PayablePurchase, complete, fetch_purchase, hold_for_payment, hold_valid, lock,
     order_id_for, order_of, paid_orders_of_event,

@@ -115,7 +115,7 @@ pub async fn mark_paid(state: &AppState, user: &AuthUser, id: Uuid) -> ApiResult
     if moved == 0 {
         return Err(
             ApiError::new(Code::PAYOUT_NOT_PENDING, "This payout is not pending")
-                .with("status", row.status),
+                .with("payout_status", row.status),
         );
     }
     Ok(row.view())

@@ -73,20 +73,38 @@ pub enum Purchased {
     Existing(PurchaseResponse),
 }
 
+#[derive(sqlx::FromRow)]
+struct ForSale {
+    seller_id: Uuid,
+    status: String,
+    cutoff: DateTime<Utc>,
+    artist_id: Option<Uuid>,
+    price: i64,
+    cancelled: bool,
+}
+
 /// `POST /api/v1/transfer-listings/{id}/purchase`.
 pub async fn purchase(state: &AppState, user: &AuthUser, listing: Uuid) -> ApiResult<Purchased> {
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    let row: Option<(Uuid, String, DateTime<Utc>, Option<Uuid>, i64, bool)> = sqlx::query_as(
-        "SELECT l.seller_id, l.status, l.expires_at, l.artist_id, l.price,
-                e.cancelled_at IS NOT NULL
+    let row: Option<ForSale> = sqlx::query_as(
+        "SELECT l.seller_id, l.status, l.expires_at AS cutoff, l.artist_id, l.price,
+                e.cancelled_at IS NOT NULL AS cancelled
          FROM transfer_listings l JOIN events e ON e.id = l.event_id
          WHERE l.id = $1 FOR UPDATE OF l",
     )
     .bind(listing)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((seller, status, cutoff, artist, price, cancelled)) = row else {
+    let Some(ForSale {
+        seller_id: seller,
+        status,
+        cutoff,
+        artist_id: artist,
+        price,
+        cancelled,
+    }) = row
+    else {
         return Err(not_found());
     };
     if status != "listed" || cancelled {

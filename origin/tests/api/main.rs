@@ -17,4 +17,5 @@ mod outbox;
 mod payments;
 mod platform;
 mod queue;
+mod resale;
 mod web;
