@@ -79,10 +79,56 @@ pub async fn seed(
         rules.active_slot_secs = 300;
         crate::queue::store_rules(db, clock, event, rules, edge_tier).await?;
     }
+    seed_memberships(db, clock, &catalog).await?;
     Ok(DemoSummary {
         accounts: accounts.into_iter().map(|(e, _, r)| (e, r)).collect(),
         catalog,
     })
+}
+
+/// IU's fan club: fan1 DIAMOND, fan2 GOLD, fan3 SILVER, the other fans none. The
+/// artist events on sale now open to everyone at once (so every demo flow can book
+/// them); IU's presale event (…209) keeps a member presale: DIAMOND from its opening,
+/// GOLD an hour later, SILVER a day later, everyone two days after its opening.
+async fn seed_memberships(db: &PgPool, clock: &Clock, c: &DemoCatalog) -> Result<()> {
+    let everyone_at_once = catalog::PresaleOffsets {
+        diamond_mins: 0,
+        gold_mins: 0,
+        silver_mins: 0,
+        general_mins: 0,
+    };
+    let mut schedules = vec![(
+        c.event_member_presale,
+        catalog::PresaleOffsets {
+            diamond_mins: 0,
+            gold_mins: 60,
+            silver_mins: 24 * 60,
+            general_mins: 50 * 60,
+        },
+    )];
+    for event in [
+        c.event_on_sale_seated,
+        c.event_standing,
+        c.event_queued_edge,
+        c.event_queued_origin,
+    ] {
+        schedules.push((event, everyone_at_once));
+    }
+    for (event, offsets) in schedules {
+        crate::memberships::set_schedule(db, clock, event, offsets).await?;
+    }
+    for (email, points) in [
+        ("fan1@urr.local", 1_600),
+        ("fan2@urr.local", 600),
+        ("fan3@urr.local", 200),
+    ] {
+        let user: Uuid = sqlx::query_scalar("SELECT id FROM users WHERE lower(email) = $1")
+            .bind(email)
+            .fetch_one(db)
+            .await?;
+        crate::memberships::seed_member(db, clock, user, c.artist_iu, points).await?;
+    }
+    Ok(())
 }
 
 async fn ensure_account(
@@ -123,7 +169,11 @@ async fn redate(db: &PgPool, clock: &Clock, c: &DemoCatalog) -> Result<()> {
         c.event_standing,
     ];
     ids.extend(&c.events_upcoming);
-    ids.extend([c.event_queued_edge, c.event_queued_origin]);
+    ids.extend([
+        c.event_queued_edge,
+        c.event_queued_origin,
+        c.event_member_presale,
+    ]);
     let seeded_at: chrono::DateTime<chrono::Utc> =
         sqlx::query_scalar("SELECT created_at FROM events WHERE id = $1")
             .bind(c.event_on_sale_seated)

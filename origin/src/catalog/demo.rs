@@ -50,6 +50,10 @@ pub struct DemoCatalog {
     pub event_queued_edge: Uuid,
     /// On sale now with the origin's line only (no edge tier: arrival order).
     pub event_queued_origin: Uuid,
+    /// IU at the small theater (265 seats), no queue: a member presale. The sale
+    /// opened two hours ago for DIAMOND members, an hour ago for GOLD; SILVER members
+    /// wait a day, everyone else two days (the schedule is the demo's, see `demo.rs`).
+    pub event_member_presale: Uuid,
 }
 
 const fn id(n: u128) -> Uuid {
@@ -284,6 +288,21 @@ pub async fn seed_demo_catalog(
             hours: 2,
             ticket_types: &[("스탠딩", "Standing", 99_000, 300)],
         },
+        DemoEvent {
+            id: id(0x209),
+            artist: Some(artist_iu),
+            venue: venue_bluesquare,
+            layout: Some(SMALL_THEATER),
+            section_prices: &[("VIP", 154_000)],
+            title: "아이유 팬클럽 선예매 〈멤버십 데모〉",
+            description: "IU: fan-club presale. 다이아몬드·골드 회원 선예매 중, 일반 예매는 이틀 뒤. \
+                          DIAMOND and GOLD members book now; everyone else in two days.",
+            sale_opens_in: -h(2),
+            sale_closes_in: d(33),
+            starts_in: d(34),
+            hours: 2,
+            ticket_types: &[],
+        },
     ];
 
     let layouts: BTreeMap<String, Uuid> = builtin_layouts()
@@ -310,6 +329,7 @@ pub async fn seed_demo_catalog(
         events_upcoming: events[3..6].iter().map(|e| e.id).collect(),
         event_queued_edge: events[6].id,
         event_queued_origin: events[7].id,
+        event_member_presale: events[8].id,
     })
 }
 

@@ -35,10 +35,11 @@ mod presale;
 
 pub use model::{MembershipStatus, MembershipView, OrderView};
 pub use orders::{
-    PayableOrder, activate, expire_due, fetch_order, lock_payable, order_id_for, order_of, tier_of,
+    PayableOrder, activate, expire_due, fetch_order, lock_payable, order_id_for, order_of,
+    seed_member, tier_of,
 };
 pub use points::{Reason, award, claw_back};
-pub use presale::Windows;
+pub use presale::{Windows, set_schedule};
 
 use crate::auth::AuthUser;
 use crate::catalog::{PresaleOffsets, PresaleSchedule, Tier};

@@ -278,3 +278,54 @@ impl MembershipStatus {
         }
     }
 }
+
+/// The demo seed: `user` is an active member of `artist` for (at least) another year
+/// with `points`, written as one ledger entry so the balance stays the ledger's sum.
+/// Idempotent.
+pub async fn seed_member(
+    db: &sqlx::PgPool,
+    clock: &crate::clock::Clock,
+    user: Uuid,
+    artist: Uuid,
+    points: i32,
+) -> anyhow::Result<()> {
+    let now = clock.now();
+    let mut tx = db.begin().await?;
+    let id: Uuid = sqlx::query_scalar(
+        "INSERT INTO memberships (id, user_id, artist_id, status, joined_at, expires_at, created_at, updated_at)
+         VALUES ($1, $2, $3, 'active', $4, $5, $4, $4)
+         ON CONFLICT (user_id, artist_id) DO UPDATE
+         SET status = 'active', joined_at = COALESCE(memberships.joined_at, $4),
+             expires_at = GREATEST(COALESCE(memberships.expires_at, $5), $5), updated_at = $4
+         RETURNING id",
+    )
+    .bind(Uuid::now_v7())
+    .bind(user)
+    .bind(artist)
+    .bind(now)
+    .bind(now + term())
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO membership_points (id, membership_id, reason, source, points, kst_day, created_at)
+         VALUES ($1, $2, 'join', 'demo', $3, $4, $5)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(Uuid::now_v7())
+    .bind(id)
+    .bind(points)
+    .bind(super::points::kst_day(now))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE memberships SET points = (SELECT COALESCE(sum(points), 0) FROM membership_points
+                                          WHERE membership_id = $1)
+         WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

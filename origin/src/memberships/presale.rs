@@ -102,6 +102,18 @@ pub async fn put(
             "only events with an artist have a presale",
         ));
     }
+    upsert(&mut tx, event, &offsets, state.clock.now()).await?;
+    tx.commit().await?;
+    state.catalog.details.forget(event).await;
+    Ok(PresaleSchedule::new(offsets, opens))
+}
+
+async fn upsert(
+    conn: &mut PgConnection,
+    event: Uuid,
+    o: &PresaleOffsets,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO presale_schedules (event_id, diamond_mins, gold_mins, silver_mins, general_mins, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6)
@@ -109,16 +121,27 @@ pub async fn put(
          SET diamond_mins = $2, gold_mins = $3, silver_mins = $4, general_mins = $5, updated_at = $6",
     )
     .bind(event)
-    .bind(offsets.diamond_mins)
-    .bind(offsets.gold_mins)
-    .bind(offsets.silver_mins)
-    .bind(offsets.general_mins)
-    .bind(state.clock.now())
-    .execute(&mut *tx)
+    .bind(o.diamond_mins)
+    .bind(o.gold_mins)
+    .bind(o.silver_mins)
+    .bind(o.general_mins)
+    .bind(now)
+    .execute(&mut *conn)
     .await?;
-    tx.commit().await?;
-    state.catalog.details.forget(event).await;
-    Ok(PresaleSchedule::new(offsets, opens))
+    Ok(())
+}
+
+/// Sets a schedule without the promoter checks (the demo seed).
+pub async fn set_schedule(
+    db: &sqlx::PgPool,
+    clock: &crate::clock::Clock,
+    event: Uuid,
+    offsets: PresaleOffsets,
+) -> anyhow::Result<()> {
+    validate(&offsets).map_err(|e| anyhow::anyhow!("invalid schedule: {e:?}"))?;
+    let mut conn = db.acquire().await?;
+    upsert(&mut conn, event, &offsets, clock.now()).await?;
+    Ok(())
 }
 
 #[cfg(test)]
