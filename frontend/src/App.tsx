@@ -35,6 +35,12 @@ const EventFormPage = lazy(() => import("./pages/EventFormPage"));
 const RulesEditorPage = lazy(() => import("./pages/RulesEditorPage"));
 const AdminPage = lazy(() => import("./pages/AdminPage"));
 const AdminReservationsPage = lazy(() => import("./pages/AdminReservationsPage"));
+const ArtistsPage = lazy(() => import("./pages/ArtistsPage"));
+const ArtistPage = lazy(() => import("./pages/ArtistPage"));
+const MyMembershipsPage = lazy(() => import("./pages/MyMembershipsPage"));
+const TransfersPage = lazy(() => import("./pages/TransfersPage"));
+const MyListingsPage = lazy(() => import("./pages/MyListingsPage"));
+const PayoutsPage = lazy(() => import("./pages/PayoutsPage"));
 
 const queryClient = new QueryClient({
   defaultOptions: { queries: { retry: 1, refetchOnWindowFocus: false, staleTime: 5_000 } },
@@ -60,6 +66,12 @@ export function App() {
                 <Route path="/me/reservations" element={<Guard><MyReservationsPage /></Guard>} />
                 <Route path="/me/tickets" element={<Guard><MyTicketsPage /></Guard>} />
                 <Route path="/me/payments" element={<Guard><MyPaymentsPage /></Guard>} />
+                <Route path="/me/memberships" element={<Guard><MyMembershipsPage /></Guard>} />
+                <Route path="/me/payouts" element={<Guard><PayoutsPage /></Guard>} />
+                <Route path="/artists" element={<ArtistsPage />} />
+                <Route path="/artists/:id" element={<ArtistPage />} />
+                <Route path="/transfers" element={<TransfersPage />} />
+                <Route path="/transfers/my" element={<Guard><MyListingsPage /></Guard>} />
                 <Route path="/login" element={<LoginPage />} />
                 <Route path="/register" element={<RegisterPage />} />
                 <Route path="/promoter" element={<Guard roles={["promoter", "admin"]}><PromoterPage /></Guard>} />
@@ -68,6 +80,7 @@ export function App() {
                 <Route path="/promoter/events/:id/rules" element={<Guard roles={["promoter", "admin"]}><RulesEditorPage /></Guard>} />
                 <Route path="/admin" element={<Guard roles={["admin"]}><AdminPage /></Guard>} />
                 <Route path="/admin/reservations" element={<Guard roles={["admin"]}><AdminReservationsPage /></Guard>} />
+                <Route path="/admin/payouts" element={<Guard roles={["admin"]}><PayoutsPage admin /></Guard>} />
                 <Route path="*" element={<NotFound />} />
               </Routes>
             </Suspense>
@@ -129,8 +142,11 @@ function Layout({ children }: { children: ReactNode }) {
         <Link to="/" className="logo" aria-label="URR">URR</Link>
         <nav aria-label={t("nav.main")}>
           <NavLink to="/" end>{t("nav.events")}</NavLink>
+          <NavLink to="/artists">{t("nav.artists")}</NavLink>
+          <NavLink to="/transfers">{t("nav.transfers")}</NavLink>
           {user && <NavLink to="/me/reservations">{t("nav.reservations")}</NavLink>}
           {user && <NavLink to="/me/tickets">{t("nav.tickets")}</NavLink>}
+          {user && <NavLink to="/me/memberships">{t("nav.memberships")}</NavLink>}
           {user && <NavLink to="/me/payments">{t("nav.payments")}</NavLink>}
           {hasRole("promoter", "admin") && <NavLink to="/promoter">{t("nav.promoter")}</NavLink>}
           {hasRole("admin") && <NavLink to="/admin">{t("nav.admin")}</NavLink>}

@@ -24,6 +24,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/payouts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Admin: every payout, newest first (`status=pending` for the ones to send). */
+        get: operations["get_admin_payouts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/payouts/{payout_id}/paid": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Admin: records that a payout's money was sent to the seller. */
+        post: operations["post_admin_payouts_payout_id_paid"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/reservations": {
         parameters: {
             query?: never;
@@ -117,6 +151,28 @@ export interface paths {
         head?: never;
         /** Edit an artist (admin). */
         patch: operations["patch_artists_artist_id"];
+        trace?: never;
+    };
+    "/api/v1/artists/{artist_id}/memberships": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Join (or renew) an artist's membership: answers the membership and an order to pay
+         *     through the Toss widget and `POST /api/v1/payments/confirm`; paying activates it for
+         *     a year (a renewal extends from the current expiry). Asking again while the order is
+         *     unpaid answers the same order (200).
+         */
+        post: operations["post_artists_artist_id_memberships"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/auth/config": {
@@ -293,7 +349,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * One event with its ticket types and seat map.
+         * One event with its ticket types and seat map. Signed in, an event with an artist
+         *     also says when the caller may book (`your_presale`: their tier and its window).
          * @description Served from a per-replica copy at most `URR_EVENT_CACHE_TTL_MS` (1 s) old; ticket
          *     stock in it may lag by as much (the live seat map is `GET .../seats`).
          */
@@ -420,6 +477,27 @@ export interface paths {
          *     there, so the page is the one a fan sees before any update.
          */
         post: operations["post_events_event_id_edge_rules_preview"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/{event_id}/presale": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Sets an event's presale schedule: minutes after `sale_opens_at` at which each tier
+         *     may book (never decreasing from DIAMOND to the general sale; at most 30 days). Only
+         *     events with an artist; its promoter or an admin.
+         */
+        put: operations["put_events_event_id_presale"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -582,6 +660,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/me/memberships": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your memberships: artist, status, tier, points, dates, and any unpaid order. */
+        get: operations["get_me_memberships"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/memberships/{membership_id}/points": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The points ledger of one of your memberships, newest first: every award (cut to
+         *     the daily cap where it applied) and every clawback.
+         */
+        get: operations["get_me_memberships_membership_id_points"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/me/payments": {
         parameters: {
             query?: never;
@@ -591,6 +706,23 @@ export interface paths {
         };
         /** Your payments, newest first: what each paid for, its state, and its refunds. */
         get: operations["get_me_payments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/payouts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What you are owed (or were paid) for your resold tickets, newest first. */
+        get: operations["get_me_payouts"];
         put?: never;
         post?: never;
         delete?: never;
@@ -625,6 +757,40 @@ export interface paths {
         };
         /** Your tickets, newest first, with their QR payloads. */
         get: operations["get_me_tickets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/transfer-listings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your listings, every status, newest first. */
+        get: operations["get_me_transfer_listings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/memberships/tiers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tiers and what each gets (the benefits table of the membership pages). */
+        get: operations["get_memberships_tiers"];
         put?: never;
         post?: never;
         delete?: never;
@@ -872,6 +1038,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tickets/{ticket_id}/transfer-listing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Lists one of your tickets for resale, at most at its face value (default: the face
+         *     value). The fee (by your membership tier) comes out of what you receive.
+         */
+        post: operations["post_tickets_ticket_id_transfer_listing"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/time": {
         parameters: {
             query?: never;
@@ -887,6 +1073,62 @@ export interface paths {
         get: operations["get_time"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/transfer-listings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The resale market: tickets for sale now, newest first, by event or artist. */
+        get: operations["get_transfer_listings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/transfer-listings/{listing_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One listing. */
+        get: operations["get_transfer_listings_listing_id"];
+        put?: never;
+        post?: never;
+        /** Withdraws one of your listings (not while a buyer is paying for it). */
+        delete: operations["delete_transfer_listings_listing_id"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/transfer-listings/{listing_id}/purchase": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Holds a listing for you and answers the order to pay (Toss widget, then `POST
+         *     /api/v1/payments/confirm`). Paying moves the ticket to you with a new code and QR.
+         *     Asking again while your hold lasts answers the same order (200).
+         */
+        post: operations["post_transfer_listings_listing_id_purchase"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1123,14 +1365,15 @@ export interface components {
              * @description The amount the widget charged, integer KRW; must equal the order's.
              */
             amount: number;
-            /** @description The order id of the reservation (`order.order_id`). */
+            /** @description The order id (`order.order_id` of a reservation, membership or resale purchase). */
             orderId: string;
             /** @description Toss's payment key (at most 200 characters of `[A-Za-z0-9_-]`). */
             paymentKey: string;
         };
         /**
          * @description `POST /api/v1/payments/confirm` succeeded: the order is paid and these are its
-         *     tickets (the same ones on every repeat).
+         *     tickets (the same ones on every repeat; none for a membership, the buyer's new
+         *     ticket for a resale).
          */
         ConfirmResponse: {
             payment: components["schemas"]["PaymentView"];
@@ -1374,6 +1617,7 @@ export interface components {
             /** Format: int64 */
             min_price?: number | null;
             poster_url?: string | null;
+            presale?: null | components["schemas"]["PresaleSchedule"];
             /** Format: uuid */
             promoter_id: string;
             /**
@@ -1399,6 +1643,7 @@ export interface components {
              * @description Optimistic-concurrency version; send it back as `If-Match` or `version` on PATCH.
              */
             version: number;
+            your_presale?: null | components["schemas"]["FanWindow"];
         };
         /** @description One row of the event list. */
         EventListItem: {
@@ -1434,6 +1679,20 @@ export interface components {
          * @enum {string}
          */
         EventStatus: "upcoming" | "on_sale" | "ended" | "cancelled";
+        /**
+         * @description The calling fan's place in an event's presale (in `GET /api/v1/events/{id}` when
+         *     signed in).
+         */
+        FanWindow: {
+            /** @description Whether that moment has come. */
+            open: boolean;
+            /**
+             * Format: date-time
+             * @description When this fan may book.
+             */
+            opens_at: string;
+            tier: components["schemas"]["Tier"];
+        };
         /** @description One invalid field of a request. */
         FieldError: {
             /** @description JSON path of the field, e.g. `items[0].quantity`. */
@@ -1486,6 +1745,11 @@ export interface components {
              */
             pass?: string | null;
         };
+        /** @description Answer of `POST /api/v1/artists/{id}/memberships`. */
+        JoinResponse: {
+            membership: components["schemas"]["MembershipView"];
+            order: components["schemas"]["OrderView"];
+        };
         /** @description `seat_layouts.config`. */
         LayoutConfig: {
             sections: components["schemas"]["SectionConfig"][];
@@ -1497,6 +1761,67 @@ export interface components {
             /** Format: int32 */
             total_seats: number;
         };
+        /** @description A listing. */
+        Listing: {
+            /** Format: uuid */
+            artist_id?: string | null;
+            artist_name?: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            event_id: string;
+            event_title: string;
+            /**
+             * Format: date-time
+             * @description The cut-off: the listing can be bought until then.
+             */
+            expires_at: string;
+            /**
+             * Format: int64
+             * @description What the ticket cost at the box office.
+             */
+            face_value: number;
+            /**
+             * Format: int64
+             * @description The platform's fee, taken from the seller's proceeds.
+             */
+            fee: number;
+            /** Format: int32 */
+            fee_percent: number;
+            /** Format: uuid */
+            id: string;
+            /** @description Seat label or ticket type. */
+            label: string;
+            /** @description Only in the seller's own list. */
+            mine?: boolean | null;
+            /**
+             * Format: int64
+             * @description What the seller receives: `price − fee`.
+             */
+            payout: number;
+            /**
+             * Format: int64
+             * @description What the buyer pays (never above the face value).
+             */
+            price: number;
+            /** Format: date-time */
+            starts_at: string;
+            status: components["schemas"]["ListingStatus"];
+            /** Format: uuid */
+            ticket_id: string;
+            /**
+             * Format: int64
+             * @description What the buyer pays in all (= `price`; the fee is the seller's).
+             */
+            total: number;
+            venue_name: string;
+        };
+        /** @description The caller's listings. */
+        ListingList: {
+            items: components["schemas"]["Listing"][];
+        };
+        /** @enum {string} */
+        ListingStatus: "listed" | "sold" | "withdrawn" | "expired";
         /** @description `POST /api/v1/auth/login` body. */
         LoginRequest: {
             /** @example ann@example.com */
@@ -1522,6 +1847,47 @@ export interface components {
             title: string;
             venue_name: string;
         };
+        /** @description An artist as a membership shows it. */
+        MembershipArtist: {
+            /** Format: uuid */
+            id: string;
+            image_url?: string | null;
+            /**
+             * Format: int64
+             * @description The yearly price (KRW).
+             */
+            membership_price: number;
+            name: string;
+            name_en?: string | null;
+        };
+        /** @description A list of the caller's memberships. */
+        MembershipList: {
+            items: components["schemas"]["MembershipView"][];
+        };
+        /**
+         * @description `pending` until the first order is paid, `active` until `expires_at`, then
+         *     `expired` (renewable).
+         * @enum {string}
+         */
+        MembershipStatus: "pending" | "active" | "expired";
+        /** @description One membership of the caller. */
+        MembershipView: {
+            artist: components["schemas"]["MembershipArtist"];
+            /** Format: uuid */
+            artist_id: string;
+            /** Format: date-time */
+            expires_at?: string | null;
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            joined_at?: string | null;
+            pending_order?: null | components["schemas"]["OrderView"];
+            /** Format: int32 */
+            points: number;
+            status: components["schemas"]["MembershipStatus"];
+            /** @description By points while active; BRONZE when pending or expired. */
+            tier: components["schemas"]["Tier"];
+        };
         /**
          * @description How queue positions are ordered.
          * @enum {string}
@@ -1532,6 +1898,15 @@ export interface components {
          * @enum {string}
          */
         Mode: "queue" | "passthrough" | "reject" | "maintenance";
+        /** @description Body of `POST /api/v1/tickets/{id}/transfer-listing`. */
+        NewListing: {
+            /**
+             * Format: int64
+             * @description What the buyer pays (KRW), at most the ticket's face value; default the face
+             *     value.
+             */
+            price?: number | null;
+        };
         /** @description A ticket type in `POST /api/v1/events` or `POST /api/v1/events/{id}/ticket-types`. */
         NewTicketType: {
             description?: string;
@@ -1587,6 +1962,15 @@ export interface components {
             order_id: string;
             /** @description Shown in the payment window, at most 100 characters. */
             order_name: string;
+        };
+        /** @description What the payment window needs (the same shape as a reservation's order). */
+        OrderView: {
+            /** Format: int64 */
+            amount: number;
+            /** @description `mbr_<32 hex>`. */
+            order_id: string;
+            order_name: string;
+            renewal: boolean;
         };
         /** @description One page of a list. */
         Page_AdminReservation: {
@@ -1675,6 +2059,65 @@ export interface components {
             next_cursor?: string | null;
         };
         /** @description One page of a list. */
+        Page_Listing: {
+            items: {
+                /** Format: uuid */
+                artist_id?: string | null;
+                artist_name?: string | null;
+                /** Format: date-time */
+                created_at: string;
+                /** Format: uuid */
+                event_id: string;
+                event_title: string;
+                /**
+                 * Format: date-time
+                 * @description The cut-off: the listing can be bought until then.
+                 */
+                expires_at: string;
+                /**
+                 * Format: int64
+                 * @description What the ticket cost at the box office.
+                 */
+                face_value: number;
+                /**
+                 * Format: int64
+                 * @description The platform's fee, taken from the seller's proceeds.
+                 */
+                fee: number;
+                /** Format: int32 */
+                fee_percent: number;
+                /** Format: uuid */
+                id: string;
+                /** @description Seat label or ticket type. */
+                label: string;
+                /** @description Only in the seller's own list. */
+                mine?: boolean | null;
+                /**
+                 * Format: int64
+                 * @description What the seller receives: `price − fee`.
+                 */
+                payout: number;
+                /**
+                 * Format: int64
+                 * @description What the buyer pays (never above the face value).
+                 */
+                price: number;
+                /** Format: date-time */
+                starts_at: string;
+                status: components["schemas"]["ListingStatus"];
+                /** Format: uuid */
+                ticket_id: string;
+                /**
+                 * Format: int64
+                 * @description What the buyer pays in all (= `price`; the fee is the seller's).
+                 */
+                total: number;
+                venue_name: string;
+            }[];
+            /** @description Pass as `cursor` to get the next page; `null` on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description One page of a list. */
         Page_ManagedEventView: {
             items: (components["schemas"]["SalesFigures"] & {
                 /** Format: date-time */
@@ -1706,11 +2149,16 @@ export interface components {
                 amount: number;
                 /** Format: date-time */
                 approved_at?: string | null;
+                /** @description Memberships: whose. */
+                artist_name?: string | null;
                 /** Format: date-time */
                 created_at: string;
-                /** Format: uuid */
-                event_id: string;
-                event_title: string;
+                /**
+                 * Format: uuid
+                 * @description Tickets and resale purchases.
+                 */
+                event_id?: string | null;
+                event_title?: string | null;
                 kind: components["schemas"]["PaymentKind"];
                 method?: string | null;
                 order_id: string;
@@ -1718,9 +2166,66 @@ export interface components {
                 refunded_amount: number;
                 /** @description Oldest first. */
                 refunds: components["schemas"]["RefundView"][];
-                /** Format: uuid */
-                reservation_id: string;
+                /**
+                 * Format: uuid
+                 * @description Tickets only.
+                 */
+                reservation_id?: string | null;
                 status: components["schemas"]["PaymentStatus"];
+            }[];
+            /** @description Pass as `cursor` to get the next page; `null` on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description One page of a list. */
+        Page_Payout: {
+            items: {
+                /**
+                 * Format: int64
+                 * @description `price − fee`.
+                 */
+                amount: number;
+                /** Format: date-time */
+                created_at: string;
+                event_title: string;
+                /** Format: int64 */
+                fee: number;
+                /** Format: uuid */
+                id: string;
+                label: string;
+                /** Format: uuid */
+                listing_id: string;
+                /** Format: date-time */
+                paid_at?: string | null;
+                /** Format: int64 */
+                price: number;
+                /** Format: uuid */
+                seller_id: string;
+                status: components["schemas"]["PayoutStatus"];
+            }[];
+            /** @description Pass as `cursor` to get the next page; `null` on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description One page of a list. */
+        Page_PointsEntry: {
+            items: {
+                /**
+                 * Format: uuid
+                 * @description The award a negative entry takes back.
+                 */
+                clawback_of?: string | null;
+                /** Format: date-time */
+                created_at: string;
+                /** Format: uuid */
+                id: string;
+                /**
+                 * Format: int32
+                 * @description Positive: awarded (possibly cut by the daily cap); negative: taken back.
+                 */
+                points: number;
+                /** @description `join`, `renew`, `ticket_purchase`, `post`, `comment`. */
+                reason: string;
+                /** @description What earned it (an order id, a post id). */
+                source: string;
             }[];
             /** @description Pass as `cursor` to get the next page; `null` on the last page. */
             next_cursor?: string | null;
@@ -1780,11 +2285,16 @@ export interface components {
             amount: number;
             /** Format: date-time */
             approved_at?: string | null;
+            /** @description Memberships: whose. */
+            artist_name?: string | null;
             /** Format: date-time */
             created_at: string;
-            /** Format: uuid */
-            event_id: string;
-            event_title: string;
+            /**
+             * Format: uuid
+             * @description Tickets and resale purchases.
+             */
+            event_id?: string | null;
+            event_title?: string | null;
             kind: components["schemas"]["PaymentKind"];
             method?: string | null;
             order_id: string;
@@ -1792,15 +2302,18 @@ export interface components {
             refunded_amount: number;
             /** @description Oldest first. */
             refunds: components["schemas"]["RefundView"][];
-            /** Format: uuid */
-            reservation_id: string;
+            /**
+             * Format: uuid
+             * @description Tickets only.
+             */
+            reservation_id?: string | null;
             status: components["schemas"]["PaymentStatus"];
         };
         /**
          * @description What a payment paid for.
          * @enum {string}
          */
-        PaymentKind: "tickets";
+        PaymentKind: "tickets" | "membership" | "resale";
         /**
          * @description The life cycle of an order's payment.
          *
@@ -1823,15 +2336,97 @@ export interface components {
             amount: number;
             /** Format: date-time */
             approved_at?: string | null;
+            /** @description What it paid for: `reservation`, `membership` or `resale`. */
+            kind: string;
             method?: string | null;
             order_id: string;
             /** Format: int64 */
             refunded_amount: number;
-            /** Format: uuid */
-            reservation_id: string;
+            /**
+             * Format: uuid
+             * @description Reservations only.
+             */
+            reservation_id?: string | null;
             status: components["schemas"]["PaymentStatus"];
             /** Format: date-time */
             updated_at: string;
+        };
+        /** @description What the platform owes (or paid) a seller for one sale. */
+        Payout: {
+            /**
+             * Format: int64
+             * @description `price − fee`.
+             */
+            amount: number;
+            /** Format: date-time */
+            created_at: string;
+            event_title: string;
+            /** Format: int64 */
+            fee: number;
+            /** Format: uuid */
+            id: string;
+            label: string;
+            /** Format: uuid */
+            listing_id: string;
+            /** Format: date-time */
+            paid_at?: string | null;
+            /** Format: int64 */
+            price: number;
+            /** Format: uuid */
+            seller_id: string;
+            status: components["schemas"]["PayoutStatus"];
+        };
+        /** @enum {string} */
+        PayoutStatus: "pending" | "paid" | "cancelled";
+        /** @description One row of the points ledger. */
+        PointsEntry: {
+            /**
+             * Format: uuid
+             * @description The award a negative entry takes back.
+             */
+            clawback_of?: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: int32
+             * @description Positive: awarded (possibly cut by the daily cap); negative: taken back.
+             */
+            points: number;
+            /** @description `join`, `renew`, `ticket_purchase`, `post`, `comment`. */
+            reason: string;
+            /** @description What earned it (an order id, a post id). */
+            source: string;
+        };
+        /**
+         * @description When each tier may book, as minutes after the event's `sale_opens_at`. Offsets never
+         *     decrease from DIAMOND to the general sale.
+         */
+        PresaleOffsets: {
+            /** Format: int32 */
+            diamond_mins: number;
+            /**
+             * Format: int32
+             * @description Everyone else (BRONZE).
+             */
+            general_mins: number;
+            /** Format: int32 */
+            gold_mins: number;
+            /** Format: int32 */
+            silver_mins: number;
+        };
+        /** @description An event's presale, as its detail shows it. */
+        PresaleSchedule: {
+            offsets: components["schemas"]["PresaleOffsets"];
+            /** @description DIAMOND first; BRONZE is the general sale. */
+            windows: components["schemas"]["PresaleWindow"][];
+        };
+        /** @description One tier's window. */
+        PresaleWindow: {
+            /** Format: date-time */
+            opens_at: string;
+            tier: components["schemas"]["Tier"];
         };
         /** @enum {string} */
         PreviewLang: "ko" | "en";
@@ -1858,6 +2453,23 @@ export interface components {
             title: string;
             /** @description URI reference naming the problem type. */
             type: string;
+        };
+        /** @description Answer of `POST /api/v1/transfer-listings/{id}/purchase`: the order to pay. */
+        PurchaseOrder: {
+            /** Format: int64 */
+            amount: number;
+            /**
+             * Format: date-time
+             * @description The hold on the listing ends then; pay before.
+             */
+            expires_at: string;
+            /** @description `rsl_<32 hex>`. */
+            order_id: string;
+            order_name: string;
+        };
+        PurchaseResponse: {
+            listing: components["schemas"]["Listing"];
+            order: components["schemas"]["PurchaseOrder"];
         };
         /** @description `PUT /edge-rules` body. */
         PutEdgeRules: {
@@ -2240,6 +2852,34 @@ export interface components {
             /** Format: int64 */
             total_quantity: number;
         };
+        /**
+         * @description A fan's standing with an artist. Members are SILVER, GOLD or DIAMOND by points;
+         *     everyone else (no membership, pending, expired) is BRONZE.
+         * @enum {string}
+         */
+        Tier: "BRONZE" | "SILVER" | "GOLD" | "DIAMOND";
+        /** @description What one tier gets. */
+        TierBenefits: {
+            /**
+             * Format: int32
+             * @description Minutes after the sale opening this tier may book, in the default schedule
+             *     (promoters may set another per event).
+             */
+            default_presale_mins: number;
+            /**
+             * Format: int32
+             * @description Points needed (BRONZE: no active membership).
+             */
+            min_points?: number | null;
+            /** @description May list and buy resale tickets of the artist's events. */
+            resale: boolean;
+            /**
+             * Format: int32
+             * @description Fee on a resale, percent of the price, taken from the seller's proceeds.
+             */
+            resale_fee_percent?: number | null;
+            tier: components["schemas"]["Tier"];
+        };
         /** @description A started or renewed session. The refresh token is in the `urr_refresh` cookie. */
         TokenResponse: {
             /** @description EdDSA JWT for `Authorization: Bearer …`. */
@@ -2496,6 +3136,220 @@ export interface operations {
             };
         };
     };
+    get_admin_payouts: {
+        parameters: {
+            query?: {
+                status?: components["schemas"]["PayoutStatus"];
+                cursor?: string;
+                /** @description 1..=100, default 20. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Payout"];
+                };
+            };
+            /**
+             * @description `INVALID_QUERY`: A query parameter is invalid; `errors` names it
+             *
+             *     `INVALID_CURSOR`: `cursor` is not a cursor this list returned; start again without it
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `FORBIDDEN_ROLE`: Your role may not do this (e.g. a fan calling a promoter route) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_admin_payouts_payout_id_paid: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Payout id */
+                payout_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Payout"];
+                };
+            };
+            /** @description `INVALID_PATH`: A path parameter is not valid (e.g. not a UUID) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `FORBIDDEN_ROLE`: Your role may not do this (e.g. a fan calling a promoter route) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `PAYOUT_NOT_FOUND`: No such payout */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `PAYOUT_NOT_PENDING`: This payout is not pending */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_admin_reservations: {
         parameters: {
             query?: {
@@ -2695,6 +3549,8 @@ export interface operations {
              *     `PAYMENT_IN_PROGRESS`: This reservation's payment is being confirmed; it cannot be cancelled now
              *
              *     `REFUND_WINDOW_CLOSED`: Tickets can no longer be cancelled this close to the show
+             *
+             *     `TICKET_LISTED`: A ticket of this booking is listed or resold; withdraw the listing first
              */
             409: {
                 headers: {
@@ -3388,6 +4244,124 @@ export interface operations {
              *     `VALIDATION_FAILED`: Fields are invalid; `errors` names each one
              */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_artists_artist_id_memberships: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Artist id */
+                artist_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The unpaid order you already have */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JoinResponse"];
+                };
+            };
+            /** @description A new order */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JoinResponse"];
+                };
+            };
+            /** @description `INVALID_PATH`: A path parameter is not valid (e.g. not a UUID) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `ARTIST_NOT_FOUND`: No such artist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `MEMBERSHIP_ACTIVE`: You are already a member; renew within 30 days of the expiry
+             *
+             *     `MEMBERSHIP_NOT_OFFERED`: This artist offers no paid membership
+             */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5494,6 +6468,155 @@ export interface operations {
             };
         };
     };
+    put_events_event_id_presale: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Event id */
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PresaleOffsets"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PresaleSchedule"];
+                };
+            };
+            /**
+             * @description `INVALID_PATH`: A path parameter is not valid (e.g. not a UUID)
+             *
+             *     `MALFORMED_JSON`: The body is not valid JSON
+             *
+             *     `BAD_BODY`: The request body could not be read
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `FORBIDDEN_ROLE`: Your role may not do this (e.g. a fan calling a promoter route)
+             *
+             *     `NOT_EVENT_OWNER`: Only the event's promoter or an admin may change this event
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `EVENT_NOT_FOUND`: No such event */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: Send the body as JSON with `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `INVALID_BODY`: A field has the wrong type or shape; `errors` names it
+             *
+             *     `VALIDATION_FAILED`: Fields are invalid; `errors` names each one
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     post_events_event_id_queue_join: {
         parameters: {
             query?: {
@@ -5623,6 +6746,8 @@ export interface operations {
              *     `QUEUE_NOT_REQUIRED`: This event has no waiting line right now: book directly
              *
              *     `SALE_CLOSED`: The sale has closed
+             *
+             *     `SALE_NOT_OPEN`: The sale has not opened yet
              */
             409: {
                 headers: {
@@ -6646,6 +7771,185 @@ export interface operations {
             };
         };
     };
+    get_me_memberships: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MembershipList"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_me_memberships_membership_id_points: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                /** @description 1..=100, default 20. */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Membership id */
+                membership_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_PointsEntry"];
+                };
+            };
+            /**
+             * @description `INVALID_PATH`: A path parameter is not valid (e.g. not a UUID)
+             *
+             *     `INVALID_QUERY`: A query parameter is invalid; `errors` names it
+             *
+             *     `INVALID_CURSOR`: `cursor` is not a cursor this list returned; start again without it
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `MEMBERSHIP_NOT_FOUND`: No such membership */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_me_payments: {
         parameters: {
             query?: {
@@ -6665,6 +7969,98 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Page_PaymentHistoryItem"];
+                };
+            };
+            /**
+             * @description `INVALID_QUERY`: A query parameter is invalid; `errors` names it
+             *
+             *     `INVALID_CURSOR`: `cursor` is not a cursor this list returned; start again without it
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_me_payouts: {
+        parameters: {
+            query?: {
+                status?: components["schemas"]["PayoutStatus"];
+                cursor?: string;
+                /** @description 1..=100, default 20. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Payout"];
                 };
             };
             /**
@@ -6893,6 +8289,125 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_me_transfer_listings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListingList"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_memberships_tiers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TierBenefits"][];
                 };
             };
             /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
@@ -7779,6 +9294,8 @@ export interface operations {
              *     `RESERVATION_NOT_CANCELLABLE`: Only pending or paid reservations can be cancelled
              *
              *     `PAYMENT_IN_PROGRESS`: This reservation's payment is being confirmed; it cannot be cancelled now
+             *
+             *     `TICKET_LISTED`: A ticket of this booking is listed or resold; withdraw the listing first
              */
             409: {
                 headers: {
@@ -8527,6 +10044,165 @@ export interface operations {
             };
         };
     };
+    post_tickets_ticket_id_transfer_listing: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Ticket id */
+                ticket_id: string;
+            };
+            cookie?: never;
+        };
+        /** @description Optional: `{}` lists at face value */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewListing"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Listing"];
+                };
+            };
+            /**
+             * @description `INVALID_PATH`: A path parameter is not valid (e.g. not a UUID)
+             *
+             *     `MALFORMED_JSON`: The body is not valid JSON
+             *
+             *     `BAD_BODY`: The request body could not be read
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `MEMBERSHIP_REQUIRED`: An active membership of the event's artist is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `TICKET_NOT_FOUND`: No such ticket for this event */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `TICKET_NOT_LISTABLE`: This ticket cannot be listed (checked in, void, or already listed)
+             *
+             *     `LISTING_CUTOFF_PASSED`: Resale closes before the show; this ticket can no longer be listed or bought
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: Send the body as JSON with `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `INVALID_BODY`: A field has the wrong type or shape; `errors` names it
+             *
+             *     `VALIDATION_FAILED`: Fields are invalid; `errors` names each one
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_time: {
         parameters: {
             query?: never;
@@ -8542,6 +10218,375 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ServerTime"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_transfer_listings: {
+        parameters: {
+            query?: {
+                event_id?: string;
+                artist_id?: string;
+                cursor?: string;
+                /** @description 1..=100, default 20. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Listing"];
+                };
+            };
+            /**
+             * @description `INVALID_QUERY`: A query parameter is invalid; `errors` names it
+             *
+             *     `INVALID_CURSOR`: `cursor` is not a cursor this list returned; start again without it
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_transfer_listings_listing_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Listing id */
+                listing_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Listing"];
+                };
+            };
+            /** @description `INVALID_PATH`: A path parameter is not valid (e.g. not a UUID) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `LISTING_NOT_FOUND`: No such listing */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_transfer_listings_listing_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Listing id */
+                listing_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Listing"];
+                };
+            };
+            /** @description `INVALID_PATH`: A path parameter is not valid (e.g. not a UUID) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `LISTING_NOT_FOUND`: No such listing */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `LISTING_UNAVAILABLE`: The listing is no longer for sale
+             *
+             *     `LISTING_RESERVED`: Another fan is paying for this listing; try again when their hold ends
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_transfer_listings_listing_id_purchase: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Listing id */
+                listing_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Your hold, again */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PurchaseResponse"];
+                };
+            };
+            /** @description Held for you; pay the order */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PurchaseResponse"];
+                };
+            };
+            /** @description `INVALID_PATH`: A path parameter is not valid (e.g. not a UUID) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `MEMBERSHIP_REQUIRED`: An active membership of the event's artist is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `LISTING_NOT_FOUND`: No such listing */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `LISTING_UNAVAILABLE`: The listing is no longer for sale
+             *
+             *     `LISTING_RESERVED`: Another fan is paying for this listing; try again when their hold ends
+             *
+             *     `LISTING_CUTOFF_PASSED`: Resale closes before the show; this ticket can no longer be listed or bought
+             *
+             *     `OWN_LISTING`: You cannot buy your own listing
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description `INTERNAL`: An unexpected error occurred; it has been logged */

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { clockOffset, remaining } from "./clock";
 import { formatDateTime, formatWon, fromKstInput, toKstInput } from "./format";
 import { refundQuote } from "./refund";
-import { standInUrl } from "./payment";
+import { safeBack, standInUrl } from "./payment";
 import { initialLang } from "../i18n";
 
 describe("server clock", () => {
@@ -52,15 +52,22 @@ describe("the payment stand-in", () => {
     const url = new URL(
       standInUrl(
         "http://127.0.0.1:8089/v1/__test/widget",
-        { orderId: "ord_1", orderName: "BTS 외 1건", amount: 160000, reservationId: "r-1", customerKey: "u" },
+        { orderId: "ord_1", orderName: "BTS 외 1건", amount: 160000, back: "/checkout/r-1", customerKey: "u" },
         "http://127.0.0.1:8787",
       ),
     );
     expect(url.searchParams.get("orderId")).toBe("ord_1");
     expect(url.searchParams.get("orderName")).toBe("BTS 외 1건");
     expect(url.searchParams.get("amount")).toBe("160000");
-    expect(url.searchParams.get("successUrl")).toBe("http://127.0.0.1:8787/payment/success?reservation=r-1");
-    expect(url.searchParams.get("failUrl")).toBe("http://127.0.0.1:8787/payment/fail?reservation=r-1");
+    expect(url.searchParams.get("successUrl")).toBe("http://127.0.0.1:8787/payment/success?back=%2Fcheckout%2Fr-1");
+    expect(url.searchParams.get("failUrl")).toBe("http://127.0.0.1:8787/payment/fail?back=%2Fcheckout%2Fr-1");
+  });
+  it("returns only to our own pages", () => {
+    expect(safeBack("/me/memberships")).toBe("/me/memberships");
+    expect(safeBack("//evil.example/x")).toBeNull();
+    expect(safeBack("https://evil.example")).toBeNull();
+    expect(safeBack("/\\evil.example")).toBeNull();
+    expect(safeBack(null)).toBeNull();
   });
 });
 

@@ -36,6 +36,7 @@ export default function AdminPage() {
       <div className="title-row">
         <h1>{t("admin.title")}</h1>
         <Link to="/admin/reservations">{t("admin.allReservations")}</Link>
+        <Link to="/admin/payouts">{t("payouts.adminTitle")}</Link>
       </div>
       <dl className="stat-cards">
         {cards.map(([k, v]) => (

@@ -45,7 +45,7 @@ export default function CheckoutPage() {
         orderId: r.order.order_id,
         orderName: r.order.order_name,
         amount: r.order.amount,
-        reservationId: r.id,
+        back: `/checkout/${r.id}`,
         customerKey: user.id,
       });
     } catch (e) {

@@ -4,7 +4,9 @@
 import { useQuery } from "@tanstack/react-query";
 import { Link, useParams } from "react-router";
 import { api, unwrap, type Schemas } from "../api/client";
+import { useAuth } from "../api/auth";
 import { Countdown } from "../components/Countdown";
+import { PresaleWindows, TierBadge } from "../components/Presale";
 import { ProblemMessage } from "../components/ProblemMessage";
 import { useLang } from "../i18n";
 import { formatDateTime, formatWon } from "../lib/format";
@@ -26,8 +28,10 @@ export function bookingTarget(e: Pick<Detail, "id" | "queue_mode" | "has_seat_ma
 export default function EventPage() {
   const { id = "" } = useParams();
   const { t, lang } = useLang();
+  const { user } = useAuth();
   const detail = useQuery({
-    queryKey: ["event", id],
+    // Signed in, the detail also says when this fan may book (their presale window).
+    queryKey: ["event", id, user?.id ?? null],
     queryFn: () => unwrap(api.GET("/api/v1/events/{event_id}", { params: { path: { event_id: id } } })),
   });
   const seats = useQuery({
@@ -72,7 +76,25 @@ export default function EventPage() {
             {e.status === "upcoming" && <Countdown target={e.sale_opens_at} label={t("events.opensIn")} />}
             {e.status === "on_sale" && <Countdown target={e.sale_closes_at} label={t("events.closesIn")} />}
           </p>
-          {e.status === "on_sale" ? (
+          {e.your_presale && (
+            <p className={`banner ${e.your_presale.open ? "info" : "warn"}`}>
+              <TierBadge tier={e.your_presale.tier} />{" "}
+              {e.your_presale.open
+                ? t("presale.yoursOpen")
+                : t("presale.yoursAt", { at: formatDateTime(e.your_presale.opens_at, lang) })}
+              {!e.your_presale.open && e.status === "on_sale" && (
+                <>
+                  {" "}
+                  <Countdown target={e.your_presale.opens_at} label={t("events.opensIn")} />
+                </>
+              )}
+            </p>
+          )}
+          {e.status === "on_sale" && e.your_presale && !e.your_presale.open ? (
+            <p className="muted">
+              {t("presale.waitOrJoin")} {e.artist && <Link to={`/artists/${e.artist.id}`}>{t("artist.fanClub")}</Link>}
+            </p>
+          ) : e.status === "on_sale" ? (
             target.edge ? (
               <a className="button primary" href={target.href}>{t("event.book")}</a>
             ) : (
@@ -84,6 +106,12 @@ export default function EventPage() {
         </div>
       </div>
       {e.description && <p className="description">{e.description}</p>}
+      {e.presale && <PresaleWindows schedule={e.presale} mine={e.your_presale} />}
+      {e.status === "on_sale" && (
+        <p>
+          <Link to={`/transfers?event=${e.id}`}>{t("resale.forEvent")}</Link>
+        </p>
+      )}
       <h2>{t("event.tickets")}</h2>
       <table>
         <thead>

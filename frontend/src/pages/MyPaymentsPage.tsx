@@ -27,7 +27,10 @@ export default function MyPaymentsPage() {
         {items.map((p) => (
           <li key={p.order_id} className="row-card">
             <div>
-              <strong><Link to={`/events/${p.event_id}`}>{p.event_title}</Link></strong>
+              <strong>
+                {p.event_id ? <Link to={`/events/${p.event_id}`}>{p.event_title}</Link> : p.artist_name}
+              </strong>{" "}
+              <span className="muted">{t(`payments.kind.${p.kind}`)}</span>
               <p className="muted">
                 {formatDateTime(p.created_at, lang)} · <code>{p.order_id}</code>
                 {p.method ? ` · ${p.method}` : ""}

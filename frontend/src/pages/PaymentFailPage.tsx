@@ -1,15 +1,16 @@
 // `/payment/fail`: the widget gave up (declined card, the fan closed it). Says why, in
-// the fan's language where we know the code, and offers another try while the hold
-// lasts.
+// the fan's language where we know the code, and offers another try (while a hold
+// lasts) from the page the payment started on.
 import { Link, useSearchParams } from "react-router";
 import { useLang } from "../i18n";
+import { safeBack } from "../lib/payment";
 
 export default function PaymentFailPage() {
   const [params] = useSearchParams();
   const { t } = useLang();
   const code = params.get("code") ?? "";
   const message = params.get("message") ?? "";
-  const reservation = params.get("reservation");
+  const back = safeBack(params.get("back"));
   return (
     <section>
       <h1>{t("payment.failed")}</h1>
@@ -17,8 +18,8 @@ export default function PaymentFailPage() {
         {t(`tossErrors.${code}`, { defaultValue: message || t("payment.failedGeneric") })}
       </p>
       {code && <p className="muted">{code}</p>}
-      {reservation && (
-        <Link className="button primary" to={`/checkout/${reservation}`}>{t("payment.retry")}</Link>
+      {back && (
+        <Link className="button primary" to={back}>{t("payment.retry")}</Link>
       )}
     </section>
   );

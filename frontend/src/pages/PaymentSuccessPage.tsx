@@ -1,11 +1,13 @@
 // `/payment/success`: where the widget returns. Confirms the payment on the server
-// once (the server checks the amount against the order), then shows the tickets.
+// once (the server checks the amount against the order), then shows the tickets (or,
+// for a membership, the way to it).
 import { useEffect, useRef, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { api, unwrap, type Schemas } from "../api/client";
 import { ProblemMessage } from "../components/ProblemMessage";
 import { useLang } from "../i18n";
 import { formatWon } from "../lib/format";
+import { safeBack } from "../lib/payment";
 
 export default function PaymentSuccessPage() {
   const [params] = useSearchParams();
@@ -16,7 +18,7 @@ export default function PaymentSuccessPage() {
   const paymentKey = params.get("paymentKey") ?? "";
   const orderId = params.get("orderId") ?? "";
   const amount = Number(params.get("amount") ?? "NaN");
-  const reservation = params.get("reservation");
+  const back = safeBack(params.get("back"));
 
   useEffect(() => {
     // React runs effects twice in development; a payment is confirmed once.
@@ -40,13 +42,17 @@ export default function PaymentSuccessPage() {
               </li>
             ))}
           </ul>
-          <Link className="button primary" to="/me/tickets">{t("nav.tickets")}</Link>
+          {result.payment.kind === "membership" ? (
+            <Link className="button primary" to="/me/memberships">{t("nav.memberships")}</Link>
+          ) : (
+            <Link className="button primary" to="/me/tickets">{t("nav.tickets")}</Link>
+          )}
         </>
       ) : error ? (
         <>
           <h1>{t("payment.failed")}</h1>
           <ProblemMessage error={error} />
-          {reservation && <Link to={`/checkout/${reservation}`}>{t("payment.backToCheckout")}</Link>}
+          {back && <Link to={back}>{t("payment.backToCheckout")}</Link>}
         </>
       ) : (
         <p role="status">{t("payment.confirming")}</p>
