@@ -12,6 +12,8 @@ export const EVENTS = {
   standing: id(0x203),
   edgeQueued: id(0x207),
   originQueued: id(0x208),
+  /** IU's member presale: DIAMOND and GOLD book now, everyone else in two days. */
+  memberPresale: id(0x209),
 };
 
 /** Logs in through the login page and waits until the app shows the account. */

@@ -41,6 +41,9 @@ pub struct Options {
     pub log_dir: Option<PathBuf>,
 }
 
+/// The demo event behind the edge waiting room (`catalog::demo`, id …207).
+const DEMO_EDGE_ROOM: &str = "de770000-0000-4000-8000-000000000207";
+
 pub struct Stack {
     pub http_addr: String,
     pub edge_addr: Option<String>,
@@ -193,6 +196,14 @@ impl Stack {
             util::wait_for("the edge", Duration::from_secs(120), || {
                 util::reachable(edge_addr)
             })?;
+            // The origin pushes the demo's waiting-room rules with a back-off while the
+            // worker starts; pages opened before they land would find no room.
+            let room = format!("/e/{DEMO_EDGE_ROOM}");
+            util::wait_for(
+                "the edge to receive the demo waiting room's rules",
+                Duration::from_secs(120),
+                || util::http_status(edge_addr, &room) == Some(200),
+            )?;
         }
         Ok(stack)
     }

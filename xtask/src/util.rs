@@ -70,6 +70,24 @@ pub fn reachable(host_port: &str) -> bool {
         .any(|a: SocketAddr| TcpStream::connect_timeout(&a, Duration::from_millis(500)).is_ok())
 }
 
+/// The status code of a plain `GET path` at `host:port` (HTTP/1.1, no TLS), or `None`
+/// when nothing answers.
+pub fn http_status(host_port: &str, path: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let addr = host_port.to_socket_addrs().ok()?.next()?;
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host_port}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut head = [0u8; 64];
+    let n = stream.read(&mut head).ok()?;
+    let line = std::str::from_utf8(&head[..n]).ok()?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// Waits until `check` is true, up to `limit`.
 pub fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) -> Result<()> {
     let start = Instant::now();
