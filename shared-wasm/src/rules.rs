@@ -102,6 +102,28 @@ pub const DEFAULT_POW_DIFFICULTY: u8 = 16;
 /// overflow and catches milliseconds passed where seconds were meant.
 pub const MAX_UNIX_SECS: i64 = 253_402_300_799;
 
+/// A membership tier, as the waiting room names it in a presale schedule.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PresaleTier {
+    Diamond,
+    Gold,
+    Silver,
+    /// Everyone else: the general sale.
+    Bronze,
+}
+
+/// When one tier may book (shown on the waiting page; the origin enforces it).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PresaleOpening {
+    pub tier: PresaleTier,
+    /// Unix seconds.
+    pub opens_at: i64,
+}
+
 /// Whether the waiting room is in front of the event at all.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -242,6 +264,11 @@ pub struct EdgeRules {
         skip_serializing_if = "is_default_pow_difficulty"
     )]
     pub pow_difficulty: u8,
+    /// The event's presale by membership tier, highest first, for the page to show.
+    /// The origin fills it from the event's schedule (whatever a client sends); empty
+    /// when the event has no presale, and then omitted from the JSON.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub presale: Vec<PresaleOpening>,
 }
 
 /// One thing wrong with a rules document: the field path (`template.title_ko`,
@@ -308,6 +335,7 @@ impl EdgeRules {
             join_limit_per_ip_per_min: DEFAULT_JOIN_LIMIT_PER_IP_PER_MIN,
             challenge: Challenge::None,
             pow_difficulty: DEFAULT_POW_DIFFICULTY,
+            presale: Vec::new(),
         }
     }
 
@@ -392,6 +420,26 @@ impl EdgeRules {
         }
 
         self.template.check(&mut e);
+
+        e.check(
+            self.presale.len() <= 4,
+            "presale",
+            "at most one opening per tier (4)",
+        );
+        for (i, w) in self.presale.iter().enumerate() {
+            e.check(
+                time_ok(w.opens_at),
+                format_args!("presale[{i}].opens_at"),
+                TIME_MSG,
+            );
+            if let Some(prev) = i.checked_sub(1).and_then(|j| self.presale.get(j)) {
+                e.check(
+                    prev.opens_at <= w.opens_at && prev.tier != w.tier,
+                    format_args!("presale[{i}]"),
+                    "one opening per tier, in time order",
+                );
+            }
+        }
 
         if let Some(c) = &self.draw_seed_commitment {
             e.check(

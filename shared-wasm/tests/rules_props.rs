@@ -5,7 +5,8 @@
 use proptest::prelude::*;
 use shared_wasm::queue::{ServingAnchor, seed_commitment};
 use shared_wasm::rules::{
-    Challenge, EdgeRules, MAX_UNIX_SECS, Method, Mode, Phase, RuleError, WaitingRoomTemplate,
+    Challenge, EdgeRules, MAX_UNIX_SECS, Method, Mode, Phase, PresaleOpening, PresaleTier,
+    RuleError, WaitingRoomTemplate,
 };
 use uuid::Uuid;
 
@@ -150,6 +151,22 @@ fn valid_rules() -> impl Strategy<Value = EdgeRules> {
                         Challenge::None
                     },
                     pow_difficulty: (version % 25) as u8,
+                    presale: if version % 3 == 0 {
+                        [
+                            (PresaleTier::Diamond, 0),
+                            (PresaleTier::Gold, 3_600),
+                            (PresaleTier::Silver, 86_400),
+                            (PresaleTier::Bronze, 172_800),
+                        ]
+                        .into_iter()
+                        .map(|(tier, after)| PresaleOpening {
+                            tier,
+                            opens_at: sale_opens_at + after,
+                        })
+                        .collect()
+                    } else {
+                        Vec::new()
+                    },
                 }
             },
         )

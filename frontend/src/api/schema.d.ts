@@ -1561,6 +1561,12 @@ export interface components {
              */
             prequeue_opens_at?: number | null;
             /**
+             * @description The event's presale by membership tier, highest first, for the page to show.
+             *     The origin fills it from the event's schedule (whatever a client sends); empty
+             *     when the event has no presale, and then omitted from the JSON.
+             */
+            presale?: components["schemas"]["PresaleOpening"][];
+            /**
              * @description Paths that need an entry token for this event. Case-sensitive; one trailing `*`
              *     makes a pattern a prefix match. See [`EdgeRules::path_is_protected`].
              */
@@ -2416,12 +2422,26 @@ export interface components {
             /** Format: int32 */
             silver_mins: number;
         };
+        /** @description When one tier may book (shown on the waiting page; the origin enforces it). */
+        PresaleOpening: {
+            /**
+             * Format: int64
+             * @description Unix seconds.
+             */
+            opens_at: number;
+            tier: components["schemas"]["PresaleTier"];
+        };
         /** @description An event's presale, as its detail shows it. */
         PresaleSchedule: {
             offsets: components["schemas"]["PresaleOffsets"];
             /** @description DIAMOND first; BRONZE is the general sale. */
             windows: components["schemas"]["PresaleWindow"][];
         };
+        /**
+         * @description A membership tier, as the waiting room names it in a presale schedule.
+         * @enum {string}
+         */
+        PresaleTier: "DIAMOND" | "GOLD" | "SILVER" | "BRONZE";
         /** @description One tier's window. */
         PresaleWindow: {
             /** Format: date-time */

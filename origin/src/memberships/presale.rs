@@ -81,7 +81,8 @@ pub fn validate(o: &PresaleOffsets) -> ApiResult<()> {
 
 /// `PUT /api/v1/events/{id}/presale`: the event's promoter (or an admin) sets its
 /// schedule. Only events with an artist have one. The change shows in the event's
-/// detail after the cache's TTL and applies to the next booking and queue join.
+/// detail after the cache's TTL, applies to the next booking and queue join, and
+/// reaches the event's waiting room as a new rules version.
 pub async fn put(
     state: &crate::state::AppState,
     user: &AuthUser,
@@ -103,8 +104,13 @@ pub async fn put(
         ));
     }
     upsert(&mut tx, event, &offsets, state.clock.now()).await?;
+    // The waiting room shows the schedule too: a new rules version carries it.
+    let pushed = crate::queue::refresh_presale(state, &mut tx, event, state.clock.now()).await?;
     tx.commit().await?;
     state.catalog.details.forget(event).await;
+    if pushed && let Err(e) = crate::queue::push_due(state, Some(event)).await {
+        tracing::warn!(%event, error = ?e, "immediate rules push failed; the pusher retries");
+    }
     Ok(PresaleSchedule::new(offsets, opens))
 }
 

@@ -24,7 +24,7 @@ mod settings;
 
 pub use config::QueueConfig;
 pub use entry::{require as require_entry, sign as sign_entry};
-pub use rules::{push_due, reject_cancelled, store_rules};
+pub use rules::{push_due, refresh_presale, reject_cancelled, store_rules};
 pub use settings::load as load_settings;
 
 use crate::http::Code;

@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use shared_wasm::queue::{seed_commitment, seed_from_hex, seed_to_hex};
-use shared_wasm::rules::{EdgeRules, Method};
+use shared_wasm::rules::{EdgeRules, Method, PresaleOpening, PresaleTier};
 use shared_wasm::token::{self, RulesClaims};
 use sqlx::Row;
 use std::time::Duration;
@@ -236,6 +236,7 @@ async fn put_rules(
         }
     };
     rules.draw_seed_commitment = (rules.method == Method::Random).then(|| seed_commitment(&seed));
+    rules.presale = presale_openings(&state, &mut tx, event_id).await?;
     check_rules(&rules)?;
     sqlx::query(
         "INSERT INTO event_queues (event_id, rules, version, edge_tier, draw_seed, updated_by, updated_at) \
@@ -471,6 +472,66 @@ pub async fn store_rules(
     write_and_schedule(&mut tx, event, &rules, edge_tier, clock.now()).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The event's presale as its waiting room shows it (the origin's word, never the
+/// client's): each tier's opening from the event's schedule, or nothing when the event
+/// has no artist or everyone opens at once.
+async fn presale_openings(
+    state: &AppState,
+    conn: &mut sqlx::PgConnection,
+    event: Uuid,
+) -> sqlx::Result<Vec<PresaleOpening>> {
+    let row: Option<(Option<Uuid>, chrono::DateTime<chrono::Utc>)> =
+        sqlx::query_as("SELECT artist_id, sale_opens_at FROM events WHERE id = $1")
+            .bind(event)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some((Some(_), opens)) = row else {
+        return Ok(Vec::new());
+    };
+    let offsets = state.catalog.presales.offsets(conn, event).await?;
+    if offsets.diamond_mins == offsets.general_mins {
+        return Ok(Vec::new());
+    }
+    Ok(crate::catalog::PresaleSchedule::new(offsets, opens)
+        .windows
+        .into_iter()
+        .map(|w| PresaleOpening {
+            tier: match w.tier {
+                crate::catalog::Tier::Diamond => PresaleTier::Diamond,
+                crate::catalog::Tier::Gold => PresaleTier::Gold,
+                crate::catalog::Tier::Silver => PresaleTier::Silver,
+                crate::catalog::Tier::Bronze => PresaleTier::Bronze,
+            },
+            opens_at: w.opens_at.timestamp(),
+        })
+        .collect())
+}
+
+/// Inside a transaction that changed `event`'s presale schedule: if the event has a
+/// waiting room, its rules get the new schedule as their next version (delivered to
+/// every edge from now on; call [`push_due`] after the commit for an immediate push).
+/// `false`: no rules, or nothing to change.
+pub async fn refresh_presale(
+    state: &AppState,
+    conn: &mut sqlx::PgConnection,
+    event: Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+) -> sqlx::Result<bool> {
+    let Some(current) = current_for_update(conn, event).await? else {
+        return Ok(false);
+    };
+    let presale = presale_openings(state, conn, event).await?;
+    if presale == current.rules.presale {
+        return Ok(false);
+    }
+    let mut rules = current.rules;
+    rules.presale = presale;
+    rules.version += 1;
+    write_and_schedule(conn, event, &rules, current.edge_tier, now).await?;
+    state.queue.settings.forget(event).await;
+    Ok(true)
 }
 
 /// Inside the transaction that cancels `event`: its rules turn to `reject` (the edge

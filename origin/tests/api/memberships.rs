@@ -617,3 +617,83 @@ async fn the_queue_refuses_a_fan_whose_window_has_not_opened_without_spending_th
         res.text().await.unwrap_or_default()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_waiting_room_rules_carry_the_presale_and_follow_its_changes() {
+    let env = spawn_env(&[]).await;
+    let app = &env.app;
+    let opens = freeze(app);
+    let artist = create_artist(app).await;
+    let mut spec = EventSpec::on_sale(app).seats(10);
+    spec.sale_opens_at = opens;
+    let ev = create_event(app, spec).await;
+    give_artist(app, ev.id, artist, None).await;
+    let admin = app.create_user(Role::Admin).await;
+    // Whatever the client sends, the origin writes the event's own schedule.
+    let mut r = rules(app, ev.id, 1, 10);
+    r.presale = vec![shared_wasm::rules::PresaleOpening {
+        tier: shared_wasm::rules::PresaleTier::Bronze,
+        opens_at: 1,
+    }];
+    let stored = put_rules(app, &admin, &r, true).await;
+    let openings: Vec<(String, i64)> = stored["rules"]["presale"]
+        .as_array()
+        .expect("presale")
+        .iter()
+        .map(|w| {
+            (
+                w["tier"].as_str().expect("tier").to_owned(),
+                w["opens_at"].as_i64().expect("t"),
+            )
+        })
+        .collect();
+    let at = |h: i64| opens.timestamp() + h * 3_600;
+    assert_eq!(
+        openings,
+        [
+            ("DIAMOND".to_owned(), at(0)),
+            ("GOLD".to_owned(), at(1)),
+            ("SILVER".to_owned(), at(24)),
+            ("BRONZE".to_owned(), at(48)),
+        ]
+    );
+    // A new schedule is a new rules version with the new openings ...
+    let path = format!("/api/v1/events/{}/presale", ev.id);
+    let res = app
+        .put(
+            &path,
+            &json!({"diamond_mins": 0, "gold_mins": 30, "silver_mins": 60, "general_mins": 90}),
+            Some(&admin.token),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let now = json(
+        app.get(
+            &format!("/api/v1/events/{}/edge-rules", ev.id),
+            Some(&admin.token),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(now["rules"]["version"], 2);
+    assert_eq!(now["rules"]["presale"][3]["opens_at"], at(0) + 90 * 60);
+    // ... and opening to everyone at once removes the schedule from the room.
+    let res = app
+        .put(
+            &path,
+            &json!({"diamond_mins": 0, "gold_mins": 0, "silver_mins": 0, "general_mins": 0}),
+            Some(&admin.token),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let now = json(
+        app.get(
+            &format!("/api/v1/events/{}/edge-rules", ev.id),
+            Some(&admin.token),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(now["rules"]["version"], 3);
+    assert_eq!(now["rules"].get("presale"), None);
+}

@@ -56,7 +56,7 @@ use super::http::Request;
 use super::page_texts::{Texts, texts};
 use super::pow::Issued;
 use super::state::{EventState, Standing};
-use crate::rules::{Phase, WaitingRoomTemplate};
+use crate::rules::{Phase, PresaleTier, WaitingRoomTemplate};
 
 /// Page language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -349,6 +349,7 @@ pub fn render(p: &PageInput<'_>) -> String {
                 "<dl>\n<dt>{}</dt><dd><time datetime=\"{iso}\">{d} {hm} {}</time></dd>\n</dl>\n",
                 t.opens, t.kst
             ));
+            render_presale(&mut h, p, t);
         }
         PageKind::Join { challenge } => {
             if let Some(opens_at) = p.state.map(|s| s.rules.sale_opens_at) {
@@ -358,6 +359,7 @@ pub fn render(p: &PageInput<'_>) -> String {
                     t.opens, t.kst
                 ));
             }
+            render_presale(&mut h, p, t);
             h.push_str(&format!("<p>{}</p>\n", t.join_intro));
             if challenge.is_some() {
                 h.push_str(&format!("<noscript><p>{}</p></noscript>\n", t.needs_js));
@@ -387,6 +389,32 @@ pub fn render(p: &PageInput<'_>) -> String {
     }
     h.push_str("</body>\n</html>\n");
     h
+}
+
+/// The event's presale by tier, when it has one: fans learn before queueing that they
+/// may have to wait for their tier's window (the origin refuses earlier bookings).
+fn render_presale(h: &mut String, p: &PageInput<'_>, t: &Texts) {
+    let Some(rules) = p.state.map(|s| &s.rules).filter(|r| !r.presale.is_empty()) else {
+        return;
+    };
+    h.push_str(&format!(
+        "<section aria-labelledby=\"presale\">\n<h2 id=\"presale\">{}</h2>\n<p class=\"note\">{}</p>\n<dl>\n",
+        t.presale_title, t.presale_note
+    ));
+    for w in &rules.presale {
+        let label = match w.tier {
+            PresaleTier::Diamond => t.tiers[0],
+            PresaleTier::Gold => t.tiers[1],
+            PresaleTier::Silver => t.tiers[2],
+            PresaleTier::Bronze => t.tiers[3],
+        };
+        let (d, hm, iso) = kst(w.opens_at);
+        h.push_str(&format!(
+            "<dt>{label}</dt><dd><time datetime=\"{iso}\">{d} {hm} {}</time></dd>\n",
+            t.kst
+        ));
+    }
+    h.push_str("</dl>\n</section>\n");
 }
 
 /// The shapes of logo URL the rules validation allows, checked again at rendering (a

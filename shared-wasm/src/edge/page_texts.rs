@@ -36,6 +36,10 @@ pub(super) struct Texts {
     pub(super) needs_js: &'static str,
     pub(super) join_failed: &'static str,
     pub(super) rate_limited: &'static str,
+    pub(super) presale_title: &'static str,
+    pub(super) presale_note: &'static str,
+    /// DIAMOND, GOLD, SILVER, everyone else.
+    pub(super) tiers: [&'static str; 4],
 }
 
 const KO: Texts = Texts {
@@ -70,6 +74,9 @@ const KO: Texts = Texts {
     needs_js: "이 대기실에 입장하려면 브라우저에서 자바스크립트를 켜 주세요.",
     join_failed: "입장하지 못했습니다. 잠시 후 다시 시도해 주세요.",
     rate_limited: "이 네트워크에서 입장 요청이 너무 많습니다. 1분 뒤 다시 시도해 주세요.",
+    presale_title: "멤버십 등급별 예매 시작",
+    presale_note: "팬클럽 회원은 등급에 따라 먼저 예매할 수 있습니다. 내 차례 전에는 예매할 수 없습니다.",
+    tiers: ["다이아몬드", "골드", "실버", "일반 예매"],
 };
 
 const EN: Texts = Texts {
@@ -104,6 +111,9 @@ const EN: Texts = Texts {
     needs_js: "Please turn on JavaScript in your browser to join this waiting room.",
     join_failed: "Could not join. Please try again in a moment.",
     rate_limited: "Too many join attempts from this network. Please try again in a minute.",
+    presale_title: "Booking opens by membership tier",
+    presale_note: "Fan-club members book first, by tier; nobody can book before their window opens.",
+    tiers: ["DIAMOND", "GOLD", "SILVER", "General sale"],
 };
 
 pub(super) fn texts(lang: Lang) -> &'static Texts {

@@ -107,6 +107,41 @@ mod tests {
     }
 
     #[test]
+    fn the_join_and_not_open_pages_show_the_presale_by_tier() {
+        use crate::rules::{PresaleOpening, PresaleTier};
+        let mut r = rules();
+        // 1,900,000,000 = 2030-03-17T17:46:40Z = 2030-03-18 02:46 KST.
+        r.presale = vec![
+            PresaleOpening {
+                tier: PresaleTier::Diamond,
+                opens_at: 1_900_000_000,
+            },
+            PresaleOpening {
+                tier: PresaleTier::Bronze,
+                opens_at: 1_900_000_000 + 48 * 3_600,
+            },
+        ];
+        for which in [PreviewPage::Join, PreviewPage::NotOpen] {
+            let ko = render(r.clone(), None, Lang::Ko, which, 0, "n");
+            assert!(ko.contains("멤버십 등급별 예매 시작"), "{ko}");
+            assert!(
+                ko.contains("<dt>다이아몬드</dt><dd><time datetime=\"2030-03-18T02:46:40+09:00\">"),
+                "{ko}"
+            );
+            assert!(
+                ko.contains("<dt>일반 예매</dt><dd><time datetime=\"2030-03-20T02:46:40+09:00\">"),
+                "{ko}"
+            );
+            let en = render(r.clone(), None, Lang::En, which, 0, "n");
+            assert!(en.contains("Booking opens by membership tier"), "{en}");
+            assert!(en.contains("<dt>DIAMOND</dt>"), "{en}");
+        }
+        // Without a presale the section is absent.
+        let plain = render(rules(), None, Lang::En, PreviewPage::Join, 0, "n");
+        assert!(!plain.contains("membership tier"));
+    }
+
+    #[test]
     fn texts_are_escaped() {
         let mut r = rules();
         r.template.title_en = "<script>x</script>".into();
