@@ -487,6 +487,15 @@ impl TestApp {
             .expect("count rows")
     }
 
+    /// How many domain events of `topic` the outbox holds.
+    pub async fn outbox_count(&self, topic: &str) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE topic = $1")
+            .bind(topic)
+            .fetch_one(self.db())
+            .await
+            .expect("count outbox rows")
+    }
+
     /// A raw request: `body` sent as is, with `content_type` when given.
     pub async fn post_raw(
         &self,

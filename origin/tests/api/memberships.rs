@@ -47,14 +47,6 @@ fn freeze(app: &TestApp) -> DateTime<Utc> {
     at
 }
 
-async fn outbox_count(app: &TestApp, topic: &str) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM outbox WHERE topic = $1")
-        .bind(topic)
-        .fetch_one(app.db())
-        .await
-        .expect("query")
-}
-
 /// Joins and pays; returns the membership as listed.
 async fn become_member(env: &Env, fan: &TestUser, artist: Uuid) -> Value {
     let res = join(&env.app, fan, artist).await;
@@ -164,8 +156,8 @@ async fn joining_pays_a_year_renewal_extends_it_and_the_ledger_shows_both() {
         "MEMBERSHIP_NOT_FOUND",
     )
     .await;
-    assert_eq!(outbox_count(app, "membership.activated").await, 2);
-    assert_eq!(outbox_count(app, "membership.points").await, 2);
+    assert_eq!(app.outbox_count("membership.activated").await, 2);
+    assert_eq!(app.outbox_count("membership.points").await, 2);
     // The payments history names what was paid for.
     let history = json(app.get("/api/v1/me/payments", Some(&fan.token)).await).await;
     let kinds: Vec<&str> = history["items"]
@@ -238,7 +230,7 @@ async fn expiry_ends_rights_by_the_clock_and_the_job_marks_it() {
         .await
         .expect("row");
     assert_eq!(stored, "expired");
-    assert_eq!(outbox_count(app, "membership.expired").await, 1);
+    assert_eq!(app.outbox_count("membership.expired").await, 1);
     // An expired member renews with a new order; paying makes them active again.
     let res = join(app, &fan, artist).await;
     assert_eq!(res.status(), StatusCode::CREATED);
@@ -657,43 +649,26 @@ async fn the_waiting_room_rules_carry_the_presale_and_follow_its_changes() {
             ("BRONZE".to_owned(), at(48)),
         ]
     );
+    // Sets the schedule (minutes for DIAMOND, GOLD, SILVER, everyone), then reads the
+    // rules the edges get.
+    let reschedule = |[d, g, s, b]: [i32; 4]| {
+        let (admin, path) = (&admin, format!("/api/v1/events/{}/presale", ev.id));
+        async move {
+            let body =
+                json!({"diamond_mins": d, "gold_mins": g, "silver_mins": s, "general_mins": b});
+            let res = app.put(&path, &body, Some(&admin.token)).await;
+            assert_eq!(res.status(), StatusCode::OK);
+            let rules_path = format!("/api/v1/events/{}/edge-rules", ev.id);
+            let rules = app.get(&rules_path, Some(&admin.token)).await;
+            json(rules).await["rules"].clone()
+        }
+    };
     // A new schedule is a new rules version with the new openings ...
-    let path = format!("/api/v1/events/{}/presale", ev.id);
-    let res = app
-        .put(
-            &path,
-            &json!({"diamond_mins": 0, "gold_mins": 30, "silver_mins": 60, "general_mins": 90}),
-            Some(&admin.token),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let now = json(
-        app.get(
-            &format!("/api/v1/events/{}/edge-rules", ev.id),
-            Some(&admin.token),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(now["rules"]["version"], 2);
-    assert_eq!(now["rules"]["presale"][3]["opens_at"], at(0) + 90 * 60);
+    let now = reschedule([0, 30, 60, 90]).await;
+    assert_eq!(now["version"], 2);
+    assert_eq!(now["presale"][3]["opens_at"], at(0) + 90 * 60);
     // ... and opening to everyone at once removes the schedule from the room.
-    let res = app
-        .put(
-            &path,
-            &json!({"diamond_mins": 0, "gold_mins": 0, "silver_mins": 0, "general_mins": 0}),
-            Some(&admin.token),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let now = json(
-        app.get(
-            &format!("/api/v1/events/{}/edge-rules", ev.id),
-            Some(&admin.token),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(now["rules"]["version"], 3);
-    assert_eq!(now["rules"].get("presale"), None);
+    let now = reschedule([0, 0, 0, 0]).await;
+    assert_eq!(now["version"], 3);
+    assert_eq!(now.get("presale"), None);
 }

@@ -56,14 +56,6 @@ async fn tickets_of(app: &TestApp, reservation: Uuid) -> Vec<(Uuid, String, Stri
         .expect("query")
 }
 
-async fn outbox_count(app: &TestApp, topic: &str) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM outbox WHERE topic = $1")
-        .bind(topic)
-        .fetch_one(app.db())
-        .await
-        .expect("query")
-}
-
 async fn available(app: &TestApp, tt: Uuid) -> i32 {
     sqlx::query_scalar("SELECT available_quantity FROM ticket_types WHERE id = $1")
         .bind(tt)
@@ -188,9 +180,9 @@ async fn happy_path_from_hold_to_signed_tickets() {
     );
 
     // Events: one per fact, written with the change.
-    assert_eq!(outbox_count(app, "reservation.created").await, 2);
-    assert_eq!(outbox_count(app, "payment.confirmed").await, 2);
-    assert_eq!(outbox_count(app, "ticket.issued").await, 4);
+    assert_eq!(app.outbox_count("reservation.created").await, 2);
+    assert_eq!(app.outbox_count("payment.confirmed").await, 2);
+    assert_eq!(app.outbox_count("ticket.issued").await, 4);
     let codes: HashSet<String> = sqlx::query_scalar("SELECT code FROM tickets")
         .fetch_all(app.db())
         .await
@@ -328,7 +320,7 @@ async fn confirm_after_the_hold_expired_is_refused_and_nothing_is_charged() {
     assert_eq!(ledger.confirm_executions, 0);
     assert_eq!(ledger.captured_amount, 0);
     assert_eq!(payment_status(app, &held.order_id).await, None);
-    assert_eq!(outbox_count(app, "reservation.expired").await, 1);
+    assert_eq!(app.outbox_count("reservation.expired").await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -555,8 +547,8 @@ async fn a_confirm_that_lands_after_the_seat_is_gone_is_refunded_in_full() {
     assert!(tickets_of(app, held.id).await.is_empty());
     assert_eq!(reservation_status(app, taken.id).await, "pending");
     // No sale happened, so no money events for it either.
-    assert_eq!(outbox_count(app, "payment.confirmed").await, 0);
-    assert_eq!(outbox_count(app, "payment.refunded").await, 0);
+    assert_eq!(app.outbox_count("payment.confirmed").await, 0);
+    assert_eq!(app.outbox_count("payment.refunded").await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -671,7 +663,7 @@ async fn racing_double_confirms_issue_one_set_of_tickets() {
     assert_eq!(sets.len(), 1, "every answer names the same tickets");
     assert_eq!(tickets_of(app, held.id).await.len(), 2);
     assert_eq!(env.fake.confirm_executions(&held.order_id), 1);
-    assert_eq!(outbox_count(app, "payment.confirmed").await, 1);
+    assert_eq!(app.outbox_count("payment.confirmed").await, 1);
 
     // Two widget windows, two paymentKeys for one order, confirmed at once: one wins,
     // the other is never charged.
@@ -800,8 +792,8 @@ async fn a_refund_returns_the_money_then_the_seat_and_the_standing_stock() {
     // The per-user count went back too: the fan can hold four again.
     hold_standing(app, fan, event.id, tt, 4).await;
 
-    assert_eq!(outbox_count(app, "payment.refunded").await, 2);
-    assert_eq!(outbox_count(app, "reservation.cancelled").await, 2);
+    assert_eq!(app.outbox_count("payment.refunded").await, 2);
+    assert_eq!(app.outbox_count("reservation.cancelled").await, 2);
 
     // Less than a day before the show: no cancellation, nothing moves.
     let late = hold_seats(app, fan, event.id, &event.seats[3..4]).await;
@@ -1157,8 +1149,8 @@ async fn cancelling_an_event_releases_holds_and_refunds_every_paid_order_in_full
         env.fake.ledger(&self_cancelled.order_id).refunded_amount,
         self_cancelled.amount * 90 / 100
     );
-    assert_eq!(outbox_count(app, "payment.refunded").await, 3);
-    assert_eq!(outbox_count(app, "reservation.cancelled").await, 5);
+    assert_eq!(app.outbox_count("payment.refunded").await, 3);
+    assert_eq!(app.outbox_count("reservation.cancelled").await, 5);
 
     // Once is enough: a second cancel changes nothing.
     assert_problem(
@@ -1231,7 +1223,7 @@ async fn a_confirm_in_flight_when_the_event_is_cancelled_is_refunded() {
     assert_eq!(ledger.refunded_amount, held.amount, "every won goes back");
     assert!(tickets_of(app, held.id).await.is_empty());
     assert_ne!(reservation_status(app, held.id).await, "confirmed");
-    assert_eq!(outbox_count(app, "payment.confirmed").await, 0);
+    assert_eq!(app.outbox_count("payment.confirmed").await, 0);
 }
 
 #[tokio::test]

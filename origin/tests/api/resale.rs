@@ -69,14 +69,6 @@ async fn check_in(app: &TestApp, staff: &TestUser, event: Uuid, qr: &str) -> req
     .await
 }
 
-async fn outbox_count(app: &TestApp, topic: &str) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM outbox WHERE topic = $1")
-        .bind(topic)
-        .fetch_one(app.db())
-        .await
-        .expect("query")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_member_resells_at_face_value_the_ticket_moves_and_the_seller_is_owed() {
     let env = spawn_env(&[]).await;
@@ -267,8 +259,8 @@ async fn a_member_resells_at_face_value_the_ticket_moves_and_the_seller_is_owed(
         "PAYOUT_NOT_PENDING",
     )
     .await;
-    assert_eq!(outbox_count(app, "resale.listed").await, 1);
-    assert_eq!(outbox_count(app, "resale.sold").await, 1);
+    assert_eq!(app.outbox_count("resale.listed").await, 1);
+    assert_eq!(app.outbox_count("resale.sold").await, 1);
     // The buyer's payments history names the resale.
     let history = json(app.get("/api/v1/me/payments", Some(&buyer.token)).await).await;
     assert_eq!(history["items"][0]["kind"], "resale");
@@ -548,7 +540,7 @@ async fn listings_stop_at_the_cutoff_expire_and_can_be_withdrawn() {
     .await
     .expect("count");
     assert_eq!(listed, 0);
-    assert_eq!(outbox_count(app, "resale.closed").await, 3);
+    assert_eq!(app.outbox_count("resale.closed").await, 3);
     // The listed ticket expired; relisting is refused after the cut-off.
     assert_problem(
         list(app, &seller, &t2, json!({})).await,
