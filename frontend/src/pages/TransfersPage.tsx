@@ -36,6 +36,24 @@ export default function TransfersPage() {
     queryFn: () => unwrap(api.GET("/api/v1/artists", { params: { query: { limit: 100 } } })),
     staleTime: 60_000,
   });
+  // Events to filter by: those on sale (of the chosen artist, if any).
+  const events = useQuery({
+    queryKey: ["market-events", artist],
+    queryFn: () =>
+      unwrap(
+        api.GET("/api/v1/events", {
+          params: { query: { status: "on_sale", limit: 100, artist_id: artist || undefined } },
+        }),
+      ),
+    staleTime: 60_000,
+  });
+  const setFilter = (name: "artist" | "event", value: string) => {
+    const next = new URLSearchParams(params);
+    if (value) next.set(name, value);
+    else next.delete(name);
+    if (name === "artist") next.delete("event");
+    setParams(next);
+  };
   const list = useInfiniteQuery({
     queryKey: ["market", artist, event],
     initialPageParam: undefined as string | undefined,
@@ -69,28 +87,29 @@ export default function TransfersPage() {
         {user && <Link to="/transfers/my">{t("resale.mine")}</Link>}
       </div>
       <p className="muted">{t("resale.rules")}</p>
-      <label>
-        {t("resale.artist")}{" "}
-        <select
-          value={artist}
-          onChange={(e) => {
-            const next = new URLSearchParams(params);
-            if (e.target.value) next.set("artist", e.target.value);
-            else next.delete("artist");
-            setParams(next);
-          }}
-        >
-          <option value="">{t("resale.allArtists")}</option>
-          {(artists.data?.items ?? []).map((a) => (
-            <option key={a.id} value={a.id}>{lang === "en" && a.name_en ? a.name_en : a.name}</option>
-          ))}
-        </select>
-      </label>
-      {event && (
-        <p>
-          {t("resale.oneEvent")} <Link to="/transfers">{t("resale.allEvents")}</Link>
-        </p>
-      )}
+      <div className="filters">
+        <label>
+          {t("resale.artist")}{" "}
+          <select value={artist} onChange={(e) => setFilter("artist", e.target.value)}>
+            <option value="">{t("resale.allArtists")}</option>
+            {(artists.data?.items ?? []).map((a) => (
+              <option key={a.id} value={a.id}>{lang === "en" && a.name_en ? a.name_en : a.name}</option>
+            ))}
+          </select>
+        </label>{" "}
+        <label>
+          {t("resale.event")}{" "}
+          <select value={event} onChange={(e) => setFilter("event", e.target.value)}>
+            <option value="">{t("resale.allEvents")}</option>
+            {(events.data?.items ?? []).map((e) => (
+              <option key={e.id} value={e.id}>{e.title}</option>
+            ))}
+            {event && !(events.data?.items ?? []).some((e) => e.id === event) && (
+              <option value={event}>{t("resale.oneEvent")}</option>
+            )}
+          </select>
+        </label>
+      </div>
       <ProblemMessage error={list.error ?? error} />
       {list.isPending && <p role="status">{t("common.loading")}</p>}
       {!list.isPending && items.length === 0 && <p className="muted">{t("resale.none")}</p>}

@@ -92,6 +92,9 @@ describe("resale market", () => {
   it("shows price, face value and buys through a held order", async () => {
     const calls = fakeApi((url, req) => {
       if (url.pathname === "/api/v1/artists") return json(200, { items: [], next_cursor: null });
+      if (url.pathname === "/api/v1/events") {
+        return json(200, { items: [{ id: "e1", title: "아이유 콘서트" }], next_cursor: null });
+      }
       if (url.pathname === "/api/v1/transfer-listings") return json(200, { items: [listing()], next_cursor: null });
       if (url.pathname === "/api/v1/transfer-listings/l1/purchase" && req.method === "POST") {
         return json(409, { code: "LISTING_RESERVED", status: 409, title: "", type: "", detail: "held" });
@@ -103,6 +106,9 @@ describe("resale market", () => {
     fireEvent.click(await screen.findByRole("button", { name: "구매하기" }));
     expect(await screen.findByRole("alert")).toHaveTextContent("다른 팬이 결제 중입니다");
     expect(calls).toContain("POST /api/v1/transfer-listings/l1/purchase");
+    // Choosing an event asks the market for that event only.
+    fireEvent.change(screen.getByLabelText("공연"), { target: { value: "e1" } });
+    await waitFor(() => expect(calls).toContain("GET /api/v1/transfer-listings?limit=20&event_id=e1"));
   });
 
   it("lets a seller withdraw an unsold listing and shows what they receive", async () => {
