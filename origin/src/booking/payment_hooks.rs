@@ -30,6 +30,15 @@ pub trait PaymentsInFlight: Send + Sync + 'static {
         conn: &'a mut PgConnection,
         reservations: &'a [Uuid],
     ) -> BoxFuture<'a, sqlx::Result<HashSet<Uuid>>>;
+
+    /// The subset of `subjects` (reservations, resale purchases) whose payment is being
+    /// refunded or has been: their tickets are about to turn void (resale refuses to
+    /// list them).
+    fn refunding<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        subjects: &'a [Uuid],
+    ) -> BoxFuture<'a, sqlx::Result<HashSet<Uuid>>>;
 }
 
 /// Payments, first statement of a transaction that will change both a reservation and

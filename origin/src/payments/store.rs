@@ -525,6 +525,24 @@ impl crate::booking::PaymentsInFlight for InFlight {
             Ok(ids.into_iter().collect())
         })
     }
+
+    fn refunding<'a>(
+        &'a self,
+        conn: &'a mut sqlx::PgConnection,
+        subjects: &'a [Uuid],
+    ) -> futures::future::BoxFuture<'a, sqlx::Result<std::collections::HashSet<Uuid>>> {
+        Box::pin(async move {
+            let ids: Vec<Uuid> = sqlx::query_scalar(
+                "SELECT subject_id FROM payments
+                 WHERE subject_id = ANY($1)
+                   AND status IN ('cancel_requested', 'refunded', 'partially_refunded')",
+            )
+            .bind(subjects)
+            .fetch_all(&mut *conn)
+            .await?;
+            Ok(ids.into_iter().collect())
+        })
+    }
 }
 
 /// Every refund of `orders`, oldest first.

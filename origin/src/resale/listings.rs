@@ -111,6 +111,7 @@ pub(super) async fn resale_tier(
 
 #[derive(sqlx::FromRow)]
 struct TicketToList {
+    order_id: String,
     user_id: Uuid,
     status: String,
     checked_in_at: Option<DateTime<Utc>>,
@@ -133,7 +134,7 @@ pub async fn create(
     // The ticket row lock serialises listing against check-in, refund and a second
     // listing of the same ticket.
     let t: Option<TicketToList> = sqlx::query_as(
-        "SELECT t.user_id, t.status, t.checked_in_at, t.price, t.event_id, e.artist_id,
+        "SELECT t.order_id, t.user_id, t.status, t.checked_in_at, t.price, t.event_id, e.artist_id,
                 e.starts_at, e.cancelled_at
          FROM tickets t JOIN events e ON e.id = t.event_id
          WHERE t.id = $1 FOR UPDATE OF t",
@@ -148,6 +149,23 @@ pub async fn create(
         return Err(ApiError::new(
             Code::TICKET_NOT_LISTABLE,
             "Only a valid ticket that has not been used can be listed",
+        ));
+    }
+    // A refund of the ticket's own order may be on its way at Toss: the ticket turns
+    // void when the money is back, so it must not be sold meanwhile.
+    let paid_by = crate::booking::Order::reservation_of(&t.order_id)
+        .or_else(|| super::purchase::order_of(&t.order_id));
+    if let Some(subject) = paid_by
+        && !state
+            .booking
+            .payments_in_flight
+            .refunding(&mut tx, &[subject])
+            .await?
+            .is_empty()
+    {
+        return Err(ApiError::new(
+            Code::TICKET_NOT_LISTABLE,
+            "This ticket's booking is being refunded",
         ));
     }
     let expires_at = cutoff(state, t.starts_at);

@@ -603,3 +603,37 @@ async fn cancelling_the_event_refunds_resale_buyers_and_cancels_unpaid_payouts()
         .expect("payout");
     assert_eq!(payout, "cancelled");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_ticket_whose_refund_is_under_way_cannot_be_listed() {
+    let env = spawn_env(&[("URR_TOSS_MAX_ATTEMPTS", "1")]).await;
+    let app = &env.app;
+    let artist = create_artist(app).await;
+    let ev = artist_event(app, artist).await;
+    let seller = &create_fans(app, 1).await[0];
+    make_member(app, seller.id, artist, 0).await;
+    let (reservation, ticket) = buy_seat(&env, seller, &ev, 0).await;
+    // Toss fails the cancel: the refund is requested, the money not back yet.
+    env.fake
+        .set_fault(Fault::new(FaultKind::InternalError).on(Op::Cancel).always());
+    let res = app.fan(seller).cancel(reservation).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    // The ticket is still valid until the money is back, but it is not for sale.
+    let status: String = sqlx::query_scalar("SELECT status FROM tickets WHERE id = $1::uuid")
+        .bind(ticket["id"].as_str().expect("id"))
+        .fetch_one(app.db())
+        .await
+        .expect("ticket");
+    assert_eq!(status, "valid");
+    let p = assert_problem(
+        list(app, seller, &ticket, json!({})).await,
+        StatusCode::CONFLICT,
+        "TICKET_NOT_LISTABLE",
+    )
+    .await;
+    assert!(
+        p["detail"].as_str().unwrap_or("").contains("refunded"),
+        "{p}"
+    );
+    assert_eq!(app.count_rows("transfer_listings").await, 0);
+}
