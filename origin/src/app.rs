@@ -9,8 +9,8 @@ use crate::state::AppState;
 use crate::store::Redis;
 use crate::workers::Workers;
 use crate::{
-    auth, booking, catalog, console, health, http, lifecycle, memberships, openapi, outbox,
-    payments, queue, resale, tickets,
+    auth, booking, catalog, community, console, health, http, lifecycle, memberships, openapi,
+    outbox, payments, queue, resale, tickets,
 };
 use anyhow::{Context, Result};
 use axum::{Extension, Router};
@@ -51,6 +51,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(tickets::router())
         .merge(lifecycle::router())
         .merge(memberships::router())
+        .merge(community::router())
         .merge(resale::router())
         .merge(console::router())
 }

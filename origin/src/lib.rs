@@ -28,6 +28,7 @@ pub mod booking;
 pub mod cache;
 pub mod catalog;
 pub mod clock;
+pub mod community;
 pub mod config;
 pub mod console;
 pub mod demo;

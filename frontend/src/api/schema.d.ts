@@ -58,6 +58,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/posts/{post_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Admin: pins or hides a post. */
+        patch: operations["patch_admin_posts_post_id"];
+        trace?: never;
+    };
     "/api/v1/admin/reservations": {
         parameters: {
             query?: never;
@@ -169,6 +186,24 @@ export interface paths {
          *     unpaid answers the same order (200).
          */
         post: operations["post_artists_artist_id_memberships"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/artists/{artist_id}/posts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An artist's board: pinned posts first (first page), then newest first. */
+        get: operations["get_artists_artist_id_posts"];
+        put?: never;
+        /** Writes a post on an artist's board (members earn points for it). */
+        post: operations["post_artists_artist_id_posts"];
         delete?: never;
         options?: never;
         head?: never;
@@ -310,6 +345,23 @@ export interface paths {
         /** Create a fan account with a password and start a session. */
         post: operations["post_auth_register"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/comments/{comment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Deletes a comment (its author or an admin); its points are taken back. */
+        delete: operations["delete_comments_comment_id"];
         options?: never;
         head?: never;
         patch?: never;
@@ -799,6 +851,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/news": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** News, pinned first (first page), then newest first. */
+        get: operations["get_news"];
+        put?: never;
+        /** Admin: publishes news (`title` and `body` required). */
+        post: operations["post_news"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/news/{news_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One news article. */
+        get: operations["get_news_news_id"];
+        put?: never;
+        post?: never;
+        /** Admin: deletes news. */
+        delete: operations["delete_news_news_id"];
+        options?: never;
+        head?: never;
+        /** Admin: edits or pins news. */
+        patch: operations["patch_news_news_id"];
+        trace?: never;
+    };
     "/api/v1/openapi.json": {
         parameters: {
             query?: never;
@@ -892,6 +981,60 @@ export interface paths {
         get: operations["get_payments_order_id"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/posts/{post_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One post. Signed in, your first view of the (Korean) day counts. */
+        get: operations["get_posts_post_id"];
+        put?: never;
+        post?: never;
+        /** Deletes a post (its author or an admin); its points are taken back. */
+        delete: operations["delete_posts_post_id"];
+        options?: never;
+        head?: never;
+        /** Edits your post. */
+        patch: operations["patch_posts_post_id"];
+        trace?: never;
+    };
+    "/api/v1/posts/{post_id}/comments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A post's comments, oldest first. */
+        get: operations["get_posts_post_id_comments"];
+        put?: never;
+        /** Comments on a post (members earn points for it). */
+        post: operations["post_posts_post_id_comments"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/posts/{post_id}/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Reports a post to the admins (once per fan). */
+        post: operations["post_posts_post_id_reports"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1285,6 +1428,12 @@ export interface components {
              */
             google_client_id?: string | null;
         };
+        /** @description Who wrote something: the display name only, never any part of an email address. */
+        Author: {
+            display_name: string;
+            /** Format: uuid */
+            id: string;
+        };
         /** @description A cancellation: the reservation as it now stands, and the refund if money was paid. */
         CancelResponse: {
             refund?: null | components["schemas"]["RefundView"];
@@ -1353,6 +1502,17 @@ export interface components {
              *     the query; it returns to the same URLs as the widget.
              */
             widget_url?: string | null;
+        };
+        /** @description One comment. */
+        Comment: {
+            author: components["schemas"]["Author"];
+            body: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            post_id: string;
         };
         /**
          * @description Body of `POST /api/v1/payments/confirm`: what the Toss widget's success redirect
@@ -1904,6 +2064,11 @@ export interface components {
          * @enum {string}
          */
         Mode: "queue" | "passthrough" | "reject" | "maintenance";
+        /** @description Body of `POST /api/v1/posts/{id}/comments`. */
+        NewComment: {
+            /** @description 1-2,000 characters of plain text. */
+            body: string;
+        };
         /** @description Body of `POST /api/v1/tickets/{id}/transfer-listing`. */
         NewListing: {
             /**
@@ -1912,6 +2077,18 @@ export interface components {
              *     value.
              */
             price?: number | null;
+        };
+        /** @description Body of `POST /api/v1/artists/{id}/posts`. */
+        NewPost: {
+            /** @description 1-10,000 characters of plain text. */
+            body: string;
+            /** @description 1-200 characters. */
+            title: string;
+        };
+        /** @description Body of `POST /api/v1/posts/{id}/reports`. */
+        NewReport: {
+            /** @description 1-500 characters: what is wrong with the post. */
+            reason: string;
         };
         /** @description A ticket type in `POST /api/v1/events` or `POST /api/v1/events/{id}/ticket-types`. */
         NewTicketType: {
@@ -1933,6 +2110,25 @@ export interface components {
              * @description 0..=1,000,000.
              */
             total_quantity: number;
+        };
+        /** @description A news article. */
+        News: {
+            author: components["schemas"]["Author"];
+            body: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            pinned: boolean;
+            title: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /** @description Body of `POST /api/v1/news` (all fields) and `PATCH /api/v1/news/{id}` (any). */
+        NewsInput: {
+            body?: string | null;
+            pinned?: boolean | null;
+            title?: string | null;
         };
         /** @description What cancelling an event would touch right now. */
         OpenOrders: {
@@ -2029,6 +2225,21 @@ export interface components {
                 name_en?: string | null;
                 /** Format: date-time */
                 updated_at: string;
+            }[];
+            /** @description Pass as `cursor` to get the next page; `null` on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description One page of a list. */
+        Page_Comment: {
+            items: {
+                author: components["schemas"]["Author"];
+                body: string;
+                /** Format: date-time */
+                created_at: string;
+                /** Format: uuid */
+                id: string;
+                /** Format: uuid */
+                post_id: string;
             }[];
             /** @description Pass as `cursor` to get the next page; `null` on the last page. */
             next_cursor?: string | null;
@@ -2146,6 +2357,23 @@ export interface components {
             next_cursor?: string | null;
         };
         /** @description One page of a list. */
+        Page_News: {
+            items: {
+                author: components["schemas"]["Author"];
+                body: string;
+                /** Format: date-time */
+                created_at: string;
+                /** Format: uuid */
+                id: string;
+                pinned: boolean;
+                title: string;
+                /** Format: date-time */
+                updated_at: string;
+            }[];
+            /** @description Pass as `cursor` to get the next page; `null` on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description One page of a list. */
         Page_PaymentHistoryItem: {
             items: {
                 /**
@@ -2232,6 +2460,30 @@ export interface components {
                 reason: string;
                 /** @description What earned it (an order id, a post id). */
                 source: string;
+            }[];
+            /** @description Pass as `cursor` to get the next page; `null` on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description One page of a list. */
+        Page_PostSummary: {
+            items: {
+                /** Format: uuid */
+                artist_id: string;
+                author: components["schemas"]["Author"];
+                /** Format: int32 */
+                comment_count: number;
+                /** Format: date-time */
+                created_at: string;
+                /** @description The first 140 characters of the body. */
+                excerpt: string;
+                /** @description Hidden by an admin; only its author and admins see it. */
+                hidden: boolean;
+                /** Format: uuid */
+                id: string;
+                pinned: boolean;
+                title: string;
+                /** Format: int32 */
+                view_count: number;
             }[];
             /** @description Pass as `cursor` to get the next page; `null` on the last page. */
             next_cursor?: string | null;
@@ -2404,6 +2656,57 @@ export interface components {
             reason: string;
             /** @description What earned it (an order id, a post id). */
             source: string;
+        };
+        /** @description One post. */
+        Post: {
+            /** Format: uuid */
+            artist_id: string;
+            author: components["schemas"]["Author"];
+            /** @description Plain text (line breaks kept); pages show it as text, never as HTML. */
+            body: string;
+            /** Format: int32 */
+            comment_count: number;
+            /** Format: date-time */
+            created_at: string;
+            hidden: boolean;
+            /** Format: uuid */
+            id: string;
+            pinned: boolean;
+            title: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: int32 */
+            view_count: number;
+        };
+        /** @description Body of `PATCH /api/v1/posts/{id}`: what changes. */
+        PostEdit: {
+            body?: string | null;
+            title?: string | null;
+        };
+        /** @description Body of `PATCH /api/v1/admin/posts/{id}`. */
+        PostModeration: {
+            hidden?: boolean | null;
+            pinned?: boolean | null;
+        };
+        /** @description A post in a board list. */
+        PostSummary: {
+            /** Format: uuid */
+            artist_id: string;
+            author: components["schemas"]["Author"];
+            /** Format: int32 */
+            comment_count: number;
+            /** Format: date-time */
+            created_at: string;
+            /** @description The first 140 characters of the body. */
+            excerpt: string;
+            /** @description Hidden by an admin; only its author and admins see it. */
+            hidden: boolean;
+            /** Format: uuid */
+            id: string;
+            pinned: boolean;
+            title: string;
+            /** Format: int32 */
+            view_count: number;
         };
         /**
          * @description When each tier may book, as minutes after the event's `sale_opens_at`. Offsets never
@@ -3335,6 +3638,151 @@ export interface operations {
             };
             /** @description `PAYOUT_NOT_PENDING`: This payout is not pending */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    patch_admin_posts_post_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Post id */
+                post_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PostModeration"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Post"];
+                };
+            };
+            /**
+             * @description `INVALID_PATH`: A path parameter is not valid (e.g. not a UUID)
+             *
+             *     `MALFORMED_JSON`: The body is not valid JSON
+             *
+             *     `BAD_BODY`: The request body could not be read
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `FORBIDDEN_ROLE`: Your role may not do this (e.g. a fan calling a promoter route) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `POST_NOT_FOUND`: No such post */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: Send the body as JSON with `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `INVALID_BODY`: A field has the wrong type or shape; `errors` names it
+             *
+             *     `VALIDATION_FAILED`: Fields are invalid; `errors` names each one
+             */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4417,6 +4865,220 @@ export interface operations {
             };
         };
     };
+    get_artists_artist_id_posts: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                /** @description 1..=100, default 20. */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Artist id */
+                artist_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_PostSummary"];
+                };
+            };
+            /**
+             * @description `INVALID_PATH`: A path parameter is not valid (e.g. not a UUID)
+             *
+             *     `INVALID_QUERY`: A query parameter is invalid; `errors` names it
+             *
+             *     `INVALID_CURSOR`: `cursor` is not a cursor this list returned; start again without it
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_artists_artist_id_posts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Artist id */
+                artist_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewPost"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Post"];
+                };
+            };
+            /**
+             * @description `INVALID_PATH`: A path parameter is not valid (e.g. not a UUID)
+             *
+             *     `MALFORMED_JSON`: The body is not valid JSON
+             *
+             *     `BAD_BODY`: The request body could not be read
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `ARTIST_NOT_FOUND`: No such artist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: Send the body as JSON with `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `INVALID_BODY`: A field has the wrong type or shape; `errors` names it
+             *
+             *     `VALIDATION_FAILED`: Fields are invalid; `errors` names each one
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `RATE_LIMITED`: Too many requests; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_auth_config: {
         parameters: {
             query?: never;
@@ -5083,6 +5745,113 @@ export interface operations {
              * @description `BUSY`: Too many sign-ins are being checked right now; try again in a moment
              *
              *     `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_comments_comment_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Comment id */
+                comment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `INVALID_PATH`: A path parameter is not valid (e.g. not a UUID) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `NOT_AUTHOR`: Only the author may do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `COMMENT_NOT_FOUND`: No such comment
+             *
+             *     `POST_NOT_FOUND`: No such post
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
              *
              *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
              *
@@ -8458,6 +9227,513 @@ export interface operations {
             };
         };
     };
+    get_news: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                /** @description 1..=100, default 20. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_News"];
+                };
+            };
+            /**
+             * @description `INVALID_QUERY`: A query parameter is invalid; `errors` names it
+             *
+             *     `INVALID_CURSOR`: `cursor` is not a cursor this list returned; start again without it
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_news: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewsInput"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["News"];
+                };
+            };
+            /**
+             * @description `MALFORMED_JSON`: The body is not valid JSON
+             *
+             *     `BAD_BODY`: The request body could not be read
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `FORBIDDEN_ROLE`: Your role may not do this (e.g. a fan calling a promoter route) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: Send the body as JSON with `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `INVALID_BODY`: A field has the wrong type or shape; `errors` names it
+             *
+             *     `VALIDATION_FAILED`: Fields are invalid; `errors` names each one
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_news_news_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description News id */
+                news_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["News"];
+                };
+            };
+            /** @description `INVALID_PATH`: A path parameter is not valid (e.g. not a UUID) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `NEWS_NOT_FOUND`: No such news */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_news_news_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description News id */
+                news_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `INVALID_PATH`: A path parameter is not valid (e.g. not a UUID) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `FORBIDDEN_ROLE`: Your role may not do this (e.g. a fan calling a promoter route) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `NEWS_NOT_FOUND`: No such news */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    patch_news_news_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description News id */
+                news_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewsInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["News"];
+                };
+            };
+            /**
+             * @description `INVALID_PATH`: A path parameter is not valid (e.g. not a UUID)
+             *
+             *     `MALFORMED_JSON`: The body is not valid JSON
+             *
+             *     `BAD_BODY`: The request body could not be read
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `FORBIDDEN_ROLE`: Your role may not do this (e.g. a fan calling a promoter route) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `NEWS_NOT_FOUND`: No such news */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: Send the body as JSON with `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `INVALID_BODY`: A field has the wrong type or shape; `errors` names it
+             *
+             *     `VALIDATION_FAILED`: Fields are invalid; `errors` names each one
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_openapi_json: {
         parameters: {
             query?: never;
@@ -8891,6 +10167,687 @@ export interface operations {
             };
             /** @description `ORDER_NOT_FOUND`: No such order */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_posts_post_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Post id */
+                post_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Post"];
+                };
+            };
+            /** @description `INVALID_PATH`: A path parameter is not valid (e.g. not a UUID) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `POST_NOT_FOUND`: No such post */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_posts_post_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Post id */
+                post_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `INVALID_PATH`: A path parameter is not valid (e.g. not a UUID) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `NOT_AUTHOR`: Only the author may do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `POST_NOT_FOUND`: No such post */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    patch_posts_post_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Post id */
+                post_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PostEdit"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Post"];
+                };
+            };
+            /**
+             * @description `INVALID_PATH`: A path parameter is not valid (e.g. not a UUID)
+             *
+             *     `MALFORMED_JSON`: The body is not valid JSON
+             *
+             *     `BAD_BODY`: The request body could not be read
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `NOT_AUTHOR`: Only the author may do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `POST_NOT_FOUND`: No such post */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: Send the body as JSON with `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `INVALID_BODY`: A field has the wrong type or shape; `errors` names it
+             *
+             *     `VALIDATION_FAILED`: Fields are invalid; `errors` names each one
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_posts_post_id_comments: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                /** @description 1..=100, default 20. */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Post id */
+                post_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Comment"];
+                };
+            };
+            /**
+             * @description `INVALID_PATH`: A path parameter is not valid (e.g. not a UUID)
+             *
+             *     `INVALID_QUERY`: A query parameter is invalid; `errors` names it
+             *
+             *     `INVALID_CURSOR`: `cursor` is not a cursor this list returned; start again without it
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `POST_NOT_FOUND`: No such post */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_posts_post_id_comments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Post id */
+                post_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewComment"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Comment"];
+                };
+            };
+            /**
+             * @description `INVALID_PATH`: A path parameter is not valid (e.g. not a UUID)
+             *
+             *     `MALFORMED_JSON`: The body is not valid JSON
+             *
+             *     `BAD_BODY`: The request body could not be read
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `POST_NOT_FOUND`: No such post */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: Send the body as JSON with `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `INVALID_BODY`: A field has the wrong type or shape; `errors` names it
+             *
+             *     `VALIDATION_FAILED`: Fields are invalid; `errors` names each one
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `RATE_LIMITED`: Too many requests; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_posts_post_id_reports: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Post id */
+                post_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewReport"];
+            };
+        };
+        responses: {
+            /** @description Reported */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /**
+             * @description `INVALID_PATH`: A path parameter is not valid (e.g. not a UUID)
+             *
+             *     `MALFORMED_JSON`: The body is not valid JSON
+             *
+             *     `BAD_BODY`: The request body could not be read
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `POST_NOT_FOUND`: No such post */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `ALREADY_REPORTED`: You have reported this post already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: Send the body as JSON with `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `INVALID_BODY`: A field has the wrong type or shape; `errors` names it
+             *
+             *     `VALIDATION_FAILED`: Fields are invalid; `errors` names each one
+             */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

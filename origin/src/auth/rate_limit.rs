@@ -44,7 +44,16 @@ pub enum Scope {
     ReservationUser,
     /// `POST /events/{id}/queue/join` per account, per second.
     QueueJoinUser,
+    /// Community posts per account, per minute ([`POSTS_PER_MIN`]).
+    PostUser,
+    /// Community comments per account, per minute ([`COMMENTS_PER_MIN`]).
+    CommentUser,
 }
+
+/// Posts one account may write per minute: plenty for a person, little for a script.
+pub const POSTS_PER_MIN: u32 = 5;
+/// Comments one account may write per minute.
+pub const COMMENTS_PER_MIN: u32 = 20;
 
 impl Scope {
     fn as_str(self) -> &'static str {
@@ -54,12 +63,15 @@ impl Scope {
             Scope::RegisterIp => "register_ip",
             Scope::ReservationUser => "reservation_user",
             Scope::QueueJoinUser => "queue_join_user",
+            Scope::PostUser => "post_user",
+            Scope::CommentUser => "comment_user",
         }
     }
 
     fn window_secs(self, state: &AppState) -> u64 {
         match self {
             Scope::ReservationUser | Scope::QueueJoinUser => 1,
+            Scope::PostUser | Scope::CommentUser => 60,
             _ => state.config.auth.rate_window.as_secs().max(1),
         }
     }
@@ -72,6 +84,8 @@ impl Scope {
             Scope::RegisterIp => c.rate_register_per_ip,
             Scope::ReservationUser => c.rate_reservations_per_user,
             Scope::QueueJoinUser => c.rate_queue_joins_per_user,
+            Scope::PostUser => POSTS_PER_MIN,
+            Scope::CommentUser => COMMENTS_PER_MIN,
         }
     }
 }

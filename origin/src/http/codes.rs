@@ -96,6 +96,12 @@ codes! {
     MEMBERSHIP_NOT_FOUND = NOT_FOUND, "No such membership";
     MEMBERSHIP_NOT_OFFERED = CONFLICT, "This artist offers no paid membership";
     MEMBERSHIP_REQUIRED = FORBIDDEN, "An active membership of the event's artist is required";
+    // community
+    POST_NOT_FOUND = NOT_FOUND, "No such post";
+    COMMENT_NOT_FOUND = NOT_FOUND, "No such comment";
+    NEWS_NOT_FOUND = NOT_FOUND, "No such news";
+    NOT_AUTHOR = FORBIDDEN, "Only the author may do this";
+    ALREADY_REPORTED = CONFLICT, "You have reported this post already";
     // resale
     LISTING_NOT_FOUND = NOT_FOUND, "No such listing";
     LISTING_UNAVAILABLE = CONFLICT, "The listing is no longer for sale";

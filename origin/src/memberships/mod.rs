@@ -38,7 +38,7 @@ pub use orders::{
     PayableOrder, activate, expire_due, fetch_order, lock_payable, order_id_for, order_of,
     seed_member, tier_of,
 };
-pub use points::{Reason, award, claw_back};
+pub use points::{Reason, award, claw_back, kst_day};
 pub use presale::{Windows, set_schedule};
 
 use crate::auth::AuthUser;

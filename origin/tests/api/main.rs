@@ -9,6 +9,7 @@ mod helpers;
 mod auth;
 mod booking;
 mod catalog;
+mod community;
 mod demo;
 mod door;
 mod hardening;
