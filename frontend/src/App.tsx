@@ -41,6 +41,10 @@ const MyMembershipsPage = lazy(() => import("./pages/MyMembershipsPage"));
 const TransfersPage = lazy(() => import("./pages/TransfersPage"));
 const MyListingsPage = lazy(() => import("./pages/MyListingsPage"));
 const PayoutsPage = lazy(() => import("./pages/PayoutsPage"));
+const CommunityPage = lazy(() => import("./pages/CommunityPage"));
+const PostPage = lazy(() => import("./pages/PostPage"));
+const PostFormPage = lazy(() => import("./pages/PostFormPage"));
+const NewsPage = lazy(() => import("./pages/NewsPage"));
 
 const queryClient = new QueryClient({
   defaultOptions: { queries: { retry: 1, refetchOnWindowFocus: false, staleTime: 5_000 } },
@@ -72,6 +76,11 @@ export function App() {
                 <Route path="/artists/:id" element={<ArtistPage />} />
                 <Route path="/transfers" element={<TransfersPage />} />
                 <Route path="/transfers/my" element={<Guard><MyListingsPage /></Guard>} />
+                <Route path="/community" element={<CommunityPage />} />
+                <Route path="/community/write" element={<Guard><PostFormPage /></Guard>} />
+                <Route path="/community/:id" element={<PostPage />} />
+                <Route path="/community/:id/edit" element={<Guard><PostFormPage /></Guard>} />
+                <Route path="/news" element={<NewsPage />} />
                 <Route path="/login" element={<LoginPage />} />
                 <Route path="/register" element={<RegisterPage />} />
                 <Route path="/promoter" element={<Guard roles={["promoter", "admin"]}><PromoterPage /></Guard>} />
@@ -144,6 +153,8 @@ function Layout({ children }: { children: ReactNode }) {
           <NavLink to="/" end>{t("nav.events")}</NavLink>
           <NavLink to="/artists">{t("nav.artists")}</NavLink>
           <NavLink to="/transfers">{t("nav.transfers")}</NavLink>
+          <NavLink to="/community">{t("nav.community")}</NavLink>
+          <NavLink to="/news">{t("nav.news")}</NavLink>
           {user && <NavLink to="/me/reservations">{t("nav.reservations")}</NavLink>}
           {user && <NavLink to="/me/tickets">{t("nav.tickets")}</NavLink>}
           {user && <NavLink to="/me/memberships">{t("nav.memberships")}</NavLink>}
