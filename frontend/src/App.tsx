@@ -45,6 +45,7 @@ const CommunityPage = lazy(() => import("./pages/CommunityPage"));
 const PostPage = lazy(() => import("./pages/PostPage"));
 const PostFormPage = lazy(() => import("./pages/PostFormPage"));
 const NewsPage = lazy(() => import("./pages/NewsPage"));
+const AdminUsersPage = lazy(() => import("./pages/AdminUsersPage"));
 
 const queryClient = new QueryClient({
   defaultOptions: { queries: { retry: 1, refetchOnWindowFocus: false, staleTime: 5_000 } },
@@ -90,6 +91,7 @@ export function App() {
                 <Route path="/admin" element={<Guard roles={["admin"]}><AdminPage /></Guard>} />
                 <Route path="/admin/reservations" element={<Guard roles={["admin"]}><AdminReservationsPage /></Guard>} />
                 <Route path="/admin/payouts" element={<Guard roles={["admin"]}><PayoutsPage admin /></Guard>} />
+                <Route path="/admin/users" element={<Guard roles={["admin"]}><AdminUsersPage /></Guard>} />
                 <Route path="*" element={<NotFound />} />
               </Routes>
             </Suspense>

@@ -112,6 +112,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Admin: accounts by name, email or role, newest first. */
+        get: operations["get_admin_users"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/users/{user_id}": {
         parameters: {
             query?: never;
@@ -2507,6 +2524,26 @@ export interface components {
             next_cursor?: string | null;
         };
         /** @description One page of a list. */
+        Page_UserProfile: {
+            items: {
+                /** Format: date-time */
+                created_at: string;
+                display_name: string;
+                /** @description Lowercase, trimmed. */
+                email: string;
+                google_linked: boolean;
+                /** @description False for accounts that only sign in with Google. */
+                has_password: boolean;
+                /** Format: uuid */
+                id: string;
+                phone?: string | null;
+                /** @example fan */
+                role: string;
+            }[];
+            /** @description Pass as `cursor` to get the next page; `null` on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description One page of a list. */
         Page_Venue: {
             items: {
                 address: string;
@@ -4021,6 +4058,110 @@ export interface operations {
              *     `TICKET_LISTED`: A ticket of this booking is listed or resold; withdraw the listing first
              */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_admin_users: {
+        parameters: {
+            query?: {
+                /** @description Part of the display name or email (case-insensitive). */
+                q?: string;
+                /** @description `fan`, `promoter` or `admin`. */
+                role?: string;
+                cursor?: string;
+                /** @description 1..=100, default 20. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_UserProfile"];
+                };
+            };
+            /**
+             * @description `INVALID_QUERY`: A query parameter is invalid; `errors` names it
+             *
+             *     `INVALID_CURSOR`: `cursor` is not a cursor this list returned; start again without it
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `FORBIDDEN_ROLE`: Your role may not do this (e.g. a fan calling a promoter route) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

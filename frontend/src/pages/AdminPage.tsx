@@ -37,6 +37,7 @@ export default function AdminPage() {
         <h1>{t("admin.title")}</h1>
         <Link to="/admin/reservations">{t("admin.allReservations")}</Link>
         <Link to="/admin/payouts">{t("payouts.adminTitle")}</Link>
+        <Link to="/admin/users">{t("users.title")}</Link>
       </div>
       <dl className="stat-cards">
         {cards.map(([k, v]) => (

@@ -22,6 +22,7 @@
 //! Other modules use [`AuthUser`] (who is calling) and [`issue_access_token`]; seeders
 //! use [`create_user`].
 
+mod admin_users;
 mod config;
 mod extract;
 mod google;

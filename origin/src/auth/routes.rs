@@ -69,6 +69,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(super::google_routes::auth_config))
         .routes(routes!(me))
         .routes(routes!(admin_update_user))
+        .routes(routes!(super::admin_users::list_users))
 }
 
 /// `POST /api/v1/auth/register` body.

@@ -1766,3 +1766,49 @@ async fn google_sign_in_needs_a_nonce_we_issued_and_uses_it_up() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_search_accounts_by_name_email_and_role() {
+    let app = TestApp::spawn().await;
+    let admin = app.create_user(Role::Admin).await;
+    let promoter = app.create_user(Role::Promoter).await;
+    let fans = crate::fixtures::create_fans(&app, 3).await;
+    let get = |query: &str| {
+        let path = format!("/api/v1/admin/users?{query}");
+        let token = admin.token.clone();
+        let app = &app;
+        async move { json(app.get(&path, Some(&token)).await).await }
+    };
+    let promoters = get("role=promoter").await;
+    let ids: Vec<&str> = promoters["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|u| u["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(ids, [promoter.id.to_string()]);
+    let by_email = get(&format!("q={}", &fans[1].email[..12].to_uppercase())).await;
+    assert_eq!(by_email["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(by_email["items"][0]["email"], fans[1].email.as_str());
+    // `%` is a character to find, not a wildcard.
+    assert_eq!(get("q=%25").await["items"], serde_json::json!([]));
+    // Paging, newest first, two at a time, over every fan.
+    let first = get("role=fan&limit=2").await;
+    assert_eq!(first["items"].as_array().map(Vec::len), Some(2));
+    let cursor = first["next_cursor"].as_str().expect("more");
+    let rest = get(&format!("role=fan&limit=2&cursor={cursor}")).await;
+    assert_eq!(rest["items"].as_array().map(Vec::len), Some(1));
+    assert_problem(
+        app.get("/api/v1/admin/users", Some(&fans[0].token)).await,
+        StatusCode::FORBIDDEN,
+        "FORBIDDEN_ROLE",
+    )
+    .await;
+    assert_problem(
+        app.get("/api/v1/admin/users?role=emperor", Some(&admin.token))
+            .await,
+        StatusCode::BAD_REQUEST,
+        "INVALID_QUERY",
+    )
+    .await;
+}
