@@ -62,6 +62,24 @@ fn text(field: &str, value: &str, max: usize) -> ApiResult<String> {
     Ok(v.to_owned())
 }
 
+/// A list page that starts with `pinned` (non-empty on the first page only), then a
+/// keyset page of `rows` (fetched with one extra row to know whether more follow).
+fn pinned_first<R, T>(
+    pinned: Vec<T>,
+    rows: Vec<R>,
+    limit: i64,
+    cursor_of: impl Fn(&R) -> Cursor,
+    item: impl FnMut(R) -> T,
+) -> Page<T> {
+    let page = crate::http::page::paginate(rows, limit, cursor_of, item);
+    let mut items = pinned;
+    items.extend(page.items);
+    Page {
+        items,
+        next_cursor: page.next_cursor,
+    }
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]

@@ -72,17 +72,13 @@ pub async fn list(
     .bind(limit + 1)
     .fetch_all(&state.db)
     .await?;
-    let page = crate::http::page::paginate(
+    Ok(super::pinned_first(
+        items,
         rows,
         limit,
         |r| Cursor::created(r.created_at, r.id),
         Row::news,
-    );
-    items.extend(page.items);
-    Ok(Page {
-        items,
-        next_cursor: page.next_cursor,
-    })
+    ))
 }
 
 pub async fn get(state: &AppState, id: Uuid) -> ApiResult<News> {

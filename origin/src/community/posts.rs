@@ -171,17 +171,13 @@ pub async fn list(
     .bind(limit + 1)
     .fetch_all(&state.db)
     .await?;
-    let page = crate::http::page::paginate(
+    Ok(super::pinned_first(
+        items,
         rows,
         limit,
         |r| Cursor::created(r.created_at, r.id),
         Row::summary,
-    );
-    items.extend(page.items);
-    Ok(Page {
-        items,
-        next_cursor: page.next_cursor,
-    })
+    ))
 }
 
 /// `GET /api/v1/posts/{id}`: counts a view once per signed-in viewer and Korean day.
