@@ -47,6 +47,20 @@ test("no serious accessibility violations on the main pages", async ({ page }) =
   await expect(page.getByRole("button", { name: /^(결제하기|Pay)/ })).toBeVisible();
   await noSeriousViolations(page, "checkout");
 
+  // The member presale's event page, the resale market, the fan-club pages.
+  await page.goto(`/events/${EVENTS.memberPresale}`);
+  await expect(page.getByRole("table", { name: "선예매 일정" })).toBeVisible();
+  await noSeriousViolations(page, "presale event page");
+  await page.goto("/transfers");
+  await expect(page.getByRole("heading", { name: "양도 마켓" })).toBeVisible();
+  await noSeriousViolations(page, "resale market");
+  await page.goto("/me/memberships");
+  await expect(page.getByRole("table", { name: "등급별 혜택" })).toBeVisible();
+  await noSeriousViolations(page, "my memberships");
+  await page.goto("/community");
+  await expect(page.getByRole("group", { name: "아티스트 게시판" })).toBeVisible();
+  await noSeriousViolations(page, "community");
+
   // A new session: drop the fan's refresh cookie, then sign in as the promoter.
   await page.context().clearCookies();
   await logIn(page, "promoter@urr.local");
