@@ -209,24 +209,16 @@ fn response(
 /// A purchase as payments needs it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PayablePurchase {
-    pub id: Uuid,
     pub buyer_id: Uuid,
     pub amount: i64,
-    pub status: String,
-    pub expires_at: DateTime<Utc>,
-    pub event_id: Uuid,
 }
 
 /// The purchase `id` (any state).
 pub async fn fetch_purchase(db: &sqlx::PgPool, id: Uuid) -> sqlx::Result<Option<PayablePurchase>> {
-    sqlx::query_as(
-        "SELECT p.id, p.buyer_id, p.amount, p.status, p.expires_at, l.event_id
-         FROM resale_purchases p JOIN transfer_listings l ON l.id = p.listing_id
-         WHERE p.id = $1",
-    )
-    .bind(id)
-    .fetch_optional(db)
-    .await
+    sqlx::query_as("SELECT buyer_id, amount FROM resale_purchases WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
 }
 
 /// Payments, first statement of a transaction changing a purchase and its payment:
@@ -274,9 +266,8 @@ pub async fn hold_valid(db: &sqlx::PgPool, id: Uuid, now: DateTime<Utc>) -> sqlx
     Ok(valid.unwrap_or(false))
 }
 
-/// What [`complete`] did.
+/// What [`complete`] did: the event whose ticket moved.
 pub struct Completed {
-    pub ticket_id: Uuid,
     pub event_id: Uuid,
 }
 
@@ -369,10 +360,7 @@ pub async fn complete(
     )
     .await?;
     metrics::counter!("resale_sold_total").increment(1);
-    Ok(Some(Completed {
-        ticket_id: issued.ticket_id,
-        event_id: event,
-    }))
+    Ok(Some(Completed { event_id: event }))
 }
 
 /// Inside the event-cancellation transaction: the paid resale orders of the event (to
