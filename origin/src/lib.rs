@@ -16,13 +16,15 @@
 //! - [`lifecycle`]: changes to an event that reach across the others (edits once
 //!   tickets are sold, cancellation).
 //!
-//! Platform pieces, usable by all: [`config`] (typed `URR_*` settings), [`http`]
+//! Platform pieces, usable by all: [`audit`] (who changed what, in the changing
+//! transaction), [`config`] (typed `URR_*` settings), [`http`]
 //! (problem+json errors and their [`http::Code`] table, extractors, pagination,
 //! middleware), [`store`] (Redis with a key prefix), [`cache`] (the one in-memory cache
 //! type), [`clock`] (injectable time), [`telemetry`], [`health`], [`openapi`],
 //! [`workers`] (background jobs), [`state`]. [`app`] and [`demo`] wire everything.
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod booking;
 pub mod cache;

@@ -70,8 +70,9 @@ use uuid::Uuid;
 
 use crate::queue::ServingAnchor;
 
-/// Smallest and largest `new_users_per_minute`.
-pub const RATE_RANGE: std::ops::RangeInclusive<u32> = 1..=1_000_000;
+/// Smallest and largest `new_users_per_minute`. `0` pauses admissions: nobody new is
+/// served at the edge or admitted to tier 2 until a later version raises it.
+pub const RATE_RANGE: std::ops::RangeInclusive<u32> = 0..=1_000_000;
 /// Smallest and largest `max_active` (tier-2 capacity).
 pub const MAX_ACTIVE_RANGE: std::ops::RangeInclusive<u32> = 1..=1_000_000;
 /// Smallest and largest `active_slot_secs`: 1 minute to 1 hour.

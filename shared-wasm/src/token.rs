@@ -148,6 +148,8 @@ pub struct EntryClaims {
 pub enum Role {
     Fan,
     Promoter,
+    /// Door staff: checks tickets in at the events a promoter assigned them to.
+    Staff,
     Admin,
 }
 
@@ -156,6 +158,7 @@ impl Role {
         match self {
             Role::Fan => "fan",
             Role::Promoter => "promoter",
+            Role::Staff => "staff",
             Role::Admin => "admin",
         }
     }
@@ -163,6 +166,7 @@ impl Role {
     pub fn parse(s: &str) -> Option<Role> {
         match s {
             "fan" => Some(Role::Fan),
+            "staff" => Some(Role::Staff),
             "promoter" => Some(Role::Promoter),
             "admin" => Some(Role::Admin),
             _ => None,

@@ -231,7 +231,7 @@ fn mutate(r: &mut EdgeRules, which: usize, pick: usize) -> String {
             "version".into()
         }
         2 => {
-            r.new_users_per_minute = if pick.is_multiple_of(2) { 0 } else { 1_000_001 };
+            r.new_users_per_minute = 1_000_001 + pick as u32 % 1000;
             "new_users_per_minute".into()
         }
         3 => {

@@ -28,6 +28,14 @@ impl AuthUser {
         self.role == Role::Admin
     }
 
+    /// The caller as the audit log names them.
+    pub fn actor(&self) -> crate::audit::Actor {
+        crate::audit::Actor {
+            id: self.id,
+            role: self.role.as_str(),
+        }
+    }
+
     /// 403 `FORBIDDEN_ROLE` unless the caller has one of `roles`.
     pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
         if roles.contains(&self.role) {

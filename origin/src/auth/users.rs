@@ -144,11 +144,22 @@ pub(crate) async fn insert(
     now: DateTime<Utc>,
     user: NewUser,
 ) -> Result<UserRow, InsertError> {
+    // The account and its `user.registered` event in one statement: the event exists
+    // exactly when the account does (statistics count new users from it).
     let res = sqlx::query_as::<_, UserRow>(&format!(
-        "INSERT INTO users (id, email, password_hash, display_name, phone, role, google_sub,
-                            email_verified, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
-         RETURNING {COLUMNS}"
+        "WITH u AS (
+           INSERT INTO users (id, email, password_hash, display_name, phone, role, google_sub,
+                              email_verified, created_at, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+           RETURNING {COLUMNS}),
+         e AS (
+           INSERT INTO outbox (id, topic, aggregate_id, payload, created_at)
+           SELECT $10, 'user.registered', u.id,
+                  jsonb_build_object('user_id', u.id, 'role', u.role,
+                                     'via', CASE WHEN u.google_sub IS NULL THEN 'password' ELSE 'google' END),
+                  u.created_at
+           FROM u)
+         SELECT * FROM u"
     ))
     .bind(Uuid::now_v7())
     .bind(&user.email)
@@ -159,6 +170,7 @@ pub(crate) async fn insert(
     .bind(&user.google_sub)
     .bind(user.email_verified)
     .bind(now)
+    .bind(Uuid::now_v7())
     .fetch_one(db)
     .await;
     match res {

@@ -4,6 +4,8 @@
 //!    and echo it on the response;
 //! 2. tracing span per request carrying that id, so every log line of a request has it;
 //! 3. metrics: request count and latency histogram by method, route template and status;
+//!    and the request id made readable to the handler's task ([`current_request_id`]),
+//!    so the audit log records it without every handler passing it along;
 //! 4. problem guard: any error response that is not problem+json yet (a 404 from the
 //!    router, a 405, a timeout from tower) is rewritten into one;
 //! 5. CORS, request timeout, body-size limit.
@@ -38,6 +40,7 @@ pub fn wrap<S: Clone + Send + Sync + 'static>(router: Router<S>, config: &Config
         ))
         .layer(cors)
         .layer(middleware::from_fn(problem_guard))
+        .layer(middleware::from_fn(scope_request_id))
         .layer(middleware::from_fn(record_metrics))
         .layer(
             ServiceBuilder::new()
@@ -83,6 +86,25 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
         .expose_headers([REQUEST_ID, header::RETRY_AFTER])
         .allow_credentials(true)
         .max_age(std::time::Duration::from_secs(3600))
+}
+
+tokio::task_local! {
+    static CURRENT_REQUEST_ID: Option<String>;
+}
+
+/// The id of the request the current task is answering (`None` outside a request, e.g.
+/// in a background job).
+pub fn current_request_id() -> Option<String> {
+    CURRENT_REQUEST_ID.try_with(Clone::clone).ok().flatten()
+}
+
+async fn scope_request_id(req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    CURRENT_REQUEST_ID.scope(id, next.run(req)).await
 }
 
 async fn record_metrics(req: Request, next: Next) -> Response {

@@ -98,10 +98,13 @@ pub enum Topic {
     /// new_ticket_id, price, fee, payout_id}`.
     #[serde(rename = "resale.sold")]
     ResaleSold,
+    /// An account was created. `{user_id, role, via: password | google}`.
+    #[serde(rename = "user.registered")]
+    UserRegistered,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 12] = [
+    pub const ALL: [Topic; 13] = [
         Topic::ReservationCreated,
         Topic::ReservationExpired,
         Topic::ReservationCancelled,
@@ -114,6 +117,7 @@ impl Topic {
         Topic::ResaleListed,
         Topic::ResaleClosed,
         Topic::ResaleSold,
+        Topic::UserRegistered,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -130,6 +134,7 @@ impl Topic {
             Topic::ResaleListed => "resale.listed",
             Topic::ResaleClosed => "resale.closed",
             Topic::ResaleSold => "resale.sold",
+            Topic::UserRegistered => "user.registered",
         }
     }
 

@@ -4,7 +4,8 @@
 -- happens inside this one script, so `active` never exceeds the capacity.
 --
 -- KEYS[1] waiting ZSET, KEYS[2] seen ZSET, KEYS[3] active ZSET, KEYS[4] joined HASH,
--- KEYS[5] tick STRING (last tick id), KEYS[6] meta HASH (rate_per_min)
+-- KEYS[5] tick STRING (last tick id), KEYS[6] meta HASH (rate_per_min),
+-- KEYS[7] stats HASH (per-minute counters for statistics, see line.rs)
 -- ARGV[1] now (ms)
 -- ARGV[2] capacity
 -- ARGV[3] batch: most users admitted per tick
@@ -55,4 +56,26 @@ local old = tonumber(redis.call('HGET', KEYS[6], 'rate_per_min') or per_min)
 redis.call('HSET', KEYS[6], 'rate_per_min', tostring(old * 0.9 + per_min * 0.1))
 redis.call('PEXPIRE', KEYS[6], ARGV[8])
 
-return {1, admitted, expired, #stale, redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[3])}
+-- Statistics for this minute: admissions by wait time, abandonments, peaks.
+local minute = math.floor(now / 60000) .. ':'
+local bounds = {1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}
+for i = 2, #admitted, 2 do
+  local wait_s = (now - tonumber(admitted[i])) / 1000
+  local b = #bounds
+  for j = 1, #bounds do
+    if wait_s <= bounds[j] then b = j - 1; break end
+  end
+  redis.call('HINCRBY', KEYS[7], minute .. 'b' .. b, 1)
+end
+if #admitted > 0 then redis.call('HINCRBY', KEYS[7], minute .. 'a', #admitted / 2) end
+if #stale > 0 then redis.call('HINCRBY', KEYS[7], minute .. 'x', #stale) end
+local waiting = redis.call('ZCARD', KEYS[1])
+local active = redis.call('ZCARD', KEYS[3])
+for field, n in pairs({w = waiting, p = active}) do
+  if n > tonumber(redis.call('HGET', KEYS[7], minute .. field) or '0') then
+    redis.call('HSET', KEYS[7], minute .. field, n)
+  end
+end
+redis.call('PEXPIRE', KEYS[7], ARGV[8])
+
+return {1, admitted, expired, #stale, waiting, active}

@@ -11,6 +11,7 @@
 --         there is no pass
 -- KEYS[6] meta    HASH  rate_per_min (measured admissions)
 -- KEYS[7] epoch   STR   exists while the line has state (an ended slot vs a flushed line)
+-- KEYS[8] stats   HASH  per-minute counters for statistics (see line.rs)
 -- ARGV[1] user id
 -- ARGV[2] position from the pass, or 0: take the next arrival number from KEYS[5]
 -- ARGV[3] now (ms)
@@ -33,6 +34,15 @@ redis.call('SET', KEYS[7], now, 'PX', life)
 
 local function rate()
   return redis.call('HGET', KEYS[6], 'rate_per_min') or '0'
+end
+
+local minute = math.floor(now / 60000) .. ':'
+
+-- Raises the minute's peak `field` to `n`.
+local function peak(field, n)
+  if n > tonumber(redis.call('HGET', KEYS[8], minute .. field) or '0') then
+    redis.call('HSET', KEYS[8], minute .. field, n)
+  end
 end
 
 local function position_of()
@@ -68,6 +78,8 @@ redis.call('HSET', KEYS[4], user, position .. '|' .. now)
 redis.call('ZADD', KEYS[1], position, user)
 redis.call('ZADD', KEYS[2], now, user)
 for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], life) end
+redis.call('HINCRBY', KEYS[8], minute .. 'j', 1)
+redis.call('PEXPIRE', KEYS[8], life)
 
 if ARGV[7] == '1' then
   redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
@@ -77,7 +89,11 @@ if ARGV[7] == '1' then
     redis.call('ZREM', KEYS[1], user)
     redis.call('ZREM', KEYS[2], user)
     redis.call('ZADD', KEYS[3], until_ms, user)
+    redis.call('HINCRBY', KEYS[8], minute .. 'a', 1)
+    redis.call('HINCRBY', KEYS[8], minute .. 'b0', 1)
+    peak('p', redis.call('ZCARD', KEYS[3]))
     return {'admitted', position, until_ms, 1}
   end
 end
+peak('w', redis.call('ZCARD', KEYS[1]))
 return {'waiting', position, 0, 1, redis.call('ZRANK', KEYS[1], user), rate()}

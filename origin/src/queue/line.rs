@@ -15,6 +15,13 @@
 //! | `seq`               | STR  | arrival counter (events without the edge tier)   |
 //! | `tick`              | STR  | the last admission tick that ran                 |
 //! | `meta`              | HASH | `rate_per_min`: measured admissions, smoothed    |
+//! | `stats`             | HASH | per-minute counters for statistics (below)       |
+//!
+//! `stats` fields are `<unix minute>:<figure>`: `j` joined, `a` admitted, `x` abandoned
+//! (dropped for not polling, or left while waiting), `w` and `p` the waiting and active
+//! peaks, `b0`..`b10` admissions by wait time (bucket bounds [`WAIT_BUCKETS_SECS`]).
+//! The scripts change them in the same step as the line itself, so they are exact;
+//! statistics copy finished minutes to Postgres ([`minute_counters`], [`forget_minutes`]).
 //!
 //! The line is disposable: if Redis is flushed, fans join again (their entry tokens stay
 //! valid), and Postgres' unique live-seat index still guarantees that nothing sells twice.
@@ -40,6 +47,7 @@ struct Keys {
     tick: String,
     meta: String,
     epoch: String,
+    stats: String,
 }
 
 impl Keys {
@@ -53,6 +61,7 @@ impl Keys {
             ticket_key,
             self.meta.clone(),
             self.epoch.clone(),
+            self.stats.clone(),
         ]
     }
 
@@ -67,7 +76,12 @@ impl Keys {
     }
 
     fn for_leave(&self) -> Vec<String> {
-        vec![self.waiting.clone(), self.seen.clone(), self.active.clone()]
+        vec![
+            self.waiting.clone(),
+            self.seen.clone(),
+            self.active.clone(),
+            self.stats.clone(),
+        ]
     }
 
     fn for_admit(&self) -> Vec<String> {
@@ -78,6 +92,7 @@ impl Keys {
             self.joined.clone(),
             self.tick.clone(),
             self.meta.clone(),
+            self.stats.clone(),
         ]
     }
 }
@@ -105,6 +120,7 @@ fn keys(redis: &Redis, event: Uuid) -> Keys {
         tick: k("tick"),
         meta: k("meta"),
         epoch: k("epoch"),
+        stats: k("stats"),
     }
 }
 
@@ -340,14 +356,96 @@ pub async fn slot(redis: &Redis, event: Uuid, user: Uuid, now_ms: i64) -> RedisR
 
 /// Takes `user` out of the line and frees their slot. Returns whether they were waiting
 /// and whether they held a slot.
-pub async fn leave(redis: &Redis, event: Uuid, user: Uuid) -> RedisResult<(bool, bool)> {
+pub async fn leave(
+    redis: &Redis,
+    event: Uuid,
+    user: Uuid,
+    now_ms: i64,
+) -> RedisResult<(bool, bool)> {
     let k = keys(redis, event);
     let reply: Value = invocation(&LEAVE, k.for_leave())
         .arg(user.to_string())
+        .arg(now_ms)
         .invoke_async(&mut redis.conn())
         .await?;
     let p = parts(reply, "leave")?;
     Ok((at(&p, 0, "waiting")? == 1, at(&p, 1, "active")? == 1))
+}
+
+/// Upper bounds (seconds) of the wait-time buckets `b0`..`b9`; `b10` is everything
+/// longer.
+pub const WAIT_BUCKETS_SECS: [u32; 10] = [1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+
+/// One minute of an event's line, as its scripts counted it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MinuteCounters {
+    /// Unix minute (seconds / 60).
+    pub minute: i64,
+    pub joined: i64,
+    pub admitted: i64,
+    pub abandoned: i64,
+    pub waiting_peak: i64,
+    pub active_peak: i64,
+    /// Admissions per wait bucket, `WAIT_BUCKETS_SECS.len() + 1` entries.
+    pub wait_buckets: Vec<i64>,
+}
+
+/// Every minute the line's scripts have counted and not yet forgotten, oldest first.
+pub async fn minute_counters(redis: &Redis, event: Uuid) -> RedisResult<Vec<MinuteCounters>> {
+    let k = keys(redis, event);
+    let all: std::collections::HashMap<String, i64> =
+        redis::cmd("HGETALL").arg(&k.stats).query_async(&mut redis.conn()).await?;
+    let mut minutes: std::collections::BTreeMap<i64, MinuteCounters> = Default::default();
+    for (field, n) in all {
+        let Some((minute, figure)) = field.split_once(':') else {
+            continue;
+        };
+        let Ok(minute) = minute.parse::<i64>() else {
+            continue;
+        };
+        let m = minutes.entry(minute).or_insert_with(|| MinuteCounters {
+            minute,
+            wait_buckets: vec![0; WAIT_BUCKETS_SECS.len() + 1],
+            ..Default::default()
+        });
+        match figure {
+            "j" => m.joined = n,
+            "a" => m.admitted = n,
+            "x" => m.abandoned = n,
+            "w" => m.waiting_peak = n,
+            "p" => m.active_peak = n,
+            b => {
+                if let Some(slot) = b
+                    .strip_prefix('b')
+                    .and_then(|i| i.parse::<usize>().ok())
+                    .and_then(|i| m.wait_buckets.get_mut(i))
+                {
+                    *slot = n;
+                }
+            }
+        }
+    }
+    Ok(minutes.into_values().collect())
+}
+
+/// Drops the counters of `minutes` (already copied for good).
+pub async fn forget_minutes(redis: &Redis, event: Uuid, minutes: &[i64]) -> RedisResult<()> {
+    if minutes.is_empty() {
+        return Ok(());
+    }
+    let k = keys(redis, event);
+    let mut cmd = redis::cmd("HDEL");
+    cmd.arg(&k.stats);
+    for m in minutes {
+        for f in ["j", "a", "x", "w", "p"] {
+            cmd.arg(format!("{m}:{f}"));
+        }
+        for b in 0..=WAIT_BUCKETS_SECS.len() {
+            cmd.arg(format!("{m}:b{b}"));
+        }
+    }
+    let _: i64 = cmd.query_async(&mut redis.conn()).await?;
+    Ok(())
 }
 
 /// What one admission tick did.

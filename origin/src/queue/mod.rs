@@ -162,7 +162,7 @@ pub async fn tick_all(state: &AppState) -> anyhow::Result<Vec<(Uuid, line::Tick)
 /// Frees `user`'s slot on `event` (they paid, or are done) so the next fan is admitted.
 /// Best effort: if Redis is down, the slot lapses by itself.
 pub async fn release_slot(state: &AppState, event: Uuid, user: Uuid) {
-    match line::leave(&state.redis, event, user).await {
+    match line::leave(&state.redis, event, user, state.clock.unix_ms()).await {
         Ok((_, true)) => tracing::debug!(%event, %user, "queue slot released"),
         Ok(_) => {}
         Err(e) => tracing::warn!(%event, %user, error = %e, "could not release a queue slot"),

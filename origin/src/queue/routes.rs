@@ -457,7 +457,7 @@ async fn leave(
     Path(event_id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
     event_settings(&state, event_id).await?;
-    line::leave(&state.redis, event_id, user.id)
+    line::leave(&state.redis, event_id, user.id, state.clock.unix_ms())
         .await
         .map_err(super::redis_down)?;
     Ok(StatusCode::NO_CONTENT)

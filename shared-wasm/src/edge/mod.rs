@@ -314,6 +314,7 @@ impl Edge {
             Route::Draw(e) => respond(self.draw(host, e).await),
             Route::Challenge(e) => respond(self.challenge(host, e).await),
             Route::PushRules(e) => respond(self.push(host, e, body).await),
+            Route::RoomStats(e) => respond(self.room_stats(host, e, body).await),
             Route::Proxy(None) => self.proxy(host, req),
             Route::Proxy(Some(path)) => {
                 let rules = match self.snapshot(host, path.event).await {

@@ -91,6 +91,10 @@ pub enum Route {
     Draw(Uuid),
     Challenge(Uuid),
     PushRules(Uuid),
+    /// The room's tier-1 counters, for the origin's live view: `POST /__urr/stats/{id}`
+    /// with the origin's rules token as the body (a POST because the token carries the
+    /// whole rules document, too large for a header the edge reads).
+    RoomStats(Uuid),
     /// Forward to the origin; `event` when the path belongs to one (then the guard runs).
     Proxy(Option<EventPath>),
     /// Refused before any state is read.
@@ -101,7 +105,7 @@ impl Route {
     /// Whether the platform must read the body (bounded by
     /// [`super::http::MAX_BODY_LEN`]) before calling [`super::Edge::handle`].
     pub fn needs_body(&self) -> bool {
-        matches!(self, Route::PushRules(_))
+        matches!(self, Route::PushRules(_) | Route::RoomStats(_))
     }
 
     /// The event the route is about, if any.
@@ -112,7 +116,8 @@ impl Route {
             | Route::Status(e)
             | Route::Draw(e)
             | Route::Challenge(e)
-            | Route::PushRules(e) => Some(*e),
+            | Route::PushRules(e)
+            | Route::RoomStats(e) => Some(*e),
             Route::Proxy(p) => p.as_ref().map(|p| p.event),
             Route::Refuse(_) => None,
         }
@@ -192,6 +197,11 @@ pub fn route(req: &Request) -> Route {
             Err(r) => Route::Refuse(r),
             Ok(e) if m == Method::Put => Route::PushRules(e),
             Ok(_) => Route::Refuse(method_not_allowed("PUT")),
+        },
+        ["__urr", "stats", id] => match parse_event(id) {
+            Err(r) => Route::Refuse(r),
+            Ok(e) if m == Method::Post => Route::RoomStats(e),
+            Ok(_) => Route::Refuse(method_not_allowed("POST")),
         },
         ["__urr", ..] | ["metrics", ..] => Route::Refuse(not_found()),
         ["api", "v1", "events", id, rest @ ..] => {
@@ -372,6 +382,13 @@ mod tests {
         assert_eq!(refused(route(&req("POST", &format!("/e/{EVT}")))).0, 405);
         assert_eq!(
             refused(route(&req("GET", &format!("/__urr/rules/{EVT}")))).0,
+            405
+        );
+        let stats = route(&req("POST", &format!("/__urr/stats/{EVT}")));
+        assert_eq!(stats, Route::RoomStats(evt()));
+        assert!(stats.needs_body());
+        assert_eq!(
+            refused(route(&req("GET", &format!("/__urr/stats/{EVT}")))).0,
             405
         );
         assert_eq!(refused(route(&req("GET", "/__urr/anything"))).0, 404);

@@ -153,6 +153,54 @@ impl Edge {
         }
     }
 
+    /// The room's tier-1 counters for the origin: how many joined (`issued`) and how
+    /// far the serving counter stands now. Only the origin may ask: the body must be a
+    /// rules token it signed for this event (the one it pushes), so nobody else can
+    /// watch a sale's progress from here.
+    pub(super) async fn room_stats<H: Host>(
+        &self,
+        host: &H,
+        event: Uuid,
+        body: Option<&[u8]>,
+    ) -> Response {
+        let now_ms = host.now_ms();
+        let Some(text) = body.and_then(|b| std::str::from_utf8(b).ok()) else {
+            return Response::problem(400, "TOKEN_MALFORMED", "the body is not a rules token");
+        };
+        if text.trim().is_empty() {
+            return Response::problem(401, "TOKEN_REQUIRED", "a rules token is required");
+        }
+        match token::verify::<RulesClaims>(
+            &self.config.origin_keys,
+            text.trim(),
+            now_ms.div_euclid(1000),
+        ) {
+            Err(e) => return token_refusal(&e, "rules token"),
+            Ok(c) if c.evt != event => {
+                return Response::problem(
+                    422,
+                    "RULES_EVENT_MISMATCH",
+                    format!("the token is for another event than {event}"),
+                );
+            }
+            Ok(_) => {}
+        }
+        match self.current(host, event).await {
+            Err(e) => storage_unavailable(&e),
+            Ok(None) => no_room(event),
+            Ok(Some(state)) => Response::json(
+                200,
+                &json!({
+                    "event_id": event,
+                    "version": state.rules.version,
+                    "issued": state.counter.issued,
+                    "serving": state.serving(now_ms),
+                    "at_ms": now_ms,
+                }),
+            ),
+        }
+    }
+
     pub(super) async fn page<H: Host>(&self, host: &H, req: &Request, event: Uuid) -> Response {
         let lang = Lang::negotiate(req);
         let json = req.wants_json();

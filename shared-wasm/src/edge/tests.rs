@@ -526,6 +526,36 @@ fn the_guard() {
 }
 
 #[test]
+fn room_stats_answer_only_the_origin() {
+    let w = World::new();
+    let url = format!("/__urr/stats/{}", w.event);
+    let token = w.rules_token(&w.rules(1), None);
+    // No room yet.
+    let r = w.call("POST", &url, &[], Some(&token));
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert_eq!(w.push(&w.rules(1)).status, 200);
+    w.join();
+    w.join();
+    let r = w.call("POST", &url, &[], Some(&token));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = json(&r);
+    assert_eq!(
+        (v["issued"].as_u64(), v["version"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert!(v["serving"].as_u64().is_some_and(|s| s <= 2));
+    // Anyone else: no token, a fan's token, another event's rules token.
+    let r = w.call("POST", &url, &[], Some(""));
+    assert_eq!((r.status, code(&r).as_str()), (401, "TOKEN_REQUIRED"));
+    let r = w.call("POST", &url, &[], Some(&w.entry(w.event, NOW_S + 60)));
+    assert_eq!(code(&r), "TOKEN_WRONG_TYPE");
+    let mut other = w.rules(1);
+    other.event_id = Uuid::from_u128(3);
+    let r = w.call("POST", &url, &[], Some(&w.rules_token(&other, None)));
+    assert_eq!((r.status, code(&r).as_str()), (422, "RULES_EVENT_MISMATCH"));
+}
+
+#[test]
 fn rules_push_is_verified_and_ordered() {
     let w = World::new();
     let url = format!("/__urr/rules/{}", w.event);
@@ -561,10 +591,10 @@ fn rules_push_is_verified_and_ordered() {
     assert_eq!((r.status, code(&r).as_str()), (422, "RULES_EVENT_MISMATCH"));
     // Invalid rules.
     let mut bad = w.rules(9);
-    bad.new_users_per_minute = 0;
+    bad.max_active = 0;
     let r = w.call("PUT", &url, &[], Some(&w.rules_token(&bad, None)));
     assert_eq!((r.status, code(&r).as_str()), (422, "RULES_INVALID"));
-    assert_eq!(json(&r)["errors"][0]["field"], "new_users_per_minute");
+    assert_eq!(json(&r)["errors"][0]["field"], "max_active");
     // Garbage and oversize bodies.
     assert_eq!(w.call("PUT", &url, &[], Some("garbage")).status, 400);
     assert_eq!(w.call("PUT", &url, &[], None).status, 413);
