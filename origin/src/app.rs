@@ -10,7 +10,7 @@ use crate::store::Redis;
 use crate::workers::Workers;
 use crate::{
     auth, booking, catalog, community, console, health, http, lifecycle, memberships, openapi,
-    outbox, payments, queue, resale, tickets,
+    outbox, payments, queue, resale, stats, tickets,
 };
 use anyhow::{Context, Result};
 use axum::{Extension, Router};
@@ -53,6 +53,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(memberships::router())
         .merge(community::router())
         .merge(resale::router())
+        .merge(stats::router())
         .merge(console::router())
 }
 
@@ -103,6 +104,7 @@ fn start_workers(state: &AppState) -> Workers {
     outbox::start_workers(state, &mut workers);
     memberships::start_workers(state, &mut workers);
     resale::start_workers(state, &mut workers);
+    stats::start_workers(state, &mut workers);
     let s = state.clone();
     workers.every("auth_refresh_purge", Duration::from_secs(3600), move || {
         let s = s.clone();

@@ -143,6 +143,7 @@ pub struct Config {
     pub outbox: crate::outbox::OutboxConfig,
     pub queue: crate::queue::QueueConfig,
     pub resale: crate::resale::ResaleConfig,
+    pub stats: crate::stats::StatsConfig,
 }
 
 /// Signing and verification keys (see `shared_wasm::token`).
@@ -192,6 +193,7 @@ impl Config {
             outbox: crate::outbox::OutboxConfig::from_vars(v)?,
             queue: crate::queue::QueueConfig::from_vars(v)?,
             resale: crate::resale::ResaleConfig::from_vars(v)?,
+            stats: crate::stats::StatsConfig::from_vars(v)?,
         })
         .and_then(Config::check)
     }

@@ -15,6 +15,7 @@
 //! - [`payments`]: Toss confirm, refunds, reconciliation, webhooks.
 //! - [`lifecycle`]: changes to an event that reach across the others (edits once
 //!   tickets are sold, cancellation).
+//! - [`stats`]: exact figures from the event streams and the queue's counters.
 //!
 //! Platform pieces, usable by all: [`audit`] (who changed what, in the changing
 //! transaction), [`config`] (typed `URR_*` settings), [`http`]
@@ -44,6 +45,7 @@ pub mod payments;
 pub mod queue;
 pub mod resale;
 pub mod state;
+pub mod stats;
 pub mod store;
 pub mod telemetry;
 pub mod tickets;

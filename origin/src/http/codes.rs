@@ -64,6 +64,7 @@ codes! {
     GOOGLE_UNAVAILABLE = SERVICE_UNAVAILABLE, "Google sign-in cannot be checked right now; retry shortly";
     INVALID_CREDENTIALS = UNAUTHORIZED, "Email or password is wrong";
     OWN_ROLE = CONFLICT, "Admins cannot change their own role; ask another admin";
+    ACCOUNT_DISABLED = FORBIDDEN, "This account is disabled; contact support";
     REFRESH_EXPIRED = UNAUTHORIZED, "The session has expired; log in again";
     REFRESH_INVALID = UNAUTHORIZED, "The refresh token is not valid; log in again";
     REFRESH_MISSING = UNAUTHORIZED, "No refresh token: send the `urr_refresh` cookie or `refresh_token` in the body";
@@ -192,6 +193,8 @@ codes! {
     QUEUE_UNAVAILABLE = SERVICE_UNAVAILABLE, "The queue is briefly unavailable; keep this page open and try again";
     RULES_EVENT_MISMATCH = UNPROCESSABLE_ENTITY, "`rules.event_id` must be the event of the path";
     RULES_VERSION_CONFLICT = CONFLICT, "The rules changed meanwhile; reload and retry with the current version";
+    ROOM_PAUSED = CONFLICT, "The waiting room is already paused";
+    ROOM_NOT_PAUSED = CONFLICT, "The waiting room is not paused";
     // tickets
     ALREADY_CHECKED_IN = CONFLICT, "This ticket was already checked in";
     QR_INVALID = UNPROCESSABLE_ENTITY, "The QR code is not a valid ticket of ours";

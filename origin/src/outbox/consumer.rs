@@ -91,6 +91,13 @@ impl PollStats {
     }
 }
 
+/// How far behind a consumer group is (see [`Consumer::backlog`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Backlog {
+    pub lag: u64,
+    pub pending: u64,
+}
+
 /// A member of a consumer group reading some topics.
 #[derive(Clone)]
 pub struct Consumer {
@@ -243,6 +250,48 @@ impl Consumer {
             .query_async(&mut self.redis.conn())
             .await?;
         Ok(())
+    }
+
+    /// How far behind the group is, summed over its streams: entries not yet delivered
+    /// to any member (`lag`, per Redis 7's `XINFO GROUPS`) and entries delivered but not
+    /// acknowledged (`pending`).
+    pub async fn backlog(&self) -> redis::RedisResult<Backlog> {
+        let mut out = Backlog::default();
+        let mut c = self.redis.conn();
+        for key in self.keys() {
+            let reply: Value = redis::cmd("XINFO")
+                .arg("GROUPS")
+                .arg(&key)
+                .query_async(&mut c)
+                .await?;
+            let Value::Array(groups) = reply else {
+                continue;
+            };
+            for g in &groups {
+                let fields: Vec<(String, &Value)> = match g {
+                    Value::Array(flat) => flat
+                        .chunks(2)
+                        .filter_map(|kv| Some((text(kv.first()?)?, kv.get(1)?)))
+                        .collect(),
+                    Value::Map(pairs) => pairs
+                        .iter()
+                        .filter_map(|(k, v)| Some((text(k)?, v)))
+                        .collect(),
+                    _ => continue,
+                };
+                let get = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| *v);
+                if get("name").and_then(text).as_deref() != Some(self.group.as_str()) {
+                    continue;
+                }
+                let num = |v: Option<&Value>| match v {
+                    Some(Value::Int(i)) => u64::try_from(*i).ok(),
+                    _ => None,
+                };
+                out.pending += num(get("pending")).unwrap_or(0);
+                out.lag += num(get("lag")).unwrap_or(0);
+            }
+        }
+        Ok(out)
     }
 
     /// Pending, then stale, then new entries (up to `count` of each), each applied and

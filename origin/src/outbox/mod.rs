@@ -33,7 +33,7 @@ mod consumer;
 mod relay;
 
 pub use config::OutboxConfig;
-pub use consumer::{Applied, Consumer, Event, Handler};
+pub use consumer::{Applied, Backlog, Consumer, Event, Handler, PollStats};
 pub use relay::relay;
 
 use crate::state::AppState;

@@ -393,8 +393,10 @@ pub struct MinuteCounters {
 /// Every minute the line's scripts have counted and not yet forgotten, oldest first.
 pub async fn minute_counters(redis: &Redis, event: Uuid) -> RedisResult<Vec<MinuteCounters>> {
     let k = keys(redis, event);
-    let all: std::collections::HashMap<String, i64> =
-        redis::cmd("HGETALL").arg(&k.stats).query_async(&mut redis.conn()).await?;
+    let all: std::collections::HashMap<String, i64> = redis::cmd("HGETALL")
+        .arg(&k.stats)
+        .query_async(&mut redis.conn())
+        .await?;
     let mut minutes: std::collections::BTreeMap<i64, MinuteCounters> = Default::default();
     for (field, n) in all {
         let Some((minute, figure)) = field.split_once(':') else {
@@ -426,6 +428,26 @@ pub async fn minute_counters(redis: &Redis, event: Uuid) -> RedisResult<Vec<Minu
         }
     }
     Ok(minutes.into_values().collect())
+}
+
+/// The line right now: waiting, active (slots not yet lapsed) and the measured
+/// admissions per minute.
+pub async fn sizes(redis: &Redis, event: Uuid, now_ms: i64) -> RedisResult<(u64, u64, f64)> {
+    let k = keys(redis, event);
+    let (waiting, active, rate): (u64, u64, Option<String>) = redis::pipe()
+        .cmd("ZCARD")
+        .arg(&k.waiting)
+        .cmd("ZCOUNT")
+        .arg(&k.active)
+        .arg(format!("({now_ms}"))
+        .arg("+inf")
+        .cmd("HGET")
+        .arg(&k.meta)
+        .arg("rate_per_min")
+        .query_async(&mut redis.conn())
+        .await?;
+    let rate = rate.and_then(|r| r.parse().ok()).unwrap_or(0.0);
+    Ok((waiting, active, rate))
 }
 
 /// Drops the counters of `minutes` (already copied for good).

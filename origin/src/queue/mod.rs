@@ -18,12 +18,14 @@ mod config;
 mod entry;
 mod line;
 mod preview;
+mod room;
 mod routes;
 mod rules;
 mod settings;
 
 pub use config::QueueConfig;
 pub use entry::{require as require_entry, sign as sign_entry};
+pub use line::{MinuteCounters, WAIT_BUCKETS_SECS, forget_minutes, minute_counters, sizes};
 pub use rules::{push_due, refresh_presale, reject_cancelled, store_rules};
 pub use settings::load as load_settings;
 
@@ -58,6 +60,10 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
     routes::router()
         .merge(rules::router())
         .routes(utoipa_axum::routes!(preview::preview_rules))
+        .routes(utoipa_axum::routes!(room::room_stats))
+        .routes(utoipa_axum::routes!(room::pause))
+        .routes(utoipa_axum::routes!(room::resume))
+        .routes(utoipa_axum::routes!(room::set_rate))
 }
 
 /// The admission loop and the rules pusher.
@@ -144,6 +150,13 @@ pub async fn tick(
         }
     }
     Ok(t)
+}
+
+/// The events whose lines are live (queue mode, sale not long over): the ones the
+/// admission loop ticks and statistics copy.
+pub async fn live_lines(state: &AppState) -> sqlx::Result<Vec<Uuid>> {
+    let events = settings::admitting(&state.db, state.clock.now()).await?;
+    Ok(events.into_iter().map(|(e, _)| e).collect())
 }
 
 /// Runs one admission tick for every event that queues. Returns the ticks that ran.

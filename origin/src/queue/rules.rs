@@ -22,6 +22,7 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use shared_wasm::queue::{seed_commitment, seed_from_hex, seed_to_hex};
 use shared_wasm::rules::{EdgeRules, Method, PresaleOpening, PresaleTier};
 use shared_wasm::token::{self, RulesClaims};
@@ -84,7 +85,7 @@ pub struct EdgeRulesView {
     pub delivered: bool,
 }
 
-async fn view(state: &AppState, event_id: Uuid) -> ApiResult<EdgeRulesView> {
+pub(super) async fn view(state: &AppState, event_id: Uuid) -> ApiResult<EdgeRulesView> {
     let row = sqlx::query(
         "SELECT rules, edge_tier, draw_seed, version, updated_at FROM event_queues \
          WHERE event_id = $1",
@@ -252,6 +253,27 @@ async fn put_rules(
     .bind(user.id)
     .bind(now)
     .execute(&mut *tx)
+    .await?;
+    if rules.new_users_per_minute > 0 {
+        // A rate set by hand ends a pause.
+        sqlx::query("UPDATE event_queues SET paused_rate = NULL WHERE event_id = $1")
+            .bind(event_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    crate::audit::record(
+        &mut tx,
+        user.actor(),
+        crate::audit::Change::new("event.rules_changed", "event", event_id).after(json!({
+            "version": rules.version,
+            "mode": rules.mode,
+            "method": rules.method,
+            "new_users_per_minute": rules.new_users_per_minute,
+            "max_active": rules.max_active,
+            "edge_tier": body.edge_tier,
+        })),
+        now,
+    )
     .await?;
     for url in &state.config.queue.edge_urls {
         sqlx::query(
@@ -553,7 +575,7 @@ pub async fn reject_cancelled(
     Ok(true)
 }
 
-async fn current_for_update(
+pub(super) async fn current_for_update(
     conn: &mut sqlx::PgConnection,
     event: Uuid,
 ) -> sqlx::Result<Option<QueueSettings>> {
@@ -568,7 +590,7 @@ async fn current_for_update(
 }
 
 /// Writes `rules` as the event's current version and makes every edge's delivery due.
-async fn write_and_schedule(
+pub(super) async fn write_and_schedule(
     conn: &mut sqlx::PgConnection,
     event: Uuid,
     rules: &EdgeRules,

@@ -25,9 +25,12 @@ impl QueueSettings {
         self.rules.mode != Mode::Passthrough
     }
 
-    /// Whether tier 2 admits now (the sale is open and the mode queues).
+    /// Whether tier 2 admits now (the sale is open, the mode queues and the room is
+    /// not paused: a rate of 0 stops admissions at the edge and here alike).
     pub fn admits(&self, now_s: i64) -> bool {
-        self.rules.mode == Mode::Queue && self.rules.phase(now_s) == Phase::Open
+        self.rules.mode == Mode::Queue
+            && self.rules.phase(now_s) == Phase::Open
+            && self.rules.new_users_per_minute > 0
     }
 
     pub fn slot_ms(&self) -> u64 {
