@@ -166,8 +166,14 @@ pub async fn create_fans(app: &TestApp, n: usize) -> Vec<TestUser> {
         .collect();
     let now = app.state.clock.now();
     sqlx::query(
-        "INSERT INTO users (id, email, password_hash, display_name, role, created_at, updated_at)
-         SELECT i, e, NULL, 'Fan', 'fan', $3, $3 FROM UNNEST($1::uuid[], $2::text[]) AS x(i, e)",
+        "WITH u AS (
+           INSERT INTO users (id, email, password_hash, display_name, role, created_at, updated_at)
+           SELECT i, e, NULL, 'Fan', 'fan', $3, $3 FROM UNNEST($1::uuid[], $2::text[]) AS x(i, e)
+           RETURNING id, created_at)
+         INSERT INTO outbox (id, topic, aggregate_id, payload, created_at)
+         SELECT gen_random_uuid(), 'user.registered', u.id,
+                jsonb_build_object('user_id', u.id, 'role', 'fan', 'via', 'password'), u.created_at
+         FROM u",
     )
     .bind(&ids)
     .bind(&emails)

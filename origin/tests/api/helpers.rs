@@ -343,9 +343,15 @@ impl TestApp {
         let id = Uuid::new_v4();
         let email = format!("{}-{}@test.urr", role.as_str(), id.simple());
         let now = self.state.clock.now();
+        // With its `user.registered` event, as the app writes it (statistics count it).
         sqlx::query(
-            "INSERT INTO users (id, email, password_hash, display_name, role, created_at, updated_at)
-             VALUES ($1, $2, NULL, $3, $4, $5, $5)",
+            "WITH u AS (
+               INSERT INTO users (id, email, password_hash, display_name, role, created_at, updated_at)
+               VALUES ($1, $2, NULL, $3, $4, $5, $5) RETURNING id, role, created_at)
+             INSERT INTO outbox (id, topic, aggregate_id, payload, created_at)
+             SELECT gen_random_uuid(), 'user.registered', u.id,
+                    jsonb_build_object('user_id', u.id, 'role', u.role, 'via', 'password'), u.created_at
+             FROM u",
         )
         .bind(id)
         .bind(&email)

@@ -19,4 +19,5 @@ mod payments;
 mod platform;
 mod queue;
 mod resale;
+mod stats;
 mod web;
