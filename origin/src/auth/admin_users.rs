@@ -1,5 +1,6 @@
 //! `GET /api/v1/admin/users`: the operator's account search (by name or email, by
-//! role), newest first. Role changes are `PATCH /api/v1/admin/users/{id}` (`routes`).
+//! role), newest first. Role changes and disabling are `PATCH /api/v1/admin/users/{id}`
+//! (`routes`).
 
 use super::AuthUser;
 use super::users::{UserProfile, UserRow};
@@ -16,7 +17,7 @@ use utoipa::IntoParams;
 pub struct UserQuery {
     /// Part of the display name or email (case-insensitive).
     pub q: Option<String>,
-    /// `fan`, `promoter` or `admin`.
+    /// `fan`, `promoter`, `staff` or `admin`.
     #[param(value_type = Option<String>)]
     pub role: Option<Role>,
     pub cursor: Option<String>,
@@ -56,7 +57,7 @@ pub(super) async fn list_users(
             });
     let rows: Vec<UserRow> = sqlx::query_as(
         "SELECT id, email, password_hash, display_name, phone, role, google_sub, email_verified,
-                created_at
+                created_at, disabled_at
          FROM users
          WHERE ($1::text IS NULL OR email ILIKE $1 OR display_name ILIKE $1)
            AND ($2::text IS NULL OR role = $2)

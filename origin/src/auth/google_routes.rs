@@ -17,6 +17,7 @@ crate::problems!(
     GoogleProblems: [codes::JSON_BODY],
     GOOGLE_TOKEN_INVALID, GOOGLE_TOKEN_EXPIRED, GOOGLE_EMAIL_UNVERIFIED, GOOGLE_NONCE_INVALID,
     GOOGLE_DISABLED, GOOGLE_ACCOUNT_CONFLICT, GOOGLE_SIGNIN_CONFLICT, GOOGLE_UNAVAILABLE,
+    ACCOUNT_DISABLED,
 );
 
 /// Sign in with a Google ID token.
@@ -63,6 +64,10 @@ pub(super) async fn google(
         ));
     }
     let (user, how) = google_account(&state, &identity).await?;
+    if user.disabled_at.is_some() {
+        metrics::counter!("auth_google_signins_total", "outcome" => "disabled").increment(1);
+        return Err(account_disabled());
+    }
     metrics::counter!("auth_google_signins_total", "outcome" => how).increment(1);
     count_login("success");
     let refresh =
@@ -170,7 +175,7 @@ async fn google_account(
         }
         let by_email = sqlx::query_as::<_, UserRow>(
             "SELECT id, email, password_hash, display_name, phone, role, google_sub,
-                    email_verified, created_at
+                    email_verified, created_at, disabled_at
              FROM users WHERE lower(email) = $1 FOR UPDATE",
         )
         .bind(&identity.email)

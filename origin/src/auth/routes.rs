@@ -23,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use shared_wasm::token::Role;
 use tokio::sync::OnceCell;
 use utoipa::ToSchema;
@@ -241,7 +242,7 @@ async fn register(
     session_response(&state, StatusCode::CREATED, &user, refresh)
 }
 
-crate::problems!(LoginProblems: [codes::JSON_BODY], INVALID_CREDENTIALS, RATE_LIMITED, BUSY);
+crate::problems!(LoginProblems: [codes::JSON_BODY], INVALID_CREDENTIALS, RATE_LIMITED, BUSY, ACCOUNT_DISABLED);
 
 /// Log in with email and password.
 ///
@@ -304,6 +305,11 @@ async fn login(
         count_login("invalid_credentials");
         return Err(invalid_credentials());
     };
+    // Only after the password matched: a stranger learns nothing about the account.
+    if user.disabled_at.is_some() {
+        count_login("disabled");
+        return Err(account_disabled());
+    }
     if let Some(hash) = &user.password_hash
         && password::needs_rehash(hash, params)
     {
@@ -313,6 +319,14 @@ async fn login(
     let refresh =
         session::start_family(&state.db, user.id, state.clock.now(), &state.config.auth).await?;
     session_response(&state, StatusCode::OK, &user, refresh)
+}
+
+/// 403 for an account an admin disabled.
+pub(super) fn account_disabled() -> ApiError {
+    ApiError::new(
+        Code::ACCOUNT_DISABLED,
+        "this account is disabled; contact support",
+    )
 }
 
 /// Stores a hash with the current parameters. Best effort: a failure only means the
@@ -439,13 +453,16 @@ async fn logout(
     Ok((StatusCode::NO_CONTENT, jar).into_response())
 }
 
-/// `PATCH /api/v1/admin/users/{user_id}` body.
+/// `PATCH /api/v1/admin/users/{user_id}` body: the fields to change.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdminUserUpdate {
-    /// The account's new role.
-    #[schema(value_type = String, example = "promoter")]
-    pub role: Role,
+    /// The account's new role: `fan`, `promoter`, `staff` or `admin`.
+    #[schema(value_type = Option<String>, example = "promoter")]
+    pub role: Option<Role>,
+    /// `true` disables the account (its sessions end at once and it cannot sign in);
+    /// `false` enables it again.
+    pub disabled: Option<bool>,
 }
 
 crate::problems!(
@@ -453,9 +470,11 @@ crate::problems!(
     FORBIDDEN_ROLE, USER_NOT_FOUND, OWN_ROLE,
 );
 
-/// Change an account's role (admins). The account's access tokens carrying the old
-/// role are refused within a second on every replica (`TOKEN_REVOKED`); its next
-/// refresh issues a token with the new role.
+/// Change an account's role or disable it (admins). The account's access tokens
+/// carrying the old role are refused within a second on every replica
+/// (`TOKEN_REVOKED`); its next refresh issues a token with the new role. Disabling
+/// ends every session of the account the same way and refuses its sign-ins
+/// (`ACCOUNT_DISABLED`). Every change is in the audit log.
 #[utoipa::path(patch, path = "/api/v1/admin/users/{user_id}", tag = "auth",
     params(("user_id" = uuid::Uuid, Path, description = "Account id")),
     request_body = AdminUserUpdate,
@@ -470,29 +489,61 @@ async fn admin_update_user(
     Json(body): Json<AdminUserUpdate>,
 ) -> ApiResult<Json<UserProfile>> {
     caller.require(&[Role::Admin])?;
+    if body.role.is_none() && body.disabled.is_none() {
+        return Err(ApiError::validation("role", "give `role`, `disabled` or both"));
+    }
     if caller.id == user_id {
         return Err(ApiError::new(
             Code::OWN_ROLE,
-            "admins cannot change their own role; ask another admin",
+            "admins cannot change or disable their own account; ask another admin",
         ));
     }
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
+    let before = users::find_by_id(&mut *tx, user_id)
+        .await?
+        .ok_or_else(|| ApiError::new(Code::USER_NOT_FOUND, "no such account"))?;
+    let role = body.role.unwrap_or(before.role()?);
+    let disabled_at = match body.disabled {
+        Some(true) => before.disabled_at.or(Some(now)),
+        Some(false) => None,
+        None => before.disabled_at,
+    };
     let row = sqlx::query_as::<_, UserRow>(
-        "UPDATE users SET role = $2, updated_at = $3 WHERE id = $1
+        "UPDATE users SET role = $2, disabled_at = $3, updated_at = $4 WHERE id = $1
          RETURNING id, email, password_hash, display_name, phone, role, google_sub,
-                   email_verified, created_at",
+                   email_verified, created_at, disabled_at",
     )
     .bind(user_id)
-    .bind(body.role.as_str())
+    .bind(role.as_str())
+    .bind(disabled_at)
     .bind(now)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| ApiError::new(Code::USER_NOT_FOUND, "no such account"))?;
-    super::revocation::record_role_change(&mut *tx, user_id, body.role, now).await?;
+    .fetch_one(&mut *tx)
+    .await?;
+    if role.as_str() != before.role {
+        super::revocation::record_role_change(&mut *tx, user_id, role, now).await?;
+    }
+    if disabled_at.is_some() && before.disabled_at.is_none() {
+        session::revoke_all_sessions(&mut *tx, user_id, now).await?;
+    }
+    let summary = |role: &str, disabled: bool| json!({ "role": role, "disabled": disabled });
+    let action = match (body.role.is_some(), body.disabled) {
+        (false, Some(true)) => "user.disabled",
+        (false, Some(false)) => "user.enabled",
+        _ => "user.updated",
+    };
+    crate::audit::record(
+        &mut tx,
+        caller.actor(),
+        crate::audit::Change::new(action, "user", user_id)
+            .before(summary(&before.role, before.disabled_at.is_some()))
+            .after(summary(role.as_str(), disabled_at.is_some())),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     super::revocation::sync_after_commit(&state).await;
-    tracing::info!(admin = %caller.id, user = %user_id, role = body.role.as_str(), "role changed");
+    tracing::info!(admin = %caller.id, user = %user_id, role = role.as_str(), disabled = disabled_at.is_some(), "account changed");
     Ok(Json(row.profile()?))
 }
 

@@ -180,7 +180,7 @@ async fn rotate_once(
         "UPDATE refresh_tokens t SET used_at = $2
          FROM users u
          WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.revoked_at IS NULL
-           AND t.expires_at > $2 AND u.id = t.user_id
+           AND t.expires_at > $2 AND u.id = t.user_id AND u.disabled_at IS NULL
          RETURNING t.family_id, u.id, u.email, u.password_hash, u.display_name, u.phone,
                    u.role, u.google_sub, u.email_verified, u.created_at",
     )

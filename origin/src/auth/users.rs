@@ -38,6 +38,8 @@ pub struct UserProfile {
     /// False for accounts that only sign in with Google.
     pub has_password: bool,
     pub google_linked: bool,
+    /// Set while an admin has disabled the account (it cannot sign in).
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 /// One row of `users`.
@@ -52,10 +54,13 @@ pub(crate) struct UserRow {
     pub google_sub: Option<String>,
     pub email_verified: bool,
     pub created_at: DateTime<Utc>,
+    /// Queries that do not select it read `None` (they do not need it).
+    #[sqlx(default)]
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 const COLUMNS: &str = "id, email, password_hash, display_name, phone, role, google_sub, \
-                       email_verified, created_at";
+                       email_verified, created_at, disabled_at";
 
 impl UserRow {
     /// The role column is constrained by a CHECK, so a value we cannot parse means the
@@ -80,6 +85,7 @@ impl UserRow {
             created_at: self.created_at,
             has_password: self.password_hash.is_some(),
             google_linked: self.google_sub.is_some(),
+            disabled_at: self.disabled_at,
         })
     }
 }

@@ -8,8 +8,10 @@
 //! | `GET /api/v1/promoter/events` | a promoter (own events) or an admin (all) |
 //! | `GET /api/v1/admin/dashboard` | admins |
 //! | `GET /api/v1/admin/reservations` | admins |
+//! | `GET /api/v1/admin/audit` | admins |
 
 mod admin;
+mod audit;
 mod promoter;
 
 use crate::state::AppState;
@@ -20,4 +22,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(promoter::my_events))
         .routes(routes!(admin::dashboard))
         .routes(routes!(admin::reservations))
+        .routes(routes!(audit::audit_log))
 }

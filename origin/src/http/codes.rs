@@ -197,6 +197,8 @@ codes! {
     ROOM_NOT_PAUSED = CONFLICT, "The waiting room is not paused";
     // tickets
     ALREADY_CHECKED_IN = CONFLICT, "This ticket was already checked in";
+    NOT_ASSIGNED = FORBIDDEN, "You are not assigned to this event's door";
+    NOT_STAFF = UNPROCESSABLE_ENTITY, "Only staff accounts can be assigned to a door";
     QR_INVALID = UNPROCESSABLE_ENTITY, "The QR code is not a valid ticket of ours";
     TICKET_NOT_FOUND = NOT_FOUND, "No such ticket for this event";
     TICKET_VOID = CONFLICT, "This ticket is void (refunded or cancelled); do not admit it";

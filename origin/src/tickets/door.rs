@@ -18,7 +18,6 @@
 
 use super::code;
 use crate::auth::AuthUser;
-use crate::catalog::authorize_event_manager;
 use crate::http::Code;
 use crate::http::page::{Cursor, Page, invalid_query, limit as page_limit, paginate};
 use crate::http::{ApiError, ApiResult, Json, Path, Query};
@@ -129,11 +128,12 @@ fn wanted(state: &AppState, event_id: Uuid, body: CheckInRequest) -> ApiResult<W
 
 crate::problems!(
     CheckInProblems: [codes::AUTH, codes::JSON_BODY, codes::PATH],
-    FORBIDDEN_ROLE, NOT_EVENT_OWNER, EVENT_NOT_FOUND, TICKET_NOT_FOUND, ALREADY_CHECKED_IN,
-    TICKET_VOID, EVENT_CANCELLED, QR_INVALID,
+    FORBIDDEN_ROLE, NOT_EVENT_OWNER, NOT_ASSIGNED, EVENT_NOT_FOUND, TICKET_NOT_FOUND,
+    ALREADY_CHECKED_IN, TICKET_VOID, EVENT_CANCELLED, QR_INVALID,
 );
 
-/// Check a ticket in at the door (the event's promoter or an admin).
+/// Check a ticket in at the door (the event's promoter, an admin, or staff assigned to
+/// the event).
 ///
 /// The first scan of a valid ticket admits it (200); every later scan, from any
 /// scanner, is 409 `ALREADY_CHECKED_IN` with `checked_in_at`. Refunded or otherwise
@@ -151,7 +151,7 @@ pub(crate) async fn check_in(
     Path(event_id): Path<Uuid>,
     Json(body): Json<CheckInRequest>,
 ) -> ApiResult<Json<CheckedIn>> {
-    let event = authorize_event_manager(&state.db, &user, event_id).await?;
+    let event = super::staff::authorize_door(&state.db, &user, event_id).await?;
     let wanted = wanted(&state, event_id, body)?;
     if event.cancelled_at.is_some() {
         return Err(ApiError::new(
@@ -235,7 +235,7 @@ fn parse_since(s: &str) -> ApiResult<DateTime<Utc>> {
 
 crate::problems!(
     VoidTicketsProblems: [codes::AUTH, codes::PATH, codes::QUERY],
-    INVALID_CURSOR, FORBIDDEN_ROLE, NOT_EVENT_OWNER, EVENT_NOT_FOUND,
+    INVALID_CURSOR, FORBIDDEN_ROLE, NOT_EVENT_OWNER, NOT_ASSIGNED, EVENT_NOT_FOUND,
 );
 
 /// Void tickets of an event, for scanners that check offline (the event's promoter or
@@ -255,7 +255,7 @@ pub(crate) async fn void_tickets(
     Path(event_id): Path<Uuid>,
     Query(q): Query<VoidTicketsQuery>,
 ) -> ApiResult<Json<Page<VoidTicket>>> {
-    authorize_event_manager(&state.db, &user, event_id).await?;
+    super::staff::authorize_door(&state.db, &user, event_id).await?;
     let since = q
         .since
         .as_deref()

@@ -6,7 +6,9 @@
 //! - `code`: the human-readable codes;
 //! - `door`: check-ins and the void list for offline scanners;
 //! - routes: `GET /api/v1/me/tickets`, `GET /api/v1/tickets/{id}`,
-//!   `POST /api/v1/events/{id}/check-ins`, `GET /api/v1/events/{id}/void-tickets`.
+//!   `POST /api/v1/events/{id}/check-ins`, `GET /api/v1/events/{id}/void-tickets`;
+//! - `staff`: door staff assigned per event (`/api/v1/events/{id}/staff`), who may do
+//!   the door's two routes and nothing else.
 //!
 //! Each valid ticket carries a QR payload: a `qr` token of `shared_wasm::token`
 //! (`QrClaims {evt, tid, code}`) signed with the origin key, minted on read. It proves
@@ -20,6 +22,7 @@ mod code;
 mod door;
 mod model;
 mod service;
+mod staff;
 
 pub use service::{
     Issued, for_order, for_reservation, is_code_collision, issue, purchased_show_time, reissue,
@@ -45,6 +48,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_ticket))
         .routes(routes!(door::check_in))
         .routes(routes!(door::void_tickets))
+        .routes(routes!(staff::event_staff))
+        .routes(routes!(staff::assign, staff::unassign))
+        .routes(routes!(staff::my_door_events))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -138,6 +138,8 @@ async fn every_event_reaches_a_crashing_consumer_exactly_once() {
             ("reservation.created".to_owned(), 4),
             ("reservation.expired".to_owned(), 1),
             ("ticket.issued".to_owned(), 3),
+            // Three fans and the promoter the fixture event was made by.
+            ("user.registered".to_owned(), 4),
         ]
     );
     let total: i64 = topics.iter().map(|(_, n)| n).sum();

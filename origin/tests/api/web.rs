@@ -192,12 +192,12 @@ async fn the_rules_preview_renders_the_edges_page_for_the_edited_rules() {
         .expect("preview");
     assert_problem(res, StatusCode::FORBIDDEN, "FORBIDDEN_ROLE").await;
     let mut bad = r.clone();
-    bad.new_users_per_minute = 0;
+    bad.max_active = 0;
     let res = preview(&admin.token, json!({ "rules": bad }))
         .await
         .expect("preview");
     let problem = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED").await;
-    assert_eq!(problem["errors"][0]["field"], "rules.new_users_per_minute");
+    assert_eq!(problem["errors"][0]["field"], "rules.max_active");
     let mut other = r.clone();
     other.event_id = Uuid::new_v4();
     let res = preview(&admin.token, json!({ "rules": other }))
