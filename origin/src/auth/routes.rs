@@ -490,7 +490,10 @@ async fn admin_update_user(
 ) -> ApiResult<Json<UserProfile>> {
     caller.require(&[Role::Admin])?;
     if body.role.is_none() && body.disabled.is_none() {
-        return Err(ApiError::validation("role", "give `role`, `disabled` or both"));
+        return Err(ApiError::validation(
+            "role",
+            "give `role`, `disabled` or both",
+        ));
     }
     if caller.id == user_id {
         return Err(ApiError::new(

@@ -7,6 +7,7 @@
 use super::events::{EventFilter, EventListItem, list_events};
 use super::model::EventStatus;
 use super::validate::{Checks, double_option, is_fk_violation, is_unique_violation, like_pattern};
+use crate::audit;
 use crate::auth::AuthUser;
 use crate::http::Code;
 use crate::http::page::{self, Cursor, Page};
@@ -272,6 +273,8 @@ pub(crate) async fn create(
     );
     c.finish()?;
     let id = Uuid::now_v7();
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
     let done = sqlx::query(
         "INSERT INTO artists (id, name, name_en, aliases, bio, image_url, membership_price,
                               created_at, updated_at)
@@ -284,8 +287,8 @@ pub(crate) async fn create(
     .bind(f.bio.flatten())
     .bind(f.image_url.flatten())
     .bind(f.membership_price.unwrap_or(30_000))
-    .bind(state.clock.now())
-    .execute(&state.db)
+    .bind(now)
+    .execute(&mut *tx)
     .await;
     match done {
         Err(e) if is_unique_violation(&e, None) => return Err(name_taken()),
@@ -293,6 +296,19 @@ pub(crate) async fn create(
             other?;
         }
     }
+    let after = audit::row(&mut tx, "artists", id).await?;
+    audit::record_rows(
+        &mut tx,
+        user.actor(),
+        "artist.created",
+        "artist",
+        id,
+        None,
+        after,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
     Ok((StatusCode::CREATED, Json(load(&state, id).await?)))
 }
 
@@ -319,6 +335,9 @@ pub(crate) async fn update(
     let mut c = Checks::new();
     let f = check_fields(&mut c, body);
     c.finish()?;
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let before = audit::row(&mut tx, "artists", p.artist_id).await?;
     let done = sqlx::query(
         "UPDATE artists SET
              name = COALESCE($2, name),
@@ -340,15 +359,30 @@ pub(crate) async fn update(
     .bind(f.image_url.is_some())
     .bind(f.image_url.flatten())
     .bind(f.membership_price)
-    .bind(state.clock.now())
-    .execute(&state.db)
+    .bind(now)
+    .execute(&mut *tx)
     .await;
     match done {
-        Err(e) if is_unique_violation(&e, None) => Err(name_taken()),
-        Err(e) => Err(e.into()),
-        Ok(d) if d.rows_affected() == 0 => Err(artist_not_found()),
-        Ok(_) => Ok(Json(load(&state, p.artist_id).await?)),
+        Err(e) if is_unique_violation(&e, None) => return Err(name_taken()),
+        Err(e) => return Err(e.into()),
+        Ok(d) if d.rows_affected() == 0 => return Err(artist_not_found()),
+        Ok(_) => {}
     }
+    let after = audit::row(&mut tx, "artists", p.artist_id).await?;
+    let (id, actor) = (p.artist_id, user.actor());
+    audit::record_rows(
+        &mut tx,
+        actor,
+        "artist.updated",
+        "artist",
+        id,
+        before,
+        after,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(load(&state, p.artist_id).await?))
 }
 
 crate::problems!(
@@ -369,17 +403,36 @@ pub(crate) async fn delete(
     Path(p): Path<ArtistPath>,
 ) -> ApiResult<StatusCode> {
     user.require(&[Role::Admin])?;
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let before = audit::row(&mut tx, "artists", p.artist_id).await?;
     let done = sqlx::query("DELETE FROM artists WHERE id = $1")
         .bind(p.artist_id)
-        .execute(&state.db)
+        .execute(&mut *tx)
         .await;
     match done {
-        Err(e) if is_fk_violation(&e) => Err(ApiError::new(
-            Code::ARTIST_IN_USE,
-            "Events (or memberships) still reference this artist",
-        )),
-        Err(e) => Err(e.into()),
-        Ok(d) if d.rows_affected() == 0 => Err(artist_not_found()),
-        Ok(_) => Ok(StatusCode::NO_CONTENT),
+        Err(e) if is_fk_violation(&e) => {
+            return Err(ApiError::new(
+                Code::ARTIST_IN_USE,
+                "Events (or memberships) still reference this artist",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+        Ok(d) if d.rows_affected() == 0 => return Err(artist_not_found()),
+        Ok(_) => {}
     }
+    let (id, actor) = (p.artist_id, user.actor());
+    audit::record_rows(
+        &mut tx,
+        actor,
+        "artist.deleted",
+        "artist",
+        id,
+        before,
+        None,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -3,6 +3,7 @@
 use super::artists::NameListQuery;
 use super::layout::LayoutConfig;
 use super::validate::{Checks, is_unique_violation, like_pattern};
+use crate::audit;
 use crate::auth::AuthUser;
 use crate::http::Code;
 use crate::http::page::{self, Cursor, Page};
@@ -12,6 +13,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use shared_wasm::token::Role;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -200,6 +202,8 @@ pub(crate) async fn create(
     }
     c.finish()?;
     let config = serde_json::to_value(&body.config).map_err(ApiError::internal)?;
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
     let row = sqlx::query_as::<_, LayoutRow>(&format!(
         "INSERT INTO seat_layouts (id, name, description, total_seats, config, created_at)
          VALUES ($1, $2, $3, $4, $5, $6)
@@ -210,15 +214,28 @@ pub(crate) async fn create(
     .bind(description)
     .bind(i32::try_from(total).map_err(ApiError::internal)?)
     .bind(config)
-    .bind(state.clock.now())
-    .fetch_one(&state.db)
+    .bind(now)
+    .fetch_one(&mut *tx)
     .await;
-    match row {
-        Err(e) if is_unique_violation(&e, None) => Err(ApiError::new(
-            Code::LAYOUT_NAME_TAKEN,
-            "A seat layout with this name already exists",
-        )),
-        Err(e) => Err(e.into()),
-        Ok(row) => Ok((StatusCode::CREATED, Json(row.into_api()?))),
-    }
+    let row = match row {
+        Err(e) if is_unique_violation(&e, None) => {
+            return Err(ApiError::new(
+                Code::LAYOUT_NAME_TAKEN,
+                "A seat layout with this name already exists",
+            ));
+        }
+        other => other?,
+    };
+    let layout = row.into_api()?;
+    // The seat map itself can hold 100,000 seats: the log keeps its size, not its body.
+    let summary = json!({ "name": layout.name, "total_seats": total });
+    audit::record(
+        &mut tx,
+        user.actor(),
+        audit::Change::new("seat_layout.created", "seat_layout", layout.id).after(summary),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(layout)))
 }

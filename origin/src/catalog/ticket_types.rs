@@ -15,6 +15,7 @@ use super::model::{
     find_ticket_type, list_ticket_types,
 };
 use super::validate::{Checks, MAX_TICKET_TYPES};
+use crate::audit;
 use crate::auth::AuthUser;
 use crate::http::Code;
 use crate::http::{ApiError, ApiResult, Json, Path};
@@ -114,6 +115,19 @@ pub(crate) async fn create(
     }
     let order = t.sort_order.unwrap_or(next_order);
     let record = insert_ticket_type(&mut tx, event.id, &t, order, now).await?;
+    let after = audit::row(&mut tx, "ticket_types", record.id).await?;
+    let (id, actor) = (record.id, user.actor());
+    audit::record_rows(
+        &mut tx,
+        actor,
+        "ticket_type.created",
+        "ticket_type",
+        id,
+        None,
+        after,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     state.catalog.details.forget(event.id).await;
     Ok((StatusCode::CREATED, Json(record)))
@@ -200,6 +214,9 @@ pub(crate) async fn update(
     c.finish()?;
     check_version(&[body.version], cur.version)?;
 
+    let at = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let before = audit::row(&mut tx, "ticket_types", cur.id).await?;
     // All right-hand sides read the old row: the new available stock is the old one plus
     // (new total - old total), checked in the same statement that writes it.
     let updated = sqlx::query_as::<_, TicketTypeRecord>(&format!(
@@ -223,14 +240,20 @@ pub(crate) async fn update(
     .bind(body.price)
     .bind(body.total_quantity)
     .bind(body.sort_order)
-    .bind(state.clock.now())
+    .bind(at)
     .bind(body.version)
-    .fetch_optional(&state.db)
+    .fetch_optional(&mut *tx)
     .await?;
     if let Some(t) = updated {
+        let after = audit::row(&mut tx, "ticket_types", t.id).await?;
+        let (id, actor) = (t.id, user.actor());
+        let action = "ticket_type.updated";
+        audit::record_rows(&mut tx, actor, action, "ticket_type", id, before, after, at).await?;
+        tx.commit().await?;
         state.catalog.details.forget(t.event_id).await;
         return Ok(Json(t));
     }
+    drop(tx);
     // Nothing written: say why, from a fresh read.
     let now = find_ticket_type(&state.db, cur.id)
         .await?
@@ -262,13 +285,16 @@ pub(crate) async fn delete(
     Path(p): Path<TicketTypePath>,
 ) -> ApiResult<StatusCode> {
     let (cur, _) = authorize(&state, &user, p.ticket_type_id).await?;
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let before = audit::row(&mut tx, "ticket_types", cur.id).await?;
     // Conditional delete: a sale racing with this request either lands first (and the
     // delete matches nothing) or finds the row gone.
     let done = sqlx::query(
         "DELETE FROM ticket_types WHERE id = $1 AND available_quantity = total_quantity",
     )
     .bind(cur.id)
-    .execute(&state.db)
+    .execute(&mut *tx)
     .await;
     let has_sales = || {
         ApiError::new(
@@ -278,6 +304,10 @@ pub(crate) async fn delete(
     };
     match done {
         Ok(d) if d.rows_affected() == 1 => {
+            let (id, actor, action) = (cur.id, user.actor(), "ticket_type.deleted");
+            audit::record_rows(&mut tx, actor, action, "ticket_type", id, before, None, now)
+                .await?;
+            tx.commit().await?;
             state.catalog.details.forget(cur.event_id).await;
             Ok(StatusCode::NO_CONTENT)
         }

@@ -2,6 +2,7 @@
 
 use super::artists::NameListQuery;
 use super::validate::{Checks, is_fk_violation, like_pattern};
+use crate::audit;
 use crate::auth::AuthUser;
 use crate::http::Code;
 use crate::http::page::{self, Cursor, Page};
@@ -153,6 +154,8 @@ pub(crate) async fn create(
         },
     );
     c.finish()?;
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
     let venue = sqlx::query_as::<_, Venue>(&format!(
         "INSERT INTO venues (id, name, address, city, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $5)
@@ -162,9 +165,23 @@ pub(crate) async fn create(
     .bind(name)
     .bind(address)
     .bind(city)
-    .bind(state.clock.now())
-    .fetch_one(&state.db)
+    .bind(now)
+    .fetch_one(&mut *tx)
     .await?;
+    let after = audit::row(&mut tx, "venues", venue.id).await?;
+    let actor = user.actor();
+    audit::record_rows(
+        &mut tx,
+        actor,
+        "venue.created",
+        "venue",
+        venue.id,
+        None,
+        after,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
     Ok((StatusCode::CREATED, Json(venue)))
 }
 
@@ -191,7 +208,10 @@ pub(crate) async fn update(
     let mut c = Checks::new();
     let (name, address, city) = check_fields(&mut c, &body);
     c.finish()?;
-    sqlx::query_as::<_, Venue>(&format!(
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let before = audit::row(&mut tx, "venues", p.venue_id).await?;
+    let venue = sqlx::query_as::<_, Venue>(&format!(
         "UPDATE venues SET name = COALESCE($2, name), address = COALESCE($3, address),
                            city = COALESCE($4, city), updated_at = $5
          WHERE id = $1
@@ -201,11 +221,25 @@ pub(crate) async fn update(
     .bind(name)
     .bind(address)
     .bind(city)
-    .bind(state.clock.now())
-    .fetch_optional(&state.db)
+    .bind(now)
+    .fetch_optional(&mut *tx)
     .await?
-    .map(Json)
-    .ok_or_else(venue_not_found)
+    .ok_or_else(venue_not_found)?;
+    let after = audit::row(&mut tx, "venues", p.venue_id).await?;
+    let (id, actor) = (p.venue_id, user.actor());
+    audit::record_rows(
+        &mut tx,
+        actor,
+        "venue.updated",
+        "venue",
+        id,
+        before,
+        after,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(venue))
 }
 
 crate::problems!(
@@ -226,17 +260,36 @@ pub(crate) async fn delete(
     Path(p): Path<VenuePath>,
 ) -> ApiResult<StatusCode> {
     user.require(&[Role::Admin])?;
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let before = audit::row(&mut tx, "venues", p.venue_id).await?;
     let done = sqlx::query("DELETE FROM venues WHERE id = $1")
         .bind(p.venue_id)
-        .execute(&state.db)
+        .execute(&mut *tx)
         .await;
     match done {
-        Err(e) if is_fk_violation(&e) => Err(ApiError::new(
-            Code::VENUE_IN_USE,
-            "Events still take place at this venue",
-        )),
-        Err(e) => Err(e.into()),
-        Ok(d) if d.rows_affected() == 0 => Err(venue_not_found()),
-        Ok(_) => Ok(StatusCode::NO_CONTENT),
+        Err(e) if is_fk_violation(&e) => {
+            return Err(ApiError::new(
+                Code::VENUE_IN_USE,
+                "Events still take place at this venue",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+        Ok(d) if d.rows_affected() == 0 => return Err(venue_not_found()),
+        Ok(_) => {}
     }
+    let (id, actor) = (p.venue_id, user.actor());
+    audit::record_rows(
+        &mut tx,
+        actor,
+        "venue.deleted",
+        "venue",
+        id,
+        before,
+        None,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
 }

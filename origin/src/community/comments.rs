@@ -151,6 +151,11 @@ pub async fn delete(state: &AppState, user: &AuthUser, id: Uuid) -> ApiResult<()
         return Err(not_found());
     }
     claw_back(&mut tx, Reason::Comment, &id.to_string(), now).await?;
+    if author != user.id {
+        let change = crate::audit::Change::new("comment.deleted", "comment", id)
+            .before(serde_json::json!({ "author_id": author, "post_id": post }));
+        crate::audit::record(&mut tx, user.actor(), change, now).await?;
+    }
     tx.commit().await?;
     Ok(())
 }

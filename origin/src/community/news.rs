@@ -2,6 +2,7 @@
 
 use super::model::*;
 use super::text;
+use crate::audit;
 use crate::auth::AuthUser;
 use crate::http::{ApiError, ApiResult, Code, Cursor, Page};
 use crate::state::AppState;
@@ -98,6 +99,7 @@ pub async fn create(state: &AppState, user: &AuthUser, body: NewsInput) -> ApiRe
     let text_body = text("body", body.body.as_deref().unwrap_or(""), 20_000)?;
     let id = Uuid::now_v7();
     let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
     sqlx::query(
         "INSERT INTO news (id, author_id, title, body, pinned, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $6)",
@@ -108,8 +110,21 @@ pub async fn create(state: &AppState, user: &AuthUser, body: NewsInput) -> ApiRe
     .bind(text_body)
     .bind(body.pinned.unwrap_or(false))
     .bind(now)
-    .execute(&state.db)
+    .execute(&mut *tx)
     .await?;
+    let after = audit::row(&mut tx, "news", id).await?;
+    audit::record_rows(
+        &mut tx,
+        user.actor(),
+        "news.created",
+        "news",
+        id,
+        None,
+        after,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
     get(state, id).await
 }
 
@@ -126,6 +141,9 @@ pub async fn edit(state: &AppState, user: &AuthUser, id: Uuid, body: NewsInput) 
         .as_deref()
         .map(|b| text("body", b, 20_000))
         .transpose()?;
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let before = audit::row(&mut tx, "news", id).await?;
     let moved = sqlx::query(
         "UPDATE news SET title = COALESCE($2, title), body = COALESCE($3, body),
                 pinned = COALESCE($4, pinned), updated_at = $5
@@ -135,27 +153,45 @@ pub async fn edit(state: &AppState, user: &AuthUser, id: Uuid, body: NewsInput) 
     .bind(title)
     .bind(text_body)
     .bind(body.pinned)
-    .bind(state.clock.now())
-    .execute(&state.db)
+    .bind(now)
+    .execute(&mut *tx)
     .await?
     .rows_affected();
     if moved == 0 {
         return Err(not_found());
     }
+    let after = audit::row(&mut tx, "news", id).await?;
+    audit::record_rows(
+        &mut tx,
+        user.actor(),
+        "news.updated",
+        "news",
+        id,
+        before,
+        after,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
     get(state, id).await
 }
 
 /// `DELETE /api/v1/news/{id}` (admins).
 pub async fn delete(state: &AppState, user: &AuthUser, id: Uuid) -> ApiResult<()> {
     user.require(&[Role::Admin])?;
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
     let moved = sqlx::query("UPDATE news SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL")
         .bind(id)
-        .bind(state.clock.now())
-        .execute(&state.db)
+        .bind(now)
+        .execute(&mut *tx)
         .await?
         .rows_affected();
     if moved == 0 {
         return Err(not_found());
     }
+    let change = audit::Change::new("news.deleted", "news", id);
+    audit::record(&mut tx, user.actor(), change, now).await?;
+    tx.commit().await?;
     Ok(())
 }

@@ -2,11 +2,13 @@
 
 use super::model::*;
 use super::text;
+use crate::audit::{self, Change};
 use crate::auth::AuthUser;
 use crate::http::{ApiError, ApiResult, Code, Cursor, Page};
 use crate::memberships::{Reason, award, claw_back};
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
+use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -267,13 +269,18 @@ pub async fn edit(state: &AppState, user: &AuthUser, id: Uuid, body: PostEdit) -
 pub async fn delete(state: &AppState, user: &AuthUser, id: Uuid) -> ApiResult<()> {
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    owned(&mut tx, user, id, true).await?;
+    let (author, _) = owned(&mut tx, user, id, true).await?;
     sqlx::query("UPDATE posts SET deleted_at = $2, updated_at = $2 WHERE id = $1")
         .bind(id)
         .bind(now)
         .execute(&mut *tx)
         .await?;
     claw_back(&mut tx, Reason::Post, &id.to_string(), now).await?;
+    if author != user.id {
+        // An admin removing someone else's post is moderation: on the record.
+        let change = Change::new("post.deleted", "post", id).before(json!({ "author_id": author }));
+        audit::record(&mut tx, user.actor(), change, now).await?;
+    }
     tx.commit().await?;
     Ok(())
 }
@@ -316,7 +323,9 @@ pub async fn moderate(
     body: PostModeration,
 ) -> ApiResult<Post> {
     user.require(&[shared_wasm::token::Role::Admin])?;
+    let now = state.clock.now();
     let mut tx = state.db.begin().await?;
+    let before = audit::row(&mut tx, "posts", id).await?;
     let moved = sqlx::query(
         "UPDATE posts SET pinned = COALESCE($2, pinned), hidden = COALESCE($3, hidden), updated_at = $4
          WHERE id = $1 AND deleted_at IS NULL",
@@ -324,13 +333,20 @@ pub async fn moderate(
     .bind(id)
     .bind(body.pinned)
     .bind(body.hidden)
-    .bind(state.clock.now())
+    .bind(now)
     .execute(&mut *tx)
     .await?
     .rows_affected();
     if moved == 0 {
         return Err(not_found());
     }
+    let after = audit::row(&mut tx, "posts", id).await?;
+    let pick = |v: Option<serde_json::Value>| {
+        v.map(|v| json!({ "pinned": v["pinned"], "hidden": v["hidden"] }))
+    };
+    let actor = user.actor();
+    let (b, a) = (pick(before), pick(after));
+    audit::record_rows(&mut tx, actor, "post.moderated", "post", id, b, a, now).await?;
     let row = visible(&mut tx, id, Some(user)).await?;
     tx.commit().await?;
     Ok(row.post())

@@ -91,7 +91,12 @@ pub(super) async fn audit_log(
             Some((ty, id)) if !ty.is_empty() && !id.is_empty() => {
                 (Some(ty.to_owned()), Some(id.to_owned()))
             }
-            Some(_) => return Err(invalid_query("resource", "must be `<type>` or `<type>:<id>`")),
+            Some(_) => {
+                return Err(invalid_query(
+                    "resource",
+                    "must be `<type>` or `<type>:<id>`",
+                ));
+            }
             None => (Some(r.to_owned()), None),
         },
     };

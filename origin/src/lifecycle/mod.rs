@@ -67,6 +67,7 @@ pub(crate) async fn update(
         return Err(event_cancelled());
     }
     check_version(&[expected, body.version], cur.version)?;
+    let before = crate::audit::row(&mut tx, "events", cur.id).await?;
     let edit = check_edit(&mut tx, &cur, body).await?;
     // The show time and sale window are what fans bought; once anything is sold or
     // held only an admin may move them. A hold being written holds the event row's KEY
@@ -84,6 +85,19 @@ pub(crate) async fn update(
         .with("fields", &edit.schedule_moved));
     }
     apply_edit(&mut tx, &cur, edit, now).await?;
+    let after = crate::audit::row(&mut tx, "events", cur.id).await?;
+    let (id, actor) = (cur.id, user.actor());
+    crate::audit::record_rows(
+        &mut tx,
+        actor,
+        "event.updated",
+        "event",
+        id,
+        before,
+        after,
+        now,
+    )
+    .await?;
     let detail = load_detail(&mut tx, cur.id, now, &state.catalog)
         .await?
         .ok_or_else(event_not_found)?;
@@ -189,6 +203,16 @@ pub(crate) async fn cancel(
     }
     mark_cancelled(&mut tx, event.id, now).await?;
     let (closed, cancellation) = on_event_cancelled(&state, &mut tx, &event, now).await?;
+    crate::audit::record(
+        &mut tx,
+        user.actor(),
+        crate::audit::Change::new("event.cancelled", "event", event.id).after(serde_json::json!({
+            "holds_released": cancellation.holds_released,
+            "refunds_requested": cancellation.refunds_requested,
+        })),
+        now,
+    )
+    .await?;
     let detail = load_detail(&mut tx, event.id, now, &state.catalog)
         .await?
         .ok_or_else(event_not_found)?;

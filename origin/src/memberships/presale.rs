@@ -103,7 +103,21 @@ pub async fn put(
             "only events with an artist have a presale",
         ));
     }
+    let before: Option<serde_json::Value> = sqlx::query_scalar(
+        "SELECT to_jsonb(p) - 'event_id' - 'updated_at' FROM presale_schedules p
+         WHERE event_id = $1",
+    )
+    .bind(event)
+    .fetch_optional(&mut *tx)
+    .await?;
     upsert(&mut tx, event, &offsets, state.clock.now()).await?;
+    let change = crate::audit::Change::new("event.presale_changed", "event", event)
+        .after(serde_json::to_value(offsets).unwrap_or_default());
+    let change = match before {
+        Some(b) => change.before(b),
+        None => change,
+    };
+    crate::audit::record(&mut tx, user.actor(), change, state.clock.now()).await?;
     // The waiting room shows the schedule too: a new rules version carries it.
     let pushed = crate::queue::refresh_presale(state, &mut tx, event, state.clock.now()).await?;
     tx.commit().await?;

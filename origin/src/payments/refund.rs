@@ -401,8 +401,11 @@ async fn refund_reservation(
             };
             let min_age = chrono::Duration::from_std(state.config.payments.reconcile_min_age)
                 .map_err(ApiError::internal)?;
-            let requested = store::request_refund(
-                state,
+            let now = state.clock.now();
+            let mut tx = state.db.begin().await?;
+            let requested = store::request_refund_in(
+                &mut tx,
+                now,
                 store::RefundRequest {
                     order_id: &order_id,
                     expected: &[PaymentStatus::Paid],
@@ -410,11 +413,22 @@ async fn refund_reservation(
                     full_cancel: full,
                     reason,
                     initiator,
-                    reconcile_after: state.clock.now() + min_age,
+                    reconcile_after: now + min_age,
                     payment_key: None,
                 },
             )
             .await?;
+            if let (Some(r), Initiator::Admin) = (&requested, initiator) {
+                let change = crate::audit::Change::new(
+                    "reservation.refunded",
+                    "reservation",
+                    reservation.id,
+                )
+                .before(json!({ "status": reservation.status }))
+                .after(json!({ "refund_id": r.id, "amount": amount, "full": full }));
+                crate::audit::record(&mut tx, user.actor(), change, now).await?;
+            }
+            tx.commit().await?;
             match requested {
                 Some(r) => r,
                 // A concurrent cancel of the same order won: continue its refund.

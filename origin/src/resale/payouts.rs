@@ -95,6 +95,7 @@ pub async fn list(
 pub async fn mark_paid(state: &AppState, user: &AuthUser, id: Uuid) -> ApiResult<Payout> {
     user.require(&[Role::Admin])?;
     let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
     let moved = sqlx::query(
         "UPDATE payouts SET status = 'paid', paid_at = $2, paid_by = $3
          WHERE id = $1 AND status = 'pending'",
@@ -102,9 +103,16 @@ pub async fn mark_paid(state: &AppState, user: &AuthUser, id: Uuid) -> ApiResult
     .bind(id)
     .bind(now)
     .bind(user.id)
-    .execute(&state.db)
+    .execute(&mut *tx)
     .await?
     .rows_affected();
+    if moved == 1 {
+        let change = crate::audit::Change::new("payout.paid", "payout", id)
+            .before(serde_json::json!({ "status": "pending" }))
+            .after(serde_json::json!({ "status": "paid" }));
+        crate::audit::record(&mut tx, user.actor(), change, now).await?;
+    }
+    tx.commit().await?;
     let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE po.id = $1"))
         .bind(id)
         .fetch_optional(&state.db)

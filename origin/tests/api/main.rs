@@ -14,6 +14,7 @@ mod demo;
 mod door;
 mod hardening;
 mod memberships;
+mod operators;
 mod outbox;
 mod payments;
 mod platform;

@@ -359,6 +359,19 @@ pub(crate) async fn create(
     let id = Uuid::now_v7();
     let mut tx = state.db.begin().await?;
     insert_event(&mut tx, id, &new, now).await?;
+    let after = crate::audit::row(&mut tx, "events", id).await?;
+    let actor = user.actor();
+    crate::audit::record_rows(
+        &mut tx,
+        actor,
+        "event.created",
+        "event",
+        id,
+        None,
+        after,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     let mut conn = state.db.acquire().await?;
     let detail = load_detail(&mut conn, id, now, &state.catalog)
@@ -636,6 +649,7 @@ pub(crate) async fn delete(
     let mut tx = state.db.begin().await?;
     let event = lock_for_write(&mut tx, &user, p.event_id).await?;
     ensure_deletable(&mut tx, &event).await?;
+    let before = crate::audit::row(&mut tx, "events", event.id).await?;
     let done = sqlx::query("DELETE FROM events WHERE id = $1")
         .bind(event.id)
         .execute(&mut *tx)
@@ -646,6 +660,18 @@ pub(crate) async fn delete(
             other?;
         }
     }
+    let (now, actor) = (state.clock.now(), user.actor());
+    crate::audit::record_rows(
+        &mut tx,
+        actor,
+        "event.deleted",
+        "event",
+        event.id,
+        before,
+        None,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     state.catalog.details.forget(event.id).await;
     Ok(StatusCode::NO_CONTENT)
