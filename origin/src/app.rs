@@ -10,7 +10,7 @@ use crate::store::Redis;
 use crate::workers::Workers;
 use crate::{
     auth, booking, catalog, community, console, health, http, lifecycle, memberships, openapi,
-    outbox, payments, queue, resale, stats, tickets,
+    outbox, payments, queue, resale, stats, tickets, uploads,
 };
 use anyhow::{Context, Result};
 use axum::{Extension, Router};
@@ -44,6 +44,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(openapi::router())
         .merge(health::router())
         .merge(auth::router())
+        .merge(uploads::router())
         .merge(catalog::router())
         .merge(booking::router())
         .merge(payments::router())
@@ -179,6 +180,7 @@ impl Application {
         };
         let booking = booking::Booking::new(&config.booking, Arc::new(payments::InFlight));
         let auth = auth::Auth::new(&config.auth);
+        let uploads = uploads::Uploads::new(&config.uploads)?;
         let catalog = catalog::Catalog::new(
             config.booking.event_cache_ttl,
             Arc::new(queue::Modes),
@@ -194,6 +196,7 @@ impl Application {
             payments: Arc::new(payments),
             queue: Arc::new(queue),
             auth: Arc::new(auth),
+            uploads: Arc::new(uploads),
         };
         Ok(Application {
             listener,

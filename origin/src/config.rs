@@ -144,6 +144,7 @@ pub struct Config {
     pub queue: crate::queue::QueueConfig,
     pub resale: crate::resale::ResaleConfig,
     pub stats: crate::stats::StatsConfig,
+    pub uploads: crate::uploads::UploadsConfig,
 }
 
 /// Signing and verification keys (see `shared_wasm::token`).
@@ -194,6 +195,7 @@ impl Config {
             queue: crate::queue::QueueConfig::from_vars(v)?,
             resale: crate::resale::ResaleConfig::from_vars(v)?,
             stats: crate::stats::StatsConfig::from_vars(v)?,
+            uploads: crate::uploads::UploadsConfig::from_vars(v)?,
         })
         .and_then(Config::check)
     }

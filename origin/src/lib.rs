@@ -7,6 +7,7 @@
 //!
 //! - [`auth`]: accounts, passwords, access/refresh tokens, revocation, Google sign-in,
 //!   rate limits.
+//! - [`uploads`]: poster and artist images, checked, cleaned and stored.
 //! - [`outbox`]: events written with the change they announce, relayed to Redis Streams.
 //! - [`catalog`]: artists, venues, seat layouts, events, ticket types, sale windows.
 //! - [`queue`]: the tier-2 waiting line, entry tokens, the edge rules and their pushes.
@@ -49,6 +50,7 @@ pub mod stats;
 pub mod store;
 pub mod telemetry;
 pub mod tickets;
+pub mod uploads;
 pub mod web;
 pub mod workers;
 

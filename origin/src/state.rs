@@ -17,4 +17,5 @@ pub struct AppState {
     pub payments: Arc<crate::payments::Payments>,
     pub queue: Arc<crate::queue::Queue>,
     pub auth: Arc<crate::auth::Auth>,
+    pub uploads: Arc<crate::uploads::Uploads>,
 }

@@ -149,6 +149,11 @@ codes! {
     MALFORMED_JSON = BAD_REQUEST, "The body is not valid JSON";
     PAYLOAD_TOO_LARGE = PAYLOAD_TOO_LARGE, "The request body is larger than this endpoint accepts";
     UNSUPPORTED_MEDIA_TYPE = UNSUPPORTED_MEDIA_TYPE, "Send the body as JSON with `Content-Type: application/json`";
+    // uploads
+    IMAGE_UNSUPPORTED = UNSUPPORTED_MEDIA_TYPE, "Only JPEG, PNG or WebP images are accepted";
+    IMAGE_INVALID = UNPROCESSABLE_ENTITY, "The image is damaged or cannot be read";
+    IMAGE_DIMENSIONS = UNPROCESSABLE_ENTITY, "Each side of the image must be 16 to 8,000 pixels";
+    UPLOADS_UNAVAILABLE = SERVICE_UNAVAILABLE, "The image store is briefly unavailable; try again";
     // lifecycle
     EVENT_ALREADY_CANCELLED = CONFLICT, "The event is already cancelled";
     // payments

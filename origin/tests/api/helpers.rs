@@ -203,6 +203,13 @@ impl TestApp {
             ("URR_ARGON2_ITERATIONS", "1".to_owned()),
             ("URR_BACKGROUND_JOBS", "false".to_owned()),
             ("URR_LOG", "warn".to_owned()),
+            (
+                "URR_UPLOADS_STORE",
+                std::env::temp_dir()
+                    .join(format!("urr-uploads-{}", Uuid::new_v4().simple()))
+                    .display()
+                    .to_string(),
+            ),
             // Tests edit events and book at once; production keeps the row 1 s.
             ("URR_EVENT_CACHE_TTL_MS", "0".to_owned()),
             // Off: many tests make one account try bypass after bypass within a second,

@@ -21,4 +21,5 @@ mod platform;
 mod queue;
 mod resale;
 mod stats;
+mod uploads;
 mod web;
