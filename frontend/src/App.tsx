@@ -46,6 +46,9 @@ const PostPage = lazy(() => import("./pages/PostPage"));
 const PostFormPage = lazy(() => import("./pages/PostFormPage"));
 const NewsPage = lazy(() => import("./pages/NewsPage"));
 const AdminUsersPage = lazy(() => import("./pages/AdminUsersPage"));
+const AdminStatsPage = lazy(() => import("./pages/AdminStatsPage"));
+const AdminAuditPage = lazy(() => import("./pages/AdminAuditPage"));
+const EventDashboardPage = lazy(() => import("./pages/EventDashboardPage"));
 
 const queryClient = new QueryClient({
   defaultOptions: { queries: { retry: 1, refetchOnWindowFocus: false, staleTime: 5_000 } },
@@ -88,10 +91,13 @@ export function App() {
                 <Route path="/promoter/events/new" element={<Guard roles={["promoter", "admin"]}><EventFormPage /></Guard>} />
                 <Route path="/promoter/events/:id/edit" element={<Guard roles={["promoter", "admin"]}><EventFormPage /></Guard>} />
                 <Route path="/promoter/events/:id/rules" element={<Guard roles={["promoter", "admin"]}><RulesEditorPage /></Guard>} />
+                <Route path="/promoter/events/:id/dashboard" element={<Guard roles={["promoter", "admin"]}><EventDashboardPage /></Guard>} />
                 <Route path="/admin" element={<Guard roles={["admin"]}><AdminPage /></Guard>} />
                 <Route path="/admin/reservations" element={<Guard roles={["admin"]}><AdminReservationsPage /></Guard>} />
                 <Route path="/admin/payouts" element={<Guard roles={["admin"]}><PayoutsPage admin /></Guard>} />
                 <Route path="/admin/users" element={<Guard roles={["admin"]}><AdminUsersPage /></Guard>} />
+                <Route path="/admin/stats" element={<Guard roles={["admin"]}><AdminStatsPage /></Guard>} />
+                <Route path="/admin/audit" element={<Guard roles={["admin"]}><AdminAuditPage /></Guard>} />
                 <Route path="*" element={<NotFound />} />
               </Routes>
             </Suspense>

@@ -5,7 +5,7 @@ import type { ReactNode } from "react";
 import { api, refreshSession, setAccessToken, unwrap, type Schemas } from "./client";
 
 export type User = Schemas["UserProfile"];
-export type Role = "fan" | "promoter" | "admin";
+export type Role = "fan" | "promoter" | "staff" | "admin";
 
 interface AuthState {
   user: User | null;

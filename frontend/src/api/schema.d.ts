@@ -4,6 +4,23 @@
  */
 
 export interface paths {
+    "/api/v1/admin/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Admin: every change admins and promoters made, newest first. */
+        get: operations["get_admin_audit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/dashboard": {
         parameters: {
             query?: never;
@@ -112,6 +129,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Admin: the platform's daily figures (Korean days): sales, refunds, memberships,
+         *     resales, new accounts.
+         */
+        get: operations["get_admin_stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/users": {
         parameters: {
             query?: never;
@@ -143,9 +180,11 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Change an account's role (admins). The account's access tokens carrying the old
-         *     role are refused within a second on every replica (`TOKEN_REVOKED`); its next
-         *     refresh issues a token with the new role.
+         * Change an account's role or disable it (admins). The account's access tokens
+         *     carrying the old role are refused within a second on every replica
+         *     (`TOKEN_REVOKED`); its next refresh issues a token with the new role. Disabling
+         *     ends every session of the account the same way and refuses its sign-ins
+         *     (`ACCOUNT_DISABLED`). Every change is in the audit log.
          */
         patch: operations["patch_admin_users_user_id"];
         trace?: never;
@@ -496,7 +535,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Check a ticket in at the door (the event's promoter or an admin).
+         * Check a ticket in at the door (the event's promoter, an admin, or staff assigned to
+         *     the event).
          * @description The first scan of a valid ticket admits it (200); every later scan, from any
          *     scanner, is 409 `ALREADY_CHECKED_IN` with `checked_in_at`. Refunded or otherwise
          *     void tickets are 409 `TICKET_VOID` (with `voided_at`), whatever their QR says.
@@ -611,6 +651,77 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/events/{event_id}/queue/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pauses admissions: the edge serves nobody new and tier 2 admits nobody new (those
+         *     holding a slot may finish). A new rules version, pushed at once.
+         */
+        post: operations["post_events_event_id_queue_pause"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/{event_id}/queue/rate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Changes the admission rate (also resumes a paused room). */
+        put: operations["put_events_event_id_queue_rate"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/{event_id}/queue/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resumes admissions at the rate the room had when it was paused. */
+        post: operations["post_events_event_id_queue_resume"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/{event_id}/queue/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The waiting room now: tier 1 per edge, tier 2, the last minutes. */
+        get: operations["get_events_event_id_queue_stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/events/{event_id}/queue/status": {
         parameters: {
             query?: never;
@@ -672,6 +783,79 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/events/{event_id}/staff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The staff assigned to the event's door. */
+        get: operations["get_events_event_id_staff"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/{event_id}/staff/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Assigns a staff account to the event's door (again: nothing changes). */
+        put: operations["put_events_event_id_staff_user_id"];
+        post?: never;
+        /** Takes a staff account off the event's door (absent: nothing changes). */
+        delete: operations["delete_events_event_id_staff_user_id"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/{event_id}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An event's sale: totals, live holds and stock, the queue, and the per-minute series. */
+        get: operations["get_events_event_id_stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/{event_id}/stats/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The event's figures as server-sent events (`event: stats`, one `LiveFrame` as JSON
+         *     every `URR_STATS_LIVE_MS`), for the promoter's dashboard during an on-sale. The
+         *     stream ends after an hour; reconnect to go on.
+         */
+        get: operations["get_events_event_id_stats_live"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/events/{event_id}/ticket-types": {
         parameters: {
             query?: never;
@@ -721,6 +905,23 @@ export interface paths {
         };
         /** The caller's own profile. */
         get: operations["get_me"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/door-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Staff: the events whose door you are assigned to, soonest first. */
+        get: operations["get_me_door_events"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1295,6 +1496,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Uploads an image (JPEG, PNG or WebP, at most 5 MiB, 16 to 8,000 pixels a side). The
+         *     body is the file itself. Metadata (EXIF, GPS, comments) is stripped.
+         */
+        post: operations["post_uploads"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/venues": {
         parameters: {
             query?: never;
@@ -1393,13 +1614,18 @@ export interface components {
             user_id: string;
             user_name: string;
         };
-        /** @description `PATCH /api/v1/admin/users/{user_id}` body. */
+        /** @description `PATCH /api/v1/admin/users/{user_id}` body: the fields to change. */
         AdminUserUpdate: {
             /**
-             * @description The account's new role.
+             * @description `true` disables the account (its sessions end at once and it cannot sign in);
+             *     `false` enables it again.
+             */
+            disabled?: boolean | null;
+            /**
+             * @description The account's new role: `fan`, `promoter`, `staff` or `admin`.
              * @example promoter
              */
-            role: string;
+            role?: string | null;
         };
         Artist: {
             aliases: string[];
@@ -1436,6 +1662,29 @@ export interface components {
             image_url?: string | null;
             name: string;
             name_en?: string | null;
+        };
+        /** @description Who made a change. */
+        AuditActor: {
+            display_name: string;
+            /** Format: uuid */
+            id: string;
+            /** @description The role they acted in. */
+            role: string;
+        };
+        /** @description One recorded change. */
+        AuditEntry: {
+            action: string;
+            actor: components["schemas"]["AuditActor"];
+            after?: unknown;
+            /** @description The changed fields before and after (absent for creations and deletions). */
+            before?: unknown;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            request_id?: string | null;
+            resource_id: string;
+            resource_type: string;
         };
         /** @description What a sign-in page needs to know. */
         AuthClientConfig: {
@@ -1671,6 +1920,55 @@ export interface components {
              */
             today_tickets_sold: number;
         };
+        /** @description One Korean day of the platform. Days without any event are left out. */
+        DayFigures: {
+            /** Format: int64 */
+            cancellations: number;
+            /** Format: date */
+            day?: string | null;
+            /** Format: int64 */
+            expiries: number;
+            /** Format: int64 */
+            holds: number;
+            /** Format: int64 */
+            listings: number;
+            /** Format: int64 */
+            membership_revenue: number;
+            /** Format: int64 */
+            memberships_expired: number;
+            /** Format: int64 */
+            memberships_joined: number;
+            /** Format: int64 */
+            memberships_renewed: number;
+            /** Format: int64 */
+            new_users: number;
+            /** Format: int64 */
+            refunded: number;
+            /** Format: int64 */
+            refunds: number;
+            /**
+             * Format: int64
+             * @description The platform's resale fees, won.
+             */
+            resale_fees: number;
+            /** Format: int64 */
+            resale_refunded: number;
+            /** Format: int64 */
+            resale_refunds: number;
+            /** Format: int64 */
+            resale_volume: number;
+            /** Format: int64 */
+            resales: number;
+            /**
+             * Format: int64
+             * @description Ticket money taken, won.
+             */
+            revenue: number;
+            /** Format: int64 */
+            sales: number;
+            /** Format: int64 */
+            tickets: number;
+        };
         /** @description One edge's delivery state. */
         Delivery: {
             /** Format: date-time */
@@ -1689,6 +1987,39 @@ export interface components {
              * @description The version being delivered.
              */
             version: number;
+        };
+        /** @description An event a staff account works at. */
+        DoorEvent: {
+            cancelled: boolean;
+            /** Format: uuid */
+            event_id: string;
+            /** Format: date-time */
+            starts_at: string;
+            title: string;
+        };
+        DoorEvents: {
+            items: components["schemas"]["DoorEvent"][];
+        };
+        /** @description One edge's tier-1 counters. */
+        EdgeRoom: {
+            edge_url: string;
+            /** @description Why the edge could not be asked (then the figures are absent). */
+            error?: string | null;
+            /**
+             * Format: int64
+             * @description Fans who took a place in this edge's line.
+             */
+            joined?: number | null;
+            /**
+             * Format: int64
+             * @description Places let through so far.
+             */
+            served?: number | null;
+            /**
+             * Format: int64
+             * @description The rules version the edge runs.
+             */
+            version?: number | null;
         };
         /** @description One event's waiting-room rules (see the module docs for the JSON form). */
         EdgeRules: {
@@ -1855,6 +2186,57 @@ export interface components {
             title: string;
             venue: components["schemas"]["VenueRef"];
         };
+        /** @description An event's figures. */
+        EventStats: {
+            /**
+             * Format: int64
+             * @description Seats and standing tickets still for sale right now.
+             */
+            available: number;
+            /** Format: int64 */
+            cancellations: number;
+            /** Format: uuid */
+            event_id: string;
+            /** Format: int64 */
+            expiries: number;
+            /** Format: int64 */
+            gross_revenue: number;
+            /**
+             * Format: int64
+             * @description Holds ever taken, and how they ended without a sale.
+             */
+            holds: number;
+            /**
+             * Format: int64
+             * @description Tickets on hold right now (unpaid, not lapsed).
+             */
+            holds_active: number;
+            queue?: null | components["schemas"]["QueueTotals"];
+            /** Format: int64 */
+            refunded: number;
+            /**
+             * Format: int64
+             * @description Completed refunds, and the won they returned.
+             */
+            refunds: number;
+            /** Format: int64 */
+            resale_volume: number;
+            /** Format: int64 */
+            resales: number;
+            /**
+             * Format: int64
+             * @description Won kept: taken minus returned.
+             */
+            revenue: number;
+            /** Format: int64 */
+            sales: number;
+            series: components["schemas"]["MinutePoint"][];
+            /**
+             * Format: int64
+             * @description Tickets sold and not refunded.
+             */
+            tickets_sold: number;
+        };
         /**
          * @description Where an event is in its life. Derived from the clock on every read, never stored, so
          *     it cannot go stale (a status column updated by a periodic job leaves an event
@@ -1944,6 +2326,21 @@ export interface components {
             /** Format: int32 */
             total_seats: number;
         };
+        /** @description One minute as the line counted it. */
+        LineMinute: {
+            /** Format: int64 */
+            abandoned: number;
+            /** Format: int64 */
+            active_peak: number;
+            /** Format: int64 */
+            admitted: number;
+            /** Format: int64 */
+            joined: number;
+            /** Format: date-time */
+            minute: string;
+            /** Format: int64 */
+            waiting_peak: number;
+        };
         /** @description A listing. */
         Listing: {
             /** Format: uuid */
@@ -2005,6 +2402,35 @@ export interface components {
         };
         /** @enum {string} */
         ListingStatus: "listed" | "sold" | "withdrawn" | "expired";
+        /** @description One frame of the live stream. */
+        LiveFrame: {
+            /** Format: int64 */
+            active?: number | null;
+            /**
+             * Format: double
+             * @description Measured admissions per minute.
+             */
+            admission_rate?: number | null;
+            /** Format: date-time */
+            at: string;
+            /** Format: int64 */
+            available: number;
+            /** Format: int64 */
+            holds_active: number;
+            /** @description The last few minutes of the series (the dashboard appends them). */
+            recent: components["schemas"]["MinutePoint"][];
+            /** Format: int64 */
+            revenue: number;
+            /** Format: int64 */
+            sales: number;
+            /** Format: int64 */
+            tickets_sold: number;
+            /**
+             * Format: int64
+             * @description The line right now; absent for events without one (or while Redis is away).
+             */
+            waiting?: number | null;
+        };
         /** @description `POST /api/v1/auth/login` body. */
         LoginRequest: {
             /** @example ann@example.com */
@@ -2076,6 +2502,39 @@ export interface components {
          * @enum {string}
          */
         Method: "fifo" | "random";
+        /**
+         * @description One minute of an on-sale. Sales figures are counts of what happened in the minute
+         *     (a minute with no row had none); queue figures are absent for events without a
+         *     line or minutes the line did not count.
+         */
+        MinutePoint: {
+            /** Format: int64 */
+            abandoned?: number | null;
+            /** Format: int64 */
+            admitted?: number | null;
+            /** Format: int64 */
+            holds: number;
+            /** Format: date-time */
+            minute: string;
+            /** Format: int64 */
+            queue_joined?: number | null;
+            /**
+             * Format: int64
+             * @description The most fans waiting at once during the minute.
+             */
+            queue_waiting?: number | null;
+            /** Format: int64 */
+            refunds: number;
+            /**
+             * Format: int64
+             * @description Won taken in the minute.
+             */
+            revenue: number;
+            /** Format: int64 */
+            sales: number;
+            /** Format: int64 */
+            tickets: number;
+        };
         /**
          * @description Whether the waiting room is in front of the event at all.
          * @enum {string}
@@ -2242,6 +2701,25 @@ export interface components {
                 name_en?: string | null;
                 /** Format: date-time */
                 updated_at: string;
+            }[];
+            /** @description Pass as `cursor` to get the next page; `null` on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description One page of a list. */
+        Page_AuditEntry: {
+            items: {
+                action: string;
+                actor: components["schemas"]["AuditActor"];
+                after?: unknown;
+                /** @description The changed fields before and after (absent for creations and deletions). */
+                before?: unknown;
+                /** Format: date-time */
+                created_at: string;
+                /** Format: uuid */
+                id: string;
+                request_id?: string | null;
+                resource_id: string;
+                resource_type: string;
             }[];
             /** @description Pass as `cursor` to get the next page; `null` on the last page. */
             next_cursor?: string | null;
@@ -2528,6 +3006,11 @@ export interface components {
             items: {
                 /** Format: date-time */
                 created_at: string;
+                /**
+                 * Format: date-time
+                 * @description Set while an admin has disabled the account (it cannot sign in).
+                 */
+                disabled_at?: string | null;
                 display_name: string;
                 /** @description Lowercase, trimmed. */
                 email: string;
@@ -2673,6 +3156,16 @@ export interface components {
         };
         /** @enum {string} */
         PayoutStatus: "pending" | "paid" | "cancelled";
+        /** @description The platform's figures over a range of days. */
+        PlatformStats: {
+            days: components["schemas"]["DayFigures"][];
+            /** Format: date */
+            from: string;
+            /** Format: date */
+            to: string;
+            /** @description The sums over the range (`day` absent). */
+            totals: components["schemas"]["DayFigures"];
+        };
         /** @description One row of the points ledger. */
         PointsEntry: {
             /**
@@ -2888,6 +3381,36 @@ export interface components {
             slot_expires_at?: string | null;
             state: components["schemas"]["QueueState"];
         };
+        /** @description The queue over the whole sale. */
+        QueueTotals: {
+            /** Format: int64 */
+            abandoned: number;
+            /** Format: int64 */
+            active_peak: number;
+            /** Format: int64 */
+            admitted: number;
+            /** Format: int64 */
+            joined: number;
+            wait_bucket_secs: number[];
+            /**
+             * @description Admissions per wait bucket; bucket `i` holds waits up to `wait_bucket_secs[i]`,
+             *     the last one everything longer.
+             */
+            wait_buckets: number[];
+            /**
+             * Format: int32
+             * @description Wait before admission, seconds: the upper bound of the bucket holding the
+             *     percentile. Absent without admissions, or when it lies beyond the last bound
+             *     (an hour).
+             */
+            wait_p50_secs?: number | null;
+            /** Format: int32 */
+            wait_p90_secs?: number | null;
+            /** Format: int32 */
+            wait_p99_secs?: number | null;
+            /** Format: int64 */
+            waiting_peak: number;
+        };
         Readiness: {
             postgres: string;
             redis: string;
@@ -2998,6 +3521,45 @@ export interface components {
         };
         /** @enum {string} */
         ReservationStatus: "pending" | "confirmed" | "cancelled" | "expired" | "refunded";
+        /** @description The waiting room right now. */
+        RoomStats: {
+            /** Format: int64 */
+            active?: number | null;
+            /**
+             * Format: double
+             * @description Measured tier-2 admissions per minute (smoothed over about ten ticks).
+             */
+            admitted_per_minute?: number | null;
+            edge_tier: boolean;
+            edges: components["schemas"]["EdgeRoom"][];
+            /** Format: uuid */
+            event_id: string;
+            /** Format: int32 */
+            max_active: number;
+            /**
+             * @description The last minutes counted by the line (not yet older than the copy window),
+             *     oldest first.
+             */
+            minutes: components["schemas"]["LineMinute"][];
+            /**
+             * Format: int32
+             * @description Tier-1 admissions per minute the rules allow (0 while paused).
+             */
+            new_users_per_minute: number;
+            paused: boolean;
+            /**
+             * Format: int32
+             * @description The rate resume restores, while paused.
+             */
+            paused_rate?: number | null;
+            /** Format: int64 */
+            rules_version: number;
+            /**
+             * Format: int64
+             * @description Tier 2 now; absent while Redis cannot be read.
+             */
+            waiting?: number | null;
+        };
         /** @description One event's sale counters. */
         SalesFigures: {
             /** Format: int64 */
@@ -3119,6 +3681,26 @@ export interface components {
              * @description Unix milliseconds.
              */
             unix_ms: number;
+        };
+        /** @description `PUT /queue/rate` body. */
+        SetRate: {
+            /**
+             * Format: int32
+             * @description Tier-1 admissions per minute, 1..=1,000,000.
+             */
+            new_users_per_minute: number;
+        };
+        StaffList: {
+            items: components["schemas"]["StaffMember"][];
+        };
+        /** @description One staff member of an event. */
+        StaffMember: {
+            /** Format: date-time */
+            assigned_at: string;
+            display_name: string;
+            email: string;
+            /** Format: uuid */
+            user_id: string;
         };
         /** @description An issued ticket. */
         Ticket: {
@@ -3320,10 +3902,28 @@ export interface components {
             city?: string | null;
             name?: string | null;
         };
+        /** @description A stored image. */
+        Uploaded: {
+            /** @description Size of the stored (cleaned) file. */
+            bytes: number;
+            content_type: string;
+            /** Format: int32 */
+            height: number;
+            key: string;
+            /** @description Where to show it from (use it as a poster or artist `image_url`). */
+            url: string;
+            /** Format: int32 */
+            width: number;
+        };
         /** @description The public view of an account, as `GET /api/v1/me` and the login answers show it. */
         UserProfile: {
             /** Format: date-time */
             created_at: string;
+            /**
+             * Format: date-time
+             * @description Set while an admin has disabled the account (it cannot sign in).
+             */
+            disabled_at?: string | null;
             display_name: string;
             /** @description Lowercase, trimmed. */
             email: string;
@@ -3413,6 +4013,112 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    get_admin_audit: {
+        parameters: {
+            query?: {
+                /** @description Only changes by this account. */
+                actor?: string;
+                /** @description `<type>` (e.g. `event`) or `<type>:<id>` (one resource). */
+                resource?: string;
+                /** @description One action, e.g. `user.updated`. */
+                action?: string;
+                cursor?: string;
+                /** @description 1..=100, default 20. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_AuditEntry"];
+                };
+            };
+            /**
+             * @description `INVALID_QUERY`: A query parameter is invalid; `errors` names it
+             *
+             *     `INVALID_CURSOR`: `cursor` is not a cursor this list returned; start again without it
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `FORBIDDEN_ROLE`: Your role may not do this (e.g. a fan calling a promoter route) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_admin_dashboard: {
         parameters: {
             query?: never;
@@ -4093,12 +4799,109 @@ export interface operations {
             };
         };
     };
+    get_admin_stats: {
+        parameters: {
+            query?: {
+                /** @description First Korean day (`YYYY-MM-DD`); default 29 days before `to`. */
+                from?: string;
+                /** @description Last Korean day, inclusive; default today in Korea. */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlatformStats"];
+                };
+            };
+            /** @description `INVALID_QUERY`: A query parameter is invalid; `errors` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `FORBIDDEN_ROLE`: Your role may not do this (e.g. a fan calling a promoter route) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_admin_users: {
         parameters: {
             query?: {
                 /** @description Part of the display name or email (case-insensitive). */
                 q?: string;
-                /** @description `fan`, `promoter` or `admin`. */
+                /** @description `fan`, `promoter`, `staff` or `admin`. */
                 role?: string;
                 cursor?: string;
                 /** @description 1..=100, default 20. */
@@ -5319,6 +6122,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `ACCOUNT_DISABLED`: This account is disabled; contact support */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `GOOGLE_DISABLED`: Google sign-in is not enabled on this server */
             404: {
                 headers: {
@@ -5497,6 +6309,15 @@ export interface operations {
             };
             /** @description `INVALID_CREDENTIALS`: Email or password is wrong */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `ACCOUNT_DISABLED`: This account is disabled; contact support */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6872,6 +7693,8 @@ export interface operations {
              * @description `FORBIDDEN_ROLE`: Your role may not do this (e.g. a fan calling a promoter route)
              *
              *     `NOT_EVENT_OWNER`: Only the event's promoter or an admin may change this event
+             *
+             *     `NOT_ASSIGNED`: You are not assigned to this event's door
              */
             403: {
                 headers: {
@@ -7863,6 +8686,540 @@ export interface operations {
             };
         };
     };
+    post_events_event_id_queue_pause: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Event id */
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EdgeRulesView"];
+                };
+            };
+            /** @description `INVALID_PATH`: A path parameter is not valid (e.g. not a UUID) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `FORBIDDEN_ROLE`: Your role may not do this (e.g. a fan calling a promoter route)
+             *
+             *     `NOT_EVENT_OWNER`: Only the event's promoter or an admin may change this event
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `EVENT_NOT_FOUND`: No such event
+             *
+             *     `EDGE_RULES_NOT_SET`: This event has no queue rules yet; PUT them to create its waiting room
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `EVENT_CANCELLED`: The event is cancelled; it can no longer be changed
+             *
+             *     `ROOM_PAUSED`: The waiting room is already paused
+             *
+             *     `ROOM_NOT_PAUSED`: The waiting room is not paused
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    put_events_event_id_queue_rate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Event id */
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetRate"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EdgeRulesView"];
+                };
+            };
+            /**
+             * @description `INVALID_PATH`: A path parameter is not valid (e.g. not a UUID)
+             *
+             *     `MALFORMED_JSON`: The body is not valid JSON
+             *
+             *     `BAD_BODY`: The request body could not be read
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `FORBIDDEN_ROLE`: Your role may not do this (e.g. a fan calling a promoter route)
+             *
+             *     `NOT_EVENT_OWNER`: Only the event's promoter or an admin may change this event
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `EVENT_NOT_FOUND`: No such event
+             *
+             *     `EDGE_RULES_NOT_SET`: This event has no queue rules yet; PUT them to create its waiting room
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `EVENT_CANCELLED`: The event is cancelled; it can no longer be changed
+             *
+             *     `ROOM_PAUSED`: The waiting room is already paused
+             *
+             *     `ROOM_NOT_PAUSED`: The waiting room is not paused
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: Send the body as JSON with `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `INVALID_BODY`: A field has the wrong type or shape; `errors` names it
+             *
+             *     `VALIDATION_FAILED`: Fields are invalid; `errors` names each one
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_events_event_id_queue_resume: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Event id */
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EdgeRulesView"];
+                };
+            };
+            /** @description `INVALID_PATH`: A path parameter is not valid (e.g. not a UUID) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `FORBIDDEN_ROLE`: Your role may not do this (e.g. a fan calling a promoter route)
+             *
+             *     `NOT_EVENT_OWNER`: Only the event's promoter or an admin may change this event
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `EVENT_NOT_FOUND`: No such event
+             *
+             *     `EDGE_RULES_NOT_SET`: This event has no queue rules yet; PUT them to create its waiting room
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `EVENT_CANCELLED`: The event is cancelled; it can no longer be changed
+             *
+             *     `ROOM_PAUSED`: The waiting room is already paused
+             *
+             *     `ROOM_NOT_PAUSED`: The waiting room is not paused
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_events_event_id_queue_stats: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Event id */
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoomStats"];
+                };
+            };
+            /** @description `INVALID_PATH`: A path parameter is not valid (e.g. not a UUID) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `FORBIDDEN_ROLE`: Your role may not do this (e.g. a fan calling a promoter route)
+             *
+             *     `NOT_EVENT_OWNER`: Only the event's promoter or an admin may change this event
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `EVENT_NOT_FOUND`: No such event
+             *
+             *     `QUEUE_NOT_FOUND`: This event has no queue: book directly
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_events_event_id_queue_status: {
         parameters: {
             query?: {
@@ -8270,6 +9627,571 @@ export interface operations {
             };
         };
     };
+    get_events_event_id_staff: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Event id */
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StaffList"];
+                };
+            };
+            /** @description `INVALID_PATH`: A path parameter is not valid (e.g. not a UUID) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `FORBIDDEN_ROLE`: Your role may not do this (e.g. a fan calling a promoter route)
+             *
+             *     `NOT_EVENT_OWNER`: Only the event's promoter or an admin may change this event
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `EVENT_NOT_FOUND`: No such event */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    put_events_event_id_staff_user_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Event id */
+                event_id: string;
+                /** @description The staff account */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StaffList"];
+                };
+            };
+            /** @description `INVALID_PATH`: A path parameter is not valid (e.g. not a UUID) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `FORBIDDEN_ROLE`: Your role may not do this (e.g. a fan calling a promoter route)
+             *
+             *     `NOT_EVENT_OWNER`: Only the event's promoter or an admin may change this event
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `EVENT_NOT_FOUND`: No such event
+             *
+             *     `USER_NOT_FOUND`: No such account
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `NOT_STAFF`: Only staff accounts can be assigned to a door */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_events_event_id_staff_user_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Event id */
+                event_id: string;
+                /** @description The staff account */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Not assigned (any more) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `INVALID_PATH`: A path parameter is not valid (e.g. not a UUID) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `FORBIDDEN_ROLE`: Your role may not do this (e.g. a fan calling a promoter route)
+             *
+             *     `NOT_EVENT_OWNER`: Only the event's promoter or an admin may change this event
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `EVENT_NOT_FOUND`: No such event */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_events_event_id_stats: {
+        parameters: {
+            query?: {
+                /** @description First minute of the series (RFC 3339); default 24 hours before `to`. */
+                from?: string;
+                /** @description End of the series, exclusive (RFC 3339); default the next minute. */
+                to?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Event id */
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventStats"];
+                };
+            };
+            /**
+             * @description `INVALID_PATH`: A path parameter is not valid (e.g. not a UUID)
+             *
+             *     `INVALID_QUERY`: A query parameter is invalid; `errors` names it
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `FORBIDDEN_ROLE`: Your role may not do this (e.g. a fan calling a promoter route)
+             *
+             *     `NOT_EVENT_OWNER`: Only the event's promoter or an admin may change this event
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `EVENT_NOT_FOUND`: No such event */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_events_event_id_stats_live: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Event id */
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["LiveFrame"];
+                };
+            };
+            /** @description `INVALID_PATH`: A path parameter is not valid (e.g. not a UUID) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `FORBIDDEN_ROLE`: Your role may not do this (e.g. a fan calling a promoter route)
+             *
+             *     `NOT_EVENT_OWNER`: Only the event's promoter or an admin may change this event
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `EVENT_NOT_FOUND`: No such event */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_events_event_id_ticket_types: {
         parameters: {
             query?: never;
@@ -8571,6 +10493,8 @@ export interface operations {
              * @description `FORBIDDEN_ROLE`: Your role may not do this (e.g. a fan calling a promoter route)
              *
              *     `NOT_EVENT_OWNER`: Only the event's promoter or an admin may change this event
+             *
+             *     `NOT_ASSIGNED`: You are not assigned to this event's door
              */
             403: {
                 headers: {
@@ -8666,6 +10590,89 @@ export interface operations {
             };
             /** @description `USER_NOT_FOUND`: No such account */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_me_door_events: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DoorEvents"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `FORBIDDEN_ROLE`: Your role may not do this (e.g. a fan calling a promoter route) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12718,6 +14725,127 @@ export interface operations {
             };
             /**
              * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_uploads: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The image file */
+        requestBody: {
+            content: {
+                "image/*": number[];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Uploaded"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `FORBIDDEN_ROLE`: Your role may not do this (e.g. a fan calling a promoter route) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `IMAGE_UNSUPPORTED`: Only JPEG, PNG or WebP images are accepted */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `IMAGE_INVALID`: The image is damaged or cannot be read
+             *
+             *     `IMAGE_DIMENSIONS`: Each side of the image must be 16 to 8,000 pixels
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `UPLOADS_UNAVAILABLE`: The image store is briefly unavailable; try again
+             *
+             *     `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
              *
              *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
              *

@@ -38,6 +38,8 @@ export default function AdminPage() {
         <Link to="/admin/reservations">{t("admin.allReservations")}</Link>
         <Link to="/admin/payouts">{t("payouts.adminTitle")}</Link>
         <Link to="/admin/users">{t("users.title")}</Link>
+        <Link to="/admin/stats">{t("stats.title")}</Link>
+        <Link to="/admin/audit">{t("audit.title")}</Link>
       </div>
       <dl className="stat-cards">
         {cards.map(([k, v]) => (

@@ -1,5 +1,6 @@
-// `/admin/users`: find accounts by name, email or role, and change a role (the
-// account's old tokens stop working within a second; it keeps its session).
+// `/admin/users`: find accounts by name, email or role, change a role (the account's
+// old tokens stop working within a second; it keeps its session), and disable or
+// enable an account (its sessions end at once). Every change is in the audit log.
 import { useInfiniteQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, unwrap, type Schemas } from "../api/client";
@@ -8,7 +9,44 @@ import { ProblemMessage } from "../components/ProblemMessage";
 import { useLang } from "../i18n";
 import { formatDateTime } from "../lib/format";
 
-const ROLES = ["fan", "promoter", "admin"] as const;
+const ROLES = ["fan", "promoter", "staff", "admin"] as const;
+
+function DisableCell({ u }: { u: Schemas["UserProfile"] }) {
+  const { t } = useLang();
+  const { user } = useAuth();
+  const queryClient = useQueryClient();
+  const [error, setError] = useState<unknown>(null);
+  const disabled = !!u.disabled_at;
+  const toggle = async () => {
+    setError(null);
+    try {
+      await unwrap(
+        api.PATCH("/api/v1/admin/users/{user_id}", {
+          params: { path: { user_id: u.id } },
+          body: { disabled: !disabled },
+        }),
+      );
+      await queryClient.invalidateQueries({ queryKey: ["admin-users"] });
+    } catch (e) {
+      setError(e);
+    }
+  };
+  return (
+    <td>
+      {disabled && <span className="badge cancelled">{t("users.disabled")}</span>}{" "}
+      <button
+        type="button"
+        className={disabled ? "link" : "link danger"}
+        disabled={u.id === user?.id}
+        aria-label={t(disabled ? "users.enableOf" : "users.disableOf", { name: u.display_name })}
+        onClick={() => void toggle()}
+      >
+        {t(disabled ? "users.enable" : "users.disable")}
+      </button>
+      <ProblemMessage error={error} />
+    </td>
+  );
+}
 
 function RoleCell({ u }: { u: Schemas["UserProfile"] }) {
   const { t } = useLang();
@@ -97,6 +135,7 @@ export default function AdminUsersPage() {
             <th scope="col">{t("users.email")}</th>
             <th scope="col">{t("users.joined")}</th>
             <th scope="col">{t("users.roleFilter")}</th>
+            <th scope="col">{t("users.access")}</th>
           </tr>
         </thead>
         <tbody>
@@ -106,6 +145,7 @@ export default function AdminUsersPage() {
               <td>{u.email}</td>
               <td>{formatDateTime(u.created_at, lang)}</td>
               <RoleCell u={u} />
+              <DisableCell u={u} />
             </tr>
           ))}
         </tbody>

@@ -1,5 +1,6 @@
 // `/community/{id}`: a post as plain text, its comments oldest first, commenting, and
-// the author's edit and delete (admins delete too), and reporting.
+// the author's edit and delete (admins delete too), reporting, and the admins' pin and
+// hide.
 import { useInfiniteQuery, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
@@ -55,6 +56,7 @@ export default function PostPage() {
     <article>
       <p><Link to={`/community?artist=${p.artist_id}`}>{t("community.back")}</Link></p>
       <h1>{p.title}</h1>
+      {p.hidden && <p className="banner warn" role="note">{t("community.hiddenBanner")}</p>}
       <p className="muted">
         {p.author.display_name} · {formatDateTime(p.created_at, lang)} · {t("community.views", { count: p.view_count })}
       </p>
@@ -77,6 +79,45 @@ export default function PostPage() {
             {t("community.delete")}
           </button>
         )}{" "}
+        {hasRole("admin") && (
+          <>
+            <button
+              type="button"
+              className="link"
+              onClick={() =>
+                void act(async () => {
+                  await unwrap(
+                    api.PATCH("/api/v1/admin/posts/{post_id}", {
+                      params: { path: { post_id: p.id } },
+                      body: { hidden: !p.hidden },
+                    }),
+                  );
+                  setNotice(t(p.hidden ? "community.shown" : "community.hiddenNotice"));
+                  await refresh();
+                })
+              }
+            >
+              {t(p.hidden ? "community.unhide" : "community.hide")}
+            </button>{" "}
+            <button
+              type="button"
+              className="link"
+              onClick={() =>
+                void act(async () => {
+                  await unwrap(
+                    api.PATCH("/api/v1/admin/posts/{post_id}", {
+                      params: { path: { post_id: p.id } },
+                      body: { pinned: !p.pinned },
+                    }),
+                  );
+                  await refresh();
+                })
+              }
+            >
+              {t(p.pinned ? "community.unpin" : "community.pin")}
+            </button>{" "}
+          </>
+        )}
         {user && !mine && (
           <button
             type="button"

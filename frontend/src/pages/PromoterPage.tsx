@@ -82,6 +82,7 @@ export default function PromoterPage() {
               <td className="num">{e.available.toLocaleString()}</td>
               <td className="num">{formatWon(e.revenue, lang)}</td>
               <td className="actions">
+                <Link to={`/promoter/events/${e.id}/dashboard`}>{t("promoter.dashboard")}</Link>
                 <Link to={`/promoter/events/${e.id}/edit`}>{t("promoter.edit")}</Link>
                 <Link to={`/promoter/events/${e.id}/rules`}>{t("promoter.rules")}</Link>
                 {e.status !== "cancelled" && (
