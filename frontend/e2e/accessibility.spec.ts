@@ -67,4 +67,17 @@ test("no serious accessibility violations on the main pages", async ({ page }) =
   await page.goto(`/promoter/events/${EVENTS.edgeQueued}/rules`);
   await expect(page.getByLabel(/제목 \(한국어\)|Title \(Korean\)/)).toBeVisible();
   await noSeriousViolations(page, "rules editor");
+  await page.goto(`/promoter/events/${EVENTS.edgeQueued}/dashboard`);
+  await expect(page.getByRole("region", { name: "대기실" })).toBeVisible();
+  await noSeriousViolations(page, "promoter dashboard");
+
+  await page.context().clearCookies();
+  await logIn(page, "admin@urr.local");
+  await page.goto("/admin/stats");
+  await expect(page.getByRole("heading", { name: "플랫폼 통계" })).toBeVisible();
+  await expect(page.getByTestId("total-sales")).toBeVisible();
+  await noSeriousViolations(page, "admin statistics");
+  await page.goto("/admin/audit");
+  await expect(page.getByRole("heading", { name: "감사 기록" })).toBeVisible();
+  await noSeriousViolations(page, "audit log");
 });

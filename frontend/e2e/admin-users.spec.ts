@@ -1,5 +1,5 @@
 // The operator's account search: an admin finds a fan by email, makes them a promoter,
-// and the fan's next visit shows the promoter console.
+// the change is in the audit log, and the fan's next visit shows the promoter console.
 import { test, expect } from "@playwright/test";
 import { logIn } from "./support";
 
@@ -14,6 +14,17 @@ test("an admin changes a fan's role and the fan gets the promoter console", asyn
   await row.getByLabel("팬8 Fan 8의 권한").selectOption("promoter");
   await row.getByRole("button", { name: "변경" }).click();
   await expect(row.getByRole("status")).toHaveText("변경했습니다.");
+
+  // The audit log has it, newest first: who, what, before and after.
+  await page.goto("/admin");
+  await page.getByRole("link", { name: "감사 기록" }).click();
+  await page.getByLabel("작업").fill("user.updated");
+  await page.getByRole("button", { name: "검색" }).click();
+  const entry = page.getByRole("row").nth(1);
+  await expect(entry).toContainText("user.updated");
+  await expect(entry).toContainText("관리자");
+  await expect(entry).toContainText("이전: role: fan");
+  await expect(entry).toContainText("이후: role: promoter");
 
   await page.context().clearCookies();
   await logIn(page, "fan8@urr.local");

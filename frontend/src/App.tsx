@@ -49,6 +49,7 @@ const AdminUsersPage = lazy(() => import("./pages/AdminUsersPage"));
 const AdminStatsPage = lazy(() => import("./pages/AdminStatsPage"));
 const AdminAuditPage = lazy(() => import("./pages/AdminAuditPage"));
 const EventDashboardPage = lazy(() => import("./pages/EventDashboardPage"));
+const DoorPage = lazy(() => import("./pages/DoorPage"));
 
 const queryClient = new QueryClient({
   defaultOptions: { queries: { retry: 1, refetchOnWindowFocus: false, staleTime: 5_000 } },
@@ -96,6 +97,7 @@ export function App() {
                 <Route path="/admin/reservations" element={<Guard roles={["admin"]}><AdminReservationsPage /></Guard>} />
                 <Route path="/admin/payouts" element={<Guard roles={["admin"]}><PayoutsPage admin /></Guard>} />
                 <Route path="/admin/users" element={<Guard roles={["admin"]}><AdminUsersPage /></Guard>} />
+                <Route path="/door" element={<Guard roles={["staff", "promoter", "admin"]}><DoorPage /></Guard>} />
                 <Route path="/admin/stats" element={<Guard roles={["admin"]}><AdminStatsPage /></Guard>} />
                 <Route path="/admin/audit" element={<Guard roles={["admin"]}><AdminAuditPage /></Guard>} />
                 <Route path="*" element={<NotFound />} />
@@ -168,6 +170,7 @@ function Layout({ children }: { children: ReactNode }) {
           {user && <NavLink to="/me/memberships">{t("nav.memberships")}</NavLink>}
           {user && <NavLink to="/me/payments">{t("nav.payments")}</NavLink>}
           {hasRole("promoter", "admin") && <NavLink to="/promoter">{t("nav.promoter")}</NavLink>}
+          {hasRole("staff") && <NavLink to="/door">{t("nav.door")}</NavLink>}
           {hasRole("admin") && <NavLink to="/admin">{t("nav.admin")}</NavLink>}
         </nav>
         <div className="account">

@@ -3,7 +3,7 @@
 //! - `/assets/*`: Vite's content-hashed files, cached for a year as `immutable` (a new
 //!   build has new names, so nothing stale is ever served from a cache);
 //! - the app's own pages (`/`, `/events/…`, `/checkout/…`, `/payment/…`, `/me/…`,
-//!   `/artists…`, `/transfers…`, `/community…`, `/news`, `/login`, `/register`, `/promoter…`, `/admin…`): `index.html`, `no-cache`, and the
+//!   `/artists…`, `/transfers…`, `/community…`, `/news`, `/door`, `/login`, `/register`, `/promoter…`, `/admin…`): `index.html`, `no-cache`, and the
 //!   browser-side router draws the page. Every other unknown path stays a JSON 404, so
 //!   a typo in an API path never answers 200 with HTML;
 //! - other files at the build's top level (icons, `robots.txt`): as files, cached a
@@ -37,6 +37,7 @@ pub const PAGE_ROUTES: &[&str] = &[
     "/community",
     "/community/{*rest}",
     "/news",
+    "/door",
     "/login",
     "/register",
     "/promoter",

@@ -793,7 +793,8 @@ export interface paths {
         /** The staff assigned to the event's door. */
         get: operations["get_events_event_id_staff"];
         put?: never;
-        post?: never;
+        /** Assigns the staff account with this email to the event's door. */
+        post: operations["post_events_event_id_staff"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1662,6 +1663,14 @@ export interface components {
             image_url?: string | null;
             name: string;
             name_en?: string | null;
+        };
+        /** @description `POST /staff` body. */
+        AssignByEmail: {
+            /**
+             * @description The staff account's email (promoters cannot search accounts; they know their
+             *     crew's addresses).
+             */
+            email: string;
         };
         /** @description Who made a change. */
         AuditActor: {
@@ -9700,6 +9709,161 @@ export interface operations {
             };
             /** @description `EVENT_NOT_FOUND`: No such event */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INTERNAL`: An unexpected error occurred; it has been logged */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `DATABASE_UNAVAILABLE`: The database is not reachable right now; retry shortly
+             *
+             *     `CACHE_UNAVAILABLE`: A backing store is not reachable right now; retry shortly
+             *
+             *     `TIMEOUT`: The request took too long
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_events_event_id_staff: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Event id */
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AssignByEmail"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StaffList"];
+                };
+            };
+            /**
+             * @description `INVALID_PATH`: A path parameter is not valid (e.g. not a UUID)
+             *
+             *     `MALFORMED_JSON`: The body is not valid JSON
+             *
+             *     `BAD_BODY`: The request body could not be read
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `AUTH_REQUIRED`: Log in first: send `Authorization: Bearer <access token>`
+             *
+             *     `TOKEN_MALFORMED`: The access token is malformed
+             *
+             *     `TOKEN_ALGORITHM`: The access token uses an algorithm we do not accept
+             *
+             *     `TOKEN_UNKNOWN_KEY`: The access token was signed with a key we do not know
+             *
+             *     `TOKEN_BAD_SIGNATURE`: The access token's signature does not verify
+             *
+             *     `TOKEN_WRONG_TYPE`: This token is not an access token
+             *
+             *     `TOKEN_EXPIRED`: The access token has expired; refresh it
+             *
+             *     `TOKEN_NOT_YET_VALID`: The access token is not valid yet
+             *
+             *     `TOKEN_WRONG_EVENT`: The token is bound to another event
+             *
+             *     `TOKEN_REVOKED`: This session was ended or your role changed: refresh or log in again
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `FORBIDDEN_ROLE`: Your role may not do this (e.g. a fan calling a promoter route)
+             *
+             *     `NOT_EVENT_OWNER`: Only the event's promoter or an admin may change this event
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `EVENT_NOT_FOUND`: No such event
+             *
+             *     `USER_NOT_FOUND`: No such account
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: Send the body as JSON with `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description `INVALID_BODY`: A field has the wrong type or shape; `errors` names it
+             *
+             *     `VALIDATION_FAILED`: Fields are invalid; `errors` names each one
+             *
+             *     `NOT_STAFF`: Only staff accounts can be assigned to a door
+             */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

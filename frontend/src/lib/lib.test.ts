@@ -80,3 +80,18 @@ describe("language", () => {
     expect(initialLang(null, undefined)).toBe("ko");
   });
 });
+
+describe("server-sent events", () => {
+  it("splits frames, joins data lines and keeps an unfinished frame for later", async () => {
+    const { parseFrames } = await import("./live");
+    const { frames, rest } = parseFrames(
+      'event: stats\ndata: {"a":1}\n\n: keep-alive\n\ndata: x\ndata: y\n\nevent: stats\ndata: {"b"',
+    );
+    expect(frames).toEqual([
+      { event: "stats", data: '{"a":1}' },
+      { event: "message", data: "x\ny" },
+    ]);
+    expect(rest).toBe('event: stats\ndata: {"b"');
+    expect(parseFrames(rest + ":2}\n\n").frames).toEqual([{ event: "stats", data: '{"b":2}' }]);
+  });
+});

@@ -134,6 +134,71 @@ function RoomPanel({ eventId }: { eventId: string }) {
   );
 }
 
+function StaffPanel({ eventId }: { eventId: string }) {
+  const { t } = useLang();
+  const queryClient = useQueryClient();
+  const [email, setEmail] = useState("");
+  const [error, setError] = useState<unknown>(null);
+  const path = { params: { path: { event_id: eventId } } };
+  const staff = useQuery({
+    queryKey: ["staff", eventId],
+    queryFn: () => unwrap(api.GET("/api/v1/events/{event_id}/staff", path)),
+  });
+  const run = async (call: () => Promise<unknown>) => {
+    setError(null);
+    try {
+      await call();
+      await queryClient.invalidateQueries({ queryKey: ["staff", eventId] });
+    } catch (e) {
+      setError(e);
+    }
+  };
+  return (
+    <section aria-labelledby="staff-title">
+      <h2 id="staff-title">{t("door.staff")}</h2>
+      <ul>
+        {(staff.data?.items ?? []).map((m) => (
+          <li key={m.user_id}>
+            {m.display_name} <span className="muted">{m.email}</span>{" "}
+            <button
+              type="button"
+              className="link danger"
+              onClick={() =>
+                void run(() =>
+                  unwrap(
+                    api.DELETE("/api/v1/events/{event_id}/staff/{user_id}", {
+                      params: { path: { event_id: eventId, user_id: m.user_id } },
+                    }),
+                  ),
+                )
+              }
+            >
+              {t("door.remove")}
+            </button>
+          </li>
+        ))}
+      </ul>
+      {staff.data?.items.length === 0 && <p className="muted">{t("door.noStaff")}</p>}
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          void run(async () => {
+            await unwrap(api.POST("/api/v1/events/{event_id}/staff", { ...path, body: { email } }));
+            setEmail("");
+          });
+        }}
+      >
+        <label>
+          {t("door.staffEmail")} <input type="email" required value={email} onChange={(e) => setEmail(e.target.value)} />
+        </label>{" "}
+        <button type="submit">{t("door.assign")}</button>{" "}
+        <Link to={`/door?event=${eventId}`}>{t("door.open")}</Link>
+      </form>
+      <ProblemMessage error={error ?? staff.error} />
+    </section>
+  );
+}
+
 export default function EventDashboardPage() {
   const { id = "" } = useParams();
   const { t, lang } = useLang();
@@ -225,6 +290,7 @@ export default function EventDashboardPage() {
         )}
       </div>
       <RoomPanel eventId={id} />
+      <StaffPanel eventId={id} />
     </section>
   );
 }

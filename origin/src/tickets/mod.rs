@@ -48,7 +48,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_ticket))
         .routes(routes!(door::check_in))
         .routes(routes!(door::void_tickets))
-        .routes(routes!(staff::event_staff))
+        .routes(routes!(staff::event_staff, staff::assign_by_email))
         .routes(routes!(staff::assign, staff::unassign))
         .routes(routes!(staff::my_door_events))
 }

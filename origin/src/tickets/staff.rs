@@ -2,8 +2,9 @@
 //! assigns to the event, so they may check its tickets in and sync its void list, and
 //! nothing else: no sales figures, no edits.
 //!
-//! - `GET /api/v1/events/{id}/staff`, `PUT` and `DELETE /api/v1/events/{id}/staff/{user_id}`
-//!   (the event's promoter, admins), each change in the audit log;
+//! - `GET /api/v1/events/{id}/staff`, `POST /api/v1/events/{id}/staff` (by email),
+//!   `PUT` and `DELETE /api/v1/events/{id}/staff/{user_id}` (the event's promoter,
+//!   admins), each change in the audit log;
 //! - `GET /api/v1/me/door-events`: the events a staff account works at.
 
 use crate::audit::{self, Change};
@@ -14,7 +15,7 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shared_wasm::token::Role;
 use sqlx::PgPool;
@@ -112,13 +113,72 @@ pub(crate) async fn assign(
     user: AuthUser,
     Path((event_id, staff_id)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<Json<StaffList>> {
-    authorize_event_manager(&state.db, &user, event_id).await?;
+    Ok(Json(
+        assign_to(&state, &user, event_id, Who::Id(staff_id)).await?,
+    ))
+}
+
+/// `POST /staff` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignByEmail {
+    /// The staff account's email (promoters cannot search accounts; they know their
+    /// crew's addresses).
+    pub email: String,
+}
+
+/// Assigns the staff account with this email to the event's door.
+#[utoipa::path(post, path = "/api/v1/events/{event_id}/staff", tag = "tickets",
+    params(("event_id" = Uuid, Path, description = "Event id")),
+    request_body = AssignByEmail,
+    security(("bearer" = [])),
+    responses((status = 200, body = StaffList), AssignByEmailProblems))]
+pub(crate) async fn assign_by_email(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(event_id): Path<Uuid>,
+    Json(body): Json<AssignByEmail>,
+) -> ApiResult<Json<StaffList>> {
+    let email = body.email.trim().to_lowercase();
+    Ok(Json(
+        assign_to(&state, &user, event_id, Who::Email(email)).await?,
+    ))
+}
+
+crate::problems!(
+    AssignByEmailProblems: [codes::AUTH, codes::PATH, codes::JSON_BODY],
+    FORBIDDEN_ROLE, NOT_EVENT_OWNER, EVENT_NOT_FOUND, USER_NOT_FOUND, NOT_STAFF,
+);
+
+enum Who {
+    Id(Uuid),
+    Email(String),
+}
+
+async fn assign_to(
+    state: &AppState,
+    user: &AuthUser,
+    event_id: Uuid,
+    who: Who,
+) -> ApiResult<StaffList> {
+    authorize_event_manager(&state.db, user, event_id).await?;
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    let role: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE id = $1 FOR SHARE")
-        .bind(staff_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let found: Option<(Uuid, String)> = match &who {
+        Who::Id(id) => {
+            sqlx::query_as("SELECT id, role FROM users WHERE id = $1 FOR SHARE")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+        }
+        Who::Email(email) => {
+            sqlx::query_as("SELECT id, role FROM users WHERE lower(email) = $1 FOR SHARE")
+                .bind(email)
+                .fetch_optional(&mut *tx)
+                .await?
+        }
+    };
+    let (staff_id, role) = found.unzip();
     match role.as_deref() {
         None => return Err(ApiError::new(Code::USER_NOT_FOUND, "no such account")),
         Some("staff") => {}
@@ -140,6 +200,7 @@ pub(crate) async fn assign(
     .execute(&mut *tx)
     .await?
     .rows_affected();
+    let staff_id = staff_id.unwrap_or_default();
     if added == 1 {
         audit::record(
             &mut tx,
@@ -151,9 +212,9 @@ pub(crate) async fn assign(
         .await?;
     }
     tx.commit().await?;
-    Ok(Json(StaffList {
+    Ok(StaffList {
         items: list(&state.db, event_id).await?,
-    }))
+    })
 }
 
 crate::problems!(

@@ -230,6 +230,26 @@ async fn staff_check_tickets_in_only_where_they_are_assigned() {
         "USER_NOT_FOUND",
     )
     .await;
+    let by_email = format!("/api/v1/events/{}/staff", here.id);
+    assert_problem(
+        app.post(
+            &by_email,
+            &json!({"email": "nobody@example.com"}),
+            Some(&admin.token),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "USER_NOT_FOUND",
+    )
+    .await;
+    let res = app
+        .post(
+            &by_email,
+            &json!({"email": staff.email.to_uppercase()}),
+            Some(&admin.token),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
     for _ in 0..2 {
         let res = app
             .put(&assign(here.id, staff.id), &json!({}), Some(&admin.token))
