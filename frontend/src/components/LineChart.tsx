@@ -30,7 +30,9 @@ export function LineChart({ series, title }: { series: Series[]; title: string }
   }, []);
   const draw = () =>
     chart.current?.setOption({
-      aria: { enabled: true },
+      // Our own accessible name (the latest values) stays on the element: ECharts'
+      // generated description would replace it with every data point.
+      aria: { enabled: false },
       animation: false,
       tooltip: { trigger: "axis" },
       legend: { top: 0 },

@@ -6,6 +6,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useEffect, useState, type FormEvent } from "react";
 import { useNavigate, useParams } from "react-router";
 import { api, ApiError, unwrap, type Schemas } from "../api/client";
+import { ImageUpload } from "../components/ImageUpload";
 import { FieldMessage, ProblemMessage } from "../components/ProblemMessage";
 import { useLang } from "../i18n";
 import { fromKstInput, toKstInput } from "../lib/format";
@@ -186,7 +187,9 @@ export default function EventFormPage() {
         {select("venue_id", (venues.data?.items ?? []).map((v) => ({ id: v.id, name: `${v.name} (${v.city})` })))}
         {select("artist_id", (artists.data?.items ?? []).map((a) => ({ id: a.id, name: a.name })), t("eventForm.noArtist"))}
         {select("seat_layout_id", (layouts.data?.items ?? []).map((l) => ({ id: l.id, name: `${l.description} · ${l.total_seats.toLocaleString()}` })), t("eventForm.standingOnly"))}
-        {input("poster_url", "url")}
+        {input("poster_url", "text")}
+        <ImageUpload onUploaded={(url) => setForm((f) => ({ ...f, poster_url: url }))} />
+        {form.poster_url && <img src={form.poster_url} alt={t("upload.preview")} className="poster-preview" />}
         {input("starts_at", "datetime-local", { required: true })}
         {input("sale_opens_at", "datetime-local", { required: true })}
         {input("sale_closes_at", "datetime-local", { required: true })}

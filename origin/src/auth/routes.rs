@@ -535,12 +535,18 @@ async fn admin_update_user(
         (false, Some(false)) => "user.enabled",
         _ => "user.updated",
     };
-    crate::audit::record(
+    let (was, now_is) = (
+        summary(&before.role, before.disabled_at.is_some()),
+        summary(role.as_str(), disabled_at.is_some()),
+    );
+    crate::audit::record_rows(
         &mut tx,
         caller.actor(),
-        crate::audit::Change::new(action, "user", user_id)
-            .before(summary(&before.role, before.disabled_at.is_some()))
-            .after(summary(role.as_str(), disabled_at.is_some())),
+        action,
+        "user",
+        user_id,
+        Some(was),
+        Some(now_is),
         now,
     )
     .await?;

@@ -70,11 +70,18 @@ impl Checks {
         v.to_owned()
     }
 
-    /// An `http(s)://` URL without whitespace, at most [`MAX_URL_LEN`] bytes.
+    /// An `http(s)://` URL, or the path of an image uploaded here (`/media/images/…`,
+    /// as `POST /api/v1/uploads` answers), without whitespace, at most [`MAX_URL_LEN`]
+    /// bytes.
     pub fn url(&mut self, field: &str, value: &str) -> String {
         let v = value.trim();
+        let uploaded = v.len() > "/media/images/".len() && v.starts_with("/media/images/");
         let scheme_ok = v.starts_with("https://") || v.starts_with("http://");
-        if !scheme_ok || v.len() <= "https://".len() {
+        if uploaded {
+            if v.chars().any(|c| c.is_whitespace() || c.is_control()) || v.contains("..") {
+                self.add(field, "must not contain whitespace");
+            }
+        } else if !scheme_ok || v.len() <= "https://".len() {
             self.add(field, "must be an absolute http(s) URL");
         } else if v.len() > MAX_URL_LEN {
             self.add(field, format!("must be at most {MAX_URL_LEN} characters"));
