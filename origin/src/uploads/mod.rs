@@ -109,8 +109,8 @@ pub(crate) async fn upload(
             ApiError::new(code, e.to_string())
         })?;
     let key = format!(
-        "images/{}.{}",
-        format!("{:x}", Sha256::digest(&cleaned.bytes)),
+        "images/{:x}.{}",
+        Sha256::digest(&cleaned.bytes),
         cleaned.extension()
     );
     let size = cleaned.bytes.len();
