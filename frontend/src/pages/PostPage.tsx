@@ -52,6 +52,13 @@ export default function PostPage() {
       queryClient.invalidateQueries({ queryKey: ["post", id] }),
     ]);
   const items = (comments.data?.pages ?? []).flatMap((c) => c.items);
+  // Admins: hide (or show again) and pin (or unpin).
+  const moderate = (body: { hidden?: boolean; pinned?: boolean }) =>
+    act(async () => {
+      await unwrap(api.PATCH("/api/v1/admin/posts/{post_id}", { params: { path: { post_id: p.id } }, body }));
+      if (body.hidden !== undefined) setNotice(t(body.hidden ? "community.hiddenNotice" : "community.shown"));
+      await refresh();
+    });
   return (
     <article>
       <p><Link to={`/community?artist=${p.artist_id}`}>{t("community.back")}</Link></p>
@@ -81,39 +88,10 @@ export default function PostPage() {
         )}{" "}
         {hasRole("admin") && (
           <>
-            <button
-              type="button"
-              className="link"
-              onClick={() =>
-                void act(async () => {
-                  await unwrap(
-                    api.PATCH("/api/v1/admin/posts/{post_id}", {
-                      params: { path: { post_id: p.id } },
-                      body: { hidden: !p.hidden },
-                    }),
-                  );
-                  setNotice(t(p.hidden ? "community.shown" : "community.hiddenNotice"));
-                  await refresh();
-                })
-              }
-            >
+            <button type="button" className="link" onClick={() => void moderate({ hidden: !p.hidden })}>
               {t(p.hidden ? "community.unhide" : "community.hide")}
             </button>{" "}
-            <button
-              type="button"
-              className="link"
-              onClick={() =>
-                void act(async () => {
-                  await unwrap(
-                    api.PATCH("/api/v1/admin/posts/{post_id}", {
-                      params: { path: { post_id: p.id } },
-                      body: { pinned: !p.pinned },
-                    }),
-                  );
-                  await refresh();
-                })
-              }
-            >
+            <button type="button" className="link" onClick={() => void moderate({ pinned: !p.pinned })}>
               {t(p.pinned ? "community.unpin" : "community.pin")}
             </button>{" "}
           </>

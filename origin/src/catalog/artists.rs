@@ -6,7 +6,7 @@
 
 use super::events::{EventFilter, EventListItem, list_events};
 use super::model::EventStatus;
-use super::validate::{Checks, double_option, is_fk_violation, is_unique_violation, like_pattern};
+use super::validate::{Checks, double_option, is_unique_violation, like_pattern};
 use crate::audit;
 use crate::auth::AuthUser;
 use crate::http::Code;
@@ -403,36 +403,19 @@ pub(crate) async fn delete(
     Path(p): Path<ArtistPath>,
 ) -> ApiResult<StatusCode> {
     user.require(&[Role::Admin])?;
-    let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    let before = audit::row(&mut tx, "artists", p.artist_id).await?;
-    let done = sqlx::query("DELETE FROM artists WHERE id = $1")
-        .bind(p.artist_id)
-        .execute(&mut *tx)
-        .await;
-    match done {
-        Err(e) if is_fk_violation(&e) => {
-            return Err(ApiError::new(
+    super::model::delete_unreferenced(
+        &state,
+        &user,
+        ("artists", "artist"),
+        p.artist_id,
+        || {
+            ApiError::new(
                 Code::ARTIST_IN_USE,
                 "Events (or memberships) still reference this artist",
-            ));
-        }
-        Err(e) => return Err(e.into()),
-        Ok(d) if d.rows_affected() == 0 => return Err(artist_not_found()),
-        Ok(_) => {}
-    }
-    let (id, actor) = (p.artist_id, user.actor());
-    audit::record_rows(
-        &mut tx,
-        actor,
-        "artist.deleted",
-        "artist",
-        id,
-        before,
-        None,
-        now,
+            )
+        },
+        artist_not_found,
     )
     .await?;
-    tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -357,3 +357,34 @@ pub async fn event_counts<'e>(
     .fetch_one(db)
     .await
 }
+
+/// Deletes one admin-managed row (`(table, resource type)`, e.g. an artist or a venue)
+/// with its audit entry, unless something still references it (`in_use`) or it does
+/// not exist (`not_found`).
+pub(super) async fn delete_unreferenced(
+    state: &crate::state::AppState,
+    user: &AuthUser,
+    (table, resource): (&'static str, &'static str),
+    id: Uuid,
+    in_use: impl FnOnce() -> ApiError,
+    not_found: impl FnOnce() -> ApiError,
+) -> ApiResult<()> {
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let before = crate::audit::row(&mut tx, table, id).await?;
+    let done = sqlx::query(&format!("DELETE FROM {table} WHERE id = $1"))
+        .bind(id)
+        .execute(&mut *tx)
+        .await;
+    match done {
+        Err(e) if super::validate::is_fk_violation(&e) => return Err(in_use()),
+        Err(e) => return Err(e.into()),
+        Ok(d) if d.rows_affected() == 0 => return Err(not_found()),
+        Ok(_) => {}
+    }
+    let action = format!("{resource}.deleted");
+    let actor = user.actor();
+    crate::audit::record_rows(&mut tx, actor, &action, resource, id, before, None, now).await?;
+    tx.commit().await?;
+    Ok(())
+}

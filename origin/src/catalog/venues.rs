@@ -1,7 +1,7 @@
 //! Venues: public list/detail, admin writes.
 
 use super::artists::NameListQuery;
-use super::validate::{Checks, is_fk_violation, like_pattern};
+use super::validate::{Checks, like_pattern};
 use crate::audit;
 use crate::auth::AuthUser;
 use crate::http::Code;
@@ -260,36 +260,14 @@ pub(crate) async fn delete(
     Path(p): Path<VenuePath>,
 ) -> ApiResult<StatusCode> {
     user.require(&[Role::Admin])?;
-    let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    let before = audit::row(&mut tx, "venues", p.venue_id).await?;
-    let done = sqlx::query("DELETE FROM venues WHERE id = $1")
-        .bind(p.venue_id)
-        .execute(&mut *tx)
-        .await;
-    match done {
-        Err(e) if is_fk_violation(&e) => {
-            return Err(ApiError::new(
-                Code::VENUE_IN_USE,
-                "Events still take place at this venue",
-            ));
-        }
-        Err(e) => return Err(e.into()),
-        Ok(d) if d.rows_affected() == 0 => return Err(venue_not_found()),
-        Ok(_) => {}
-    }
-    let (id, actor) = (p.venue_id, user.actor());
-    audit::record_rows(
-        &mut tx,
-        actor,
-        "venue.deleted",
-        "venue",
-        id,
-        before,
-        None,
-        now,
+    super::model::delete_unreferenced(
+        &state,
+        &user,
+        ("venues", "venue"),
+        p.venue_id,
+        || ApiError::new(Code::VENUE_IN_USE, "Events still take place at this venue"),
+        venue_not_found,
     )
     .await?;
-    tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
