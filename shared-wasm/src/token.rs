@@ -26,10 +26,20 @@
 //! 7. for event-bound kinds, [`verify_for_event`] checks the event.
 //!
 //! The caller passes `now` (Unix seconds): nothing in this crate reads a clock.
+//!
+//! # Why not a JWT library
+//!
+//! These functions run on every status poll at the edge and every request at the
+//! origin, so they do the minimum: keys are parsed once (the Ed25519 signing key and
+//! each verifying key are kept decoded, never rebuilt from PKCS#8 or DER per call), the
+//! encoded header of each signing key is computed once, a token's header and payload are
+//! each decoded and parsed exactly once, and nothing is cloned between the envelope
+//! checks and the claims. The format is plain JWS compact serialisation, so any JWT
+//! library reads and writes the same tokens (the tests cross-check with
+//! `jsonwebtoken`).
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use ed25519_dalek::pkcs8::EncodePrivateKey;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use ed25519_dalek::{Signer, Verifier};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use std::fmt;
 use uuid::Uuid;
@@ -334,7 +344,9 @@ pub fn format_key_spec(kid: &str, bytes: &[u8; 32]) -> String {
 #[derive(Clone)]
 pub struct SigningKey {
     kid: String,
-    encoding: EncodingKey,
+    signing: ed25519_dalek::SigningKey,
+    /// `base64url({"typ":"JWT","alg":"EdDSA","kid":…})`, the same for every token.
+    header_b64: String,
     public: [u8; 32],
     /// HMAC-SHA256(seed, "urr/derive/v1"): the root of [`SigningKey::derive_secret`], so
     /// the seed itself is not kept beside the encoding key.
@@ -354,11 +366,17 @@ impl SigningKey {
     pub fn from_seed(kid: &str, seed: [u8; 32]) -> Result<Self, KeyError> {
         check_kid(kid)?;
         let secret = ed25519_dalek::SigningKey::from_bytes(&seed);
-        let der = secret.to_pkcs8_der().map_err(|_| KeyError::Material)?;
+        let header = serde_json::to_vec(&HeaderOut {
+            typ: "JWT",
+            alg: "EdDSA",
+            kid,
+        })
+        .map_err(|_| KeyError::Material)?;
         Ok(SigningKey {
             kid: kid.to_owned(),
-            encoding: EncodingKey::from_ed_der(der.as_bytes()),
+            header_b64: URL_SAFE_NO_PAD.encode(header),
             public: secret.verifying_key().to_bytes(),
+            signing: secret,
             derive_root: hmac_sha256(&seed, b"urr/derive/v1"),
         })
     }
@@ -440,7 +458,7 @@ impl fmt::Debug for PublicKey {
 /// The public keys a verifier trusts, by key id.
 #[derive(Clone)]
 pub struct KeySet {
-    keys: Vec<(PublicKey, DecodingKey)>,
+    keys: Vec<(PublicKey, ed25519_dalek::VerifyingKey)>,
 }
 
 impl fmt::Debug for KeySet {
@@ -453,13 +471,15 @@ impl fmt::Debug for KeySet {
 
 impl KeySet {
     pub fn new(keys: impl IntoIterator<Item = PublicKey>) -> Result<Self, KeyError> {
-        let mut set: Vec<(PublicKey, DecodingKey)> = Vec::new();
+        let mut set: Vec<(PublicKey, ed25519_dalek::VerifyingKey)> = Vec::new();
         for key in keys {
             if set.iter().any(|(k, _)| k.kid == key.kid) {
                 return Err(KeyError::DuplicateKid(key.kid));
             }
-            let decoding = DecodingKey::from_ed_der(&key.bytes);
-            set.push((key, decoding));
+            // Decompressed once here, not on every verification.
+            let verifying = ed25519_dalek::VerifyingKey::from_bytes(&key.bytes)
+                .map_err(|_| KeyError::Material)?;
+            set.push((key, verifying));
         }
         if set.is_empty() {
             return Err(KeyError::Empty);
@@ -489,8 +509,8 @@ impl KeySet {
             .join(",")
     }
 
-    fn decoding_key(&self, kid: &str) -> Option<&DecodingKey> {
-        self.keys.iter().find(|(k, _)| k.kid == kid).map(|(_, d)| d)
+    fn verifying_key(&self, kid: &str) -> Option<&ed25519_dalek::VerifyingKey> {
+        self.keys.iter().find(|(k, _)| k.kid == kid).map(|(_, v)| v)
     }
 }
 
@@ -501,73 +521,104 @@ struct Signed<'a, C> {
     claims: &'a C,
 }
 
+#[derive(Serialize)]
+struct HeaderOut<'a> {
+    typ: &'a str,
+    alg: &'a str,
+    kid: &'a str,
+}
+
+#[derive(Deserialize)]
+struct HeaderIn {
+    alg: String,
+    kid: Option<String>,
+}
+
 /// Signs `claims` as a token of kind `C::KIND` with `key`.
 pub fn sign<C: Claims>(key: &SigningKey, claims: &C) -> String {
-    let mut header = Header::new(Algorithm::EdDSA);
-    header.kid = Some(key.kid.clone());
     let signed = Signed {
         typ: C::KIND,
         claims,
     };
-    // Encoding can only fail on a bad key or claims that do not serialise; the key was
-    // checked when it was built and every claims type is plain data.
-    jsonwebtoken::encode(&header, &signed, &key.encoding)
-        .expect("EdDSA signing with a validated key cannot fail")
+    // Serialising can only fail for claims that are not plain data; every claims type
+    // is a struct of strings, numbers and ids.
+    let payload = serde_json::to_vec(&signed).expect("claims serialise to JSON");
+    let mut token = String::with_capacity(key.header_b64.len() + payload.len() * 4 / 3 + 92);
+    token.push_str(&key.header_b64);
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
+    let signature = key.signing.sign(token.as_bytes());
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(signature.to_bytes(), &mut token);
+    token
 }
 
-#[derive(Deserialize)]
-struct Envelope {
-    typ: Kind,
-    iat: i64,
-    exp: i64,
+/// The three parts of a compact JWS, split without decoding anything.
+fn parts(token: &str) -> Option<(&str, &str, &str)> {
+    let (signing_input, signature) = token.rsplit_once('.')?;
+    let (header, payload) = signing_input.split_once('.')?;
+    Some((header, payload, signature))
 }
 
-/// Verifies `token` as a `C` (see the module docs for the checks, in order).
+fn header_of(header_b64: &str) -> Result<HeaderIn, TokenError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(header_b64)
+        .map_err(|_| TokenError::Malformed)?;
+    serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)
+}
+
 /// The `kid` of a token's header, read without verifying anything. Use it only on a
 /// token that [`verify`] has accepted (e.g. to keep apart what several keys issued).
 pub fn key_id(token: &str) -> Option<String> {
-    jsonwebtoken::decode_header(token).ok()?.kid
+    header_of(parts(token)?.0).ok()?.kid
 }
 
+/// Verifies `token` as a `C` (see the module docs for the checks, in order).
 pub fn verify<C: Claims>(keys: &KeySet, token: &str, now: i64) -> Result<C, TokenError> {
     if token.len() > C::KIND.max_len() || token.bytes().filter(|b| *b == b'.').count() != 2 {
         return Err(TokenError::Malformed);
     }
-    let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
-    if header.alg != Algorithm::EdDSA {
+    let (header_b64, payload_b64, signature_b64) = parts(token).ok_or(TokenError::Malformed)?;
+    let header = header_of(header_b64)?;
+    if header.alg != "EdDSA" {
         return Err(TokenError::Algorithm);
     }
     let kid = header.kid.ok_or(TokenError::UnknownKey)?;
-    let key = keys.decoding_key(&kid).ok_or(TokenError::UnknownKey)?;
+    let key = keys.verifying_key(&kid).ok_or(TokenError::UnknownKey)?;
+    let mut signature = [0u8; 64];
+    match URL_SAFE_NO_PAD.decode_slice(signature_b64, &mut signature) {
+        Ok(64) => {}
+        _ => return Err(TokenError::Malformed),
+    }
+    let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
+    key.verify(
+        signing_input.as_bytes(),
+        &ed25519_dalek::Signature::from_bytes(&signature),
+    )
+    .map_err(|_| TokenError::BadSignature)?;
 
-    let mut validation = Validation::new(Algorithm::EdDSA);
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    let data =
-        jsonwebtoken::decode::<serde_json::Value>(token, key, &validation).map_err(|e| match e
-            .kind()
-        {
-            jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenError::BadSignature,
-            _ => TokenError::Malformed,
-        })?;
-
-    let envelope: Envelope =
-        serde_json::from_value(data.claims.clone()).map_err(|_| TokenError::Malformed)?;
-    if envelope.typ != C::KIND {
+    let payload = URL_SAFE_NO_PAD
+        .decode(payload_b64)
+        .map_err(|_| TokenError::Malformed)?;
+    let claims: serde_json::Value =
+        serde_json::from_slice(&payload).map_err(|_| TokenError::Malformed)?;
+    let field = |name: &str| claims.get(name).ok_or(TokenError::Malformed);
+    let typ = Kind::deserialize(field("typ")?).map_err(|_| TokenError::Malformed)?;
+    let exp = field("exp")?.as_i64().ok_or(TokenError::Malformed)?;
+    let iat = field("iat")?.as_i64().ok_or(TokenError::Malformed)?;
+    if typ != C::KIND {
         return Err(TokenError::WrongKind {
             expected: C::KIND,
-            found: envelope.typ,
+            found: typ,
         });
     }
-    if envelope.exp <= now - CLOCK_SKEW_SECS {
+    if exp <= now - CLOCK_SKEW_SECS {
         return Err(TokenError::Expired);
     }
-    if envelope.iat > now + CLOCK_SKEW_SECS {
+    if iat > now + CLOCK_SKEW_SECS {
         return Err(TokenError::NotYetValid);
     }
-    serde_json::from_value(data.claims).map_err(|_| TokenError::Malformed)
+    C::deserialize(claims).map_err(|_| TokenError::Malformed)
 }
 
 /// [`verify`], then checks that the token names `event`.
@@ -587,9 +638,79 @@ pub fn verify_for_event<C: Claims + EventBound>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ed25519_dalek::pkcs8::EncodePrivateKey;
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
     fn key(kid: &str, byte: u8) -> SigningKey {
         SigningKey::from_seed(kid, [byte; 32]).expect("valid key")
+    }
+
+    #[test]
+    fn tokens_are_plain_jws_that_a_jwt_library_reads_and_writes() {
+        let k = key("k1", 7);
+        let keys = KeySet::new([k.public_key()]).expect("keys");
+        let claims = EntryClaims {
+            evt: Uuid::from_u128(1),
+            sub: Uuid::from_u128(2),
+            jti: "j".into(),
+            iat: 1_000,
+            exp: 2_000,
+        };
+        // Ours, read by jsonwebtoken.
+        let ours = sign(&k, &claims);
+        let mut validation = jsonwebtoken::Validation::new(Algorithm::EdDSA);
+        validation.validate_exp = false;
+        validation.required_spec_claims.clear();
+        let theirs_view = jsonwebtoken::decode::<serde_json::Value>(
+            &ours,
+            &jsonwebtoken::DecodingKey::from_ed_der(k.public_key().bytes()),
+            &validation,
+        )
+        .expect("a JWT library verifies our token");
+        assert_eq!(theirs_view.claims["typ"], "entry");
+        assert_eq!(theirs_view.header.kid.as_deref(), Some("k1"));
+        assert_eq!(key_id(&ours).as_deref(), Some("k1"));
+        // Theirs, verified by us.
+        let der = ed25519_dalek::SigningKey::from_bytes(&[7; 32])
+            .to_pkcs8_der()
+            .expect("pkcs8");
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some("k1".into());
+        let theirs = jsonwebtoken::encode(
+            &header,
+            &Signed {
+                typ: Kind::Entry,
+                claims: &claims,
+            },
+            &EncodingKey::from_ed_der(der.as_bytes()),
+        )
+        .expect("encode");
+        assert_eq!(
+            verify::<EntryClaims>(&keys, &theirs, 1_500),
+            Ok(claims.clone())
+        );
+        assert_eq!(verify::<EntryClaims>(&keys, &ours, 1_500), Ok(claims));
+        // A flipped signature bit, a payload swapped under the signature, truncation.
+        let mut bad = ours.clone().into_bytes();
+        let last = bad.len() - 2;
+        bad[last] = if bad[last] == b'A' { b'B' } else { b'A' };
+        let bad = String::from_utf8(bad).expect("ascii");
+        assert_eq!(
+            verify::<EntryClaims>(&keys, &bad, 1_500),
+            Err(TokenError::BadSignature)
+        );
+        let (h, _, sig) = parts(&ours).expect("parts");
+        let forged_payload = URL_SAFE_NO_PAD.encode(br#"{"typ":"entry","iat":1000,"exp":9999}"#);
+        let swapped = format!("{h}.{forged_payload}.{sig}");
+        assert_eq!(
+            verify::<EntryClaims>(&keys, &swapped, 1_500),
+            Err(TokenError::BadSignature)
+        );
+        let short = &ours[..ours.len() - 10];
+        assert_eq!(
+            verify::<EntryClaims>(&keys, short, 1_500),
+            Err(TokenError::Malformed)
+        );
     }
 
     #[test]
@@ -627,9 +748,10 @@ mod tests {
             URL_SAFE_NO_PAD.encode(r#"{"alg":"none","kid":"k"}"#),
             URL_SAFE_NO_PAD.encode(claims)
         );
+        // `none` is read as what it is: the wrong algorithm.
         assert_eq!(
             verify::<AccessClaims>(&keys, &none, 0).unwrap_err(),
-            TokenError::Malformed
+            TokenError::Algorithm
         );
         let hs = jsonwebtoken::encode(
             &Header {

@@ -23,6 +23,22 @@ pub fn queue(args: &[String]) -> Result<()> {
     against_origin("queue", "queue-bench", &["URR_EDGE_SIGNING_KEY"], args)
 }
 
+/// `bench tokens`: signing and verifying tokens against the raw Ed25519 signature and
+/// `jsonwebtoken`, in one process on one core; `target/bench/tokens.json`.
+pub fn tokens(args: &[String]) -> Result<()> {
+    util::step("bench tokens: release build");
+    sh(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "urr-load",
+        "--bin",
+        "token-bench",
+    ]))?;
+    util::step("bench tokens: measuring");
+    sh(Command::new(util::root().join("target/release/token-bench")).args(args))
+}
+
 /// Starts a release origin on a fresh `urr_bench` database and runs the load generator
 /// `bin` against it, passing `--<key>` for each of `keys` (lower-cased, `URR_` dropped).
 fn against_origin(name: &str, bin_name: &str, keys: &[&str], args: &[String]) -> Result<()> {

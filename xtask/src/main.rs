@@ -70,11 +70,13 @@ fn main() -> ExitCode {
             Some("queue") => bench::queue(&args[2..]),
             Some("edge") => edge::bench(&args[2..]),
             Some("web") => webbench::run(&args[2..]),
+            Some("tokens") => bench::tokens(&args[2..]),
             _ => Err(anyhow::anyhow!(
                 "usage: cargo xtask bench booking [--clients N] [--hot-requests N]\n       \
                  cargo xtask bench queue [--clients N] [--fans N] [--polls N]\n       \
                  cargo xtask bench edge [--duration-secs N] [--clients N]\n       \
-                 cargo xtask bench web"
+                 cargo xtask bench web\n       \
+                 cargo xtask bench tokens [--millis N]"
             )),
         },
         Some("-h" | "--help" | "help") | None => {

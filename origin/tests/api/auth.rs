@@ -691,7 +691,8 @@ async fn only_valid_access_tokens_pass() {
         b64(&json!({"alg": "none", "typ": "JWT", "kid": origin_key.kid()})),
         b64(&claims_json)
     );
-    check(none, "TOKEN_MALFORMED").await;
+    // `alg: none` is named for what it is.
+    check(none, "TOKEN_ALGORITHM").await;
     let hs = jsonwebtoken::encode(
         &Header {
             kid: Some(origin_key.kid().to_owned()),
