@@ -119,11 +119,18 @@ fn start_workers(state: &AppState) -> Workers {
     workers
 }
 
-/// Jobs every replica runs for itself, even with `URR_BACKGROUND_JOBS=false`: keeping
-/// its view of revoked sessions fresh (logout and role changes take effect within a
-/// second everywhere).
+/// Jobs every replica runs for itself, even with `URR_BACKGROUND_JOBS=false`: folding
+/// metric samples (memory stays flat with nobody scraping) and keeping its view of
+/// revoked sessions fresh (logout and role changes take effect within a second
+/// everywhere).
 fn start_replica_workers(state: &AppState) -> Workers {
     let mut workers = Workers::new();
+    // Histogram samples wait in the recorder until they are folded into buckets; a
+    // replica nobody scrapes would keep every one of them.
+    workers.every("metrics_upkeep", Duration::from_secs(5), || async {
+        crate::telemetry::prometheus().run_upkeep();
+        Ok(())
+    });
     let s = state.clone();
     workers.every("auth_revocation_sync", Duration::from_secs(1), move || {
         let s = s.clone();

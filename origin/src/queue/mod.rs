@@ -85,7 +85,10 @@ pub fn start_workers(state: &AppState, workers: &mut Workers) {
 }
 
 /// The event's queue settings; 404 `EVENT_NOT_FOUND` or `QUEUE_NOT_FOUND` without.
-pub async fn event_settings(state: &AppState, event: Uuid) -> ApiResult<QueueSettings> {
+pub async fn event_settings(
+    state: &AppState,
+    event: Uuid,
+) -> ApiResult<std::sync::Arc<QueueSettings>> {
     if let Some(s) = state.queue.settings.get(&state.db, event).await? {
         return Ok(s);
     }

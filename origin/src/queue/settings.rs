@@ -4,6 +4,7 @@
 
 use shared_wasm::rules::{EdgeRules, Mode, Phase};
 use sqlx::{PgExecutor, Row};
+use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -86,7 +87,7 @@ pub async fn admitting<'e>(
 /// it). A TTL of zero reads Postgres every time.
 pub struct SettingsCache {
     /// `None`: caching is off. Events without a queue are cached too (as `None`).
-    entries: Option<crate::cache::Cache<Uuid, Option<QueueSettings>>>,
+    entries: Option<crate::cache::Cache<Uuid, Option<Arc<QueueSettings>>>>,
 }
 
 impl SettingsCache {
@@ -103,14 +104,17 @@ impl SettingsCache {
         }
     }
 
+    /// The settings, shared: a hit clones a pointer, not the rules (whose page template
+    /// may hold 64 KiB of HTML), on every status poll and booking.
     pub async fn get(
         &self,
         db: &sqlx::PgPool,
         event_id: Uuid,
-    ) -> Result<Option<QueueSettings>, std::sync::Arc<sqlx::Error>> {
+    ) -> Result<Option<Arc<QueueSettings>>, Arc<sqlx::Error>> {
+        let shared = async { Ok(load(db, event_id).await?.map(Arc::new)) };
         match &self.entries {
-            Some(entries) => entries.get_or_load(event_id, load(db, event_id)).await,
-            None => load(db, event_id).await.map_err(std::sync::Arc::new),
+            Some(entries) => entries.get_or_load(event_id, shared).await,
+            None => shared.await.map_err(Arc::new),
         }
     }
 
