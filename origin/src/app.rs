@@ -174,8 +174,7 @@ impl Application {
         .context("URR_REDIS_URL is not a valid Redis URL")?;
         let payments = payments::Payments::new(&config.payments)?;
         let queue = queue::Queue::new(&config)?;
-        let listener = TcpListener::bind(config.http_addr)
-            .await
+        let listener = http::listener::bind(config.http_addr)
             .with_context(|| format!("binding {}", config.http_addr))?;
         let metrics_listener = match config.metrics_addr {
             Some(addr) => Some(
@@ -263,8 +262,13 @@ impl Application {
             shutdown.await;
             let _ = on_signal.send(true);
         });
+        // `tap_io` (a no-op here) is what gives a custom listener its client address.
+        let listener = axum::serve::ListenerExt::tap_io(
+            http::listener::Accepting(self.listener),
+            |_: &mut tokio::net::TcpStream| {},
+        );
         let served = axum::serve(
-            self.listener,
+            listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(api_stopped)

@@ -3,6 +3,7 @@
 
 pub mod codes;
 pub mod extract;
+pub mod listener;
 pub mod middleware;
 pub mod page;
 pub mod problem;
