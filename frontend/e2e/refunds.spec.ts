@@ -42,6 +42,8 @@ test("an admin refunds a fan's booking from the reservation search", async ({ pa
   await expect(page.getByRole("heading", { name: "관리자 대시보드" })).toBeVisible();
   await expect(page.getByRole("heading", { name: "최근 예매" })).toBeVisible();
   await page.getByRole("link", { name: "예매 관리" }).click();
+  // The dashboard's chart is labelled "…상태별…" too: wait for the search page.
+  await expect(page).toHaveURL(/\/admin\/reservations/);
   await page.getByLabel("상태").selectOption("confirmed");
   await page.getByLabel("이름·이메일·공연").fill("fan9@urr.local");
   await page.getByRole("button", { name: "검색" }).click();
