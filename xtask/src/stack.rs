@@ -96,6 +96,11 @@ impl Stack {
                 "URR_REDIS_PREFIX".into(),
                 format!("urr-e2e-{}:", std::process::id()),
             );
+            // Every browser and API client of the suite signs in from 127.0.0.1, some
+            // thirty sign-ins a minute: the per-address limit is for one real address.
+            // The per-account limit stays as in production (its own API test covers
+            // both).
+            env.insert("URR_RATE_LOGIN_PER_IP".into(), "300".into());
         }
         if let Some(edge) = &o.edge_addr {
             // The origin pushes every event's queue rules to the edge (retrying until
