@@ -224,17 +224,7 @@ async fn control(
     authorize_event_manager(&state.db, user, event_id).await?;
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    let cancelled: Option<Option<DateTime<Utc>>> =
-        sqlx::query_scalar("SELECT cancelled_at FROM events WHERE id = $1 FOR SHARE")
-            .bind(event_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    if matches!(cancelled, Some(Some(_))) {
-        return Err(ApiError::new(
-            Code::EVENT_CANCELLED,
-            "the event is cancelled: its waiting room stays closed",
-        ));
-    }
+    rules::refuse_if_cancelled(&mut tx, event_id).await?;
     let current = rules::current_for_update(&mut tx, event_id)
         .await?
         .ok_or_else(|| {

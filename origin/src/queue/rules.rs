@@ -193,19 +193,7 @@ async fn put_rules(
     }
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    // FOR SHARE waits for a cancellation in progress (it locks the row FOR UPDATE), so
-    // either we see it and refuse, or it sees our version and writes `reject` after it.
-    let cancelled: Option<Option<chrono::DateTime<chrono::Utc>>> =
-        sqlx::query_scalar("SELECT cancelled_at FROM events WHERE id = $1 FOR SHARE")
-            .bind(event_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    if matches!(cancelled, Some(Some(_))) {
-        return Err(ApiError::new(
-            Code::EVENT_CANCELLED,
-            "the event is cancelled: its waiting room stays closed",
-        ));
-    }
+    refuse_if_cancelled(&mut tx, event_id).await?;
     let current =
         sqlx::query("SELECT version, draw_seed FROM event_queues WHERE event_id = $1 FOR UPDATE")
             .bind(event_id)
@@ -296,6 +284,28 @@ async fn put_rules(
         tracing::warn!(%event_id, error = ?e, "immediate rules push failed; the pusher retries");
     }
     Ok(Json(view(&state, event_id).await?))
+}
+
+/// Inside a transaction about to write `event`'s rules: 409 `EVENT_CANCELLED` if it is
+/// cancelled. FOR SHARE waits for a cancellation in progress (it locks the row FOR
+/// UPDATE), so either we see it and refuse, or it sees our version and writes `reject`
+/// after it.
+pub(super) async fn refuse_if_cancelled(
+    conn: &mut sqlx::PgConnection,
+    event: Uuid,
+) -> ApiResult<()> {
+    let cancelled: Option<Option<DateTime<Utc>>> =
+        sqlx::query_scalar("SELECT cancelled_at FROM events WHERE id = $1 FOR SHARE")
+            .bind(event)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if matches!(cancelled, Some(Some(_))) {
+        return Err(ApiError::new(
+            Code::EVENT_CANCELLED,
+            "the event is cancelled: its waiting room stays closed",
+        ));
+    }
+    Ok(())
 }
 
 /// 422 naming every invalid field as `rules.<field>`.

@@ -61,9 +61,9 @@ pub fn consumer(state: &AppState) -> Consumer {
 }
 
 /// Applies everything the streams hold for `consumer` now (bounded: at most 50
-/// batches of 500 per call, the rest next time). Returns what was done.
+/// batches of 500 per call, the rest next time). Returns what was done. The group must
+/// exist (`Consumer::ensure_groups`; the worker creates it once).
 pub async fn drain(state: &AppState, consumer: &Consumer) -> anyhow::Result<PollStats> {
-    consumer.ensure_groups().await?;
     let mut total = PollStats::default();
     for _ in 0..50 {
         let s = consumer
@@ -89,12 +89,17 @@ pub async fn drain(state: &AppState, consumer: &Consumer) -> anyhow::Result<Poll
 pub fn start_workers(state: &AppState, workers: &mut Workers) {
     let s = state.clone();
     let c = consumer(state);
+    // The groups are created on the first poll that reaches Redis, then never again.
+    let groups = std::sync::Arc::new(tokio::sync::OnceCell::new());
     workers.every(
         "stats_consumer",
         state.config.stats.poll_interval,
         move || {
-            let (s, c) = (s.clone(), c.clone());
-            async move { drain(&s, &c).await.map(|_| ()) }
+            let (s, c, groups) = (s.clone(), c.clone(), groups.clone());
+            async move {
+                groups.get_or_try_init(|| c.ensure_groups()).await?;
+                drain(&s, &c).await.map(|_| ())
+            }
         },
     );
     let s = state.clone();

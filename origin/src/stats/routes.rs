@@ -323,8 +323,12 @@ async fn live_frame(state: &AppState, event_id: Uuid) -> sqlx::Result<LiveFrame>
         now + Duration::minutes(1),
     )
     .await?;
-    let has_line = crate::queue::load_settings(&state.db, event_id)
-        .await?
+    let has_line = state
+        .queue
+        .settings
+        .get(&state.db, event_id)
+        .await
+        .map_err(|e| sqlx::Error::Protocol(e.to_string()))?
         .is_some();
     let line = if has_line {
         crate::queue::sizes(&state.redis, event_id, state.clock.unix_ms())

@@ -178,16 +178,14 @@ async fn assign_to(
                 .await?
         }
     };
-    let (staff_id, role) = found.unzip();
-    match role.as_deref() {
-        None => return Err(ApiError::new(Code::USER_NOT_FOUND, "no such account")),
-        Some("staff") => {}
-        Some(_) => {
-            return Err(ApiError::new(
-                Code::NOT_STAFF,
-                "only staff accounts can work a door; ask an admin to make this account staff",
-            ));
-        }
+    let Some((staff_id, role)) = found else {
+        return Err(ApiError::new(Code::USER_NOT_FOUND, "no such account"));
+    };
+    if role != "staff" {
+        return Err(ApiError::new(
+            Code::NOT_STAFF,
+            "only staff accounts can work a door; ask an admin to make this account staff",
+        ));
     }
     let added = sqlx::query(
         "INSERT INTO event_staff (event_id, user_id, assigned_by, assigned_at)
@@ -200,7 +198,6 @@ async fn assign_to(
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    let staff_id = staff_id.unwrap_or_default();
     if added == 1 {
         audit::record(
             &mut tx,

@@ -114,10 +114,12 @@ pub(crate) async fn upload(
         cleaned.extension()
     );
     let size = cleaned.bytes.len();
+    let content_type = cleaned.content_type().to_owned();
+    let (width, height) = (cleaned.width, cleaned.height);
     state
         .uploads
         .store
-        .put(&StorePath::from(key.as_str()), cleaned.bytes.clone().into())
+        .put(&StorePath::from(key.as_str()), cleaned.bytes.into())
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "storing an upload failed");
@@ -134,9 +136,9 @@ pub(crate) async fn upload(
         axum::Json(Uploaded {
             url: format!("{}/{key}", state.config.uploads.public_base),
             key,
-            content_type: cleaned.content_type().to_owned(),
-            width: cleaned.width,
-            height: cleaned.height,
+            content_type,
+            width,
+            height,
             bytes: size,
         }),
     ))
