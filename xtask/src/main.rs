@@ -19,6 +19,7 @@ mod dev;
 mod edge;
 mod frontend;
 mod keys;
+mod load;
 mod services;
 mod spin;
 mod stack;
@@ -43,6 +44,9 @@ commands:
                   the origin's code (frontend/openapi.json, frontend/src/api/schema.d.ts)
   e2e [args]      the web app's browser tests alone (a fresh platform on free ports,
                   Playwright in the system Chromium); args go to `playwright test`
+  load [flags]    the on-sale load test: 150,000 fans through the native edge, two
+                  origin replicas and the Toss fake (`--fans N`, `--ramp S`, `--burst S`,
+                  `--events 1-3`, `--rate N`); writes target/load/report.{json,html}
   bench booking   reservations/s and p50/p99 over HTTP vs pgbench and redis-benchmark
                   (writes target/bench/booking.json)
   bench queue     tier-2 joins/s and status polls/s over HTTP vs redis-benchmark
@@ -65,6 +69,7 @@ fn main() -> ExitCode {
             let root = util::root();
             checks::module_cycles(&root).and_then(|()| checks::code_map_paths(&root))
         }
+        Some("load") => load::run(&args[1..]),
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("booking") => bench::booking(&args[2..]),
             Some("queue") => bench::queue(&args[2..]),

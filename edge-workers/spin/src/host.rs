@@ -54,36 +54,10 @@ use uuid::Uuid;
 #[cfg(feature = "spin-services")]
 use spin_sdk::redis::{Connection, RedisParameter, RedisResult};
 
-/// Writes `ARGV[2]` to `KEYS[1]`, to expire in `ARGV[3]` ms (`0`: never), only if it
-/// still holds `ARGV[1]` (`''`: absent). Answers 1 when written, 0 when someone else
-/// wrote first.
-pub const CAS_SCRIPT: &str = "local c = redis.call('GET', KEYS[1]) \
-if (c == false and ARGV[1] == '') or c == ARGV[1] then \
-if tonumber(ARGV[3]) > 0 then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) \
-else redis.call('SET', KEYS[1], ARGV[2]) end return 1 end return 0";
-
-/// Adds one to `KEYS[1]` and, on its first hit, makes it expire at `ARGV[1]` (unix ms);
-/// answers the new count.
-pub const HIT_SCRIPT: &str = "local n = redis.call('INCR', KEYS[1]) \
-if n == 1 then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end return n";
-
-/// Attempts per operation before answering 503. Each lost attempt means another
-/// operation on the same event succeeded, so under a burst of N joins the last one
-/// needs at most N attempts; the back-off makes that rare well before this bound.
-pub const MAX_ATTEMPTS: u32 = 64;
+pub use shared_wasm::edge::redis::{CAS_SCRIPT, HIT_SCRIPT, MAX_ATTEMPTS, keyed, state_key};
 
 /// Longest back-off between two attempts, in milliseconds.
 const MAX_BACKOFF_MS: u64 = 20;
-
-/// The Redis key of an event's state.
-pub fn state_key(event: Uuid) -> String {
-    format!("{{vwr:{event}}}:state")
-}
-
-/// The Redis key of an event's counter or claim `key` (same hash tag as the state).
-pub fn keyed(event: Uuid, key: &str) -> String {
-    format!("{{vwr:{event}}}:{key}")
-}
 
 /// Unix milliseconds from the WASI 0.3 system clock.
 pub fn now_ms() -> i64 {
@@ -158,9 +132,7 @@ impl SpinHost {
             };
             let new_raw = serde_json::to_vec(&new).map_err(|e| HostError(e.to_string()))?;
             let now = now_ms();
-            let ttl_ms = new
-                .retain_until_ms(now)
-                .map_or(0, |until| (until - now).max(1));
+            let ttl_ms = shared_wasm::edge::redis::ttl_ms(&new, now);
             if self.compare_and_set(&key, old_raw, new_raw, ttl_ms).await? {
                 return Ok(out);
             }

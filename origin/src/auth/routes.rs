@@ -273,16 +273,18 @@ async fn login(
         count_login("rate_limited");
         return Err(e);
     }
-    let _hashing = state.auth.password_gate.enter().await?;
     let params = PasswordParams::from_config(&state.config.auth);
-    // Made on the first login of any kind, so that first login is not slower for
-    // unknown emails than for known ones.
-    let dummy = state.auth.shared.dummy_hash(params).await;
     let user = if email.is_empty() {
         None
     } else {
         users::find_by_email(&state.db, &email).await?
     };
+    // The gate bounds the hashing alone: holding it across the database round trips
+    // would cap sign-ins at a few per round trip while the CPU sits idle.
+    let hashing = state.auth.password_gate.enter().await?;
+    // Made on the first login of any kind, so that first login is not slower for
+    // unknown emails than for known ones.
+    let dummy = state.auth.shared.dummy_hash(params).await;
     let password_ok = match user.as_ref().and_then(|u| u.password_hash.clone()) {
         Some(hash) if req.password.chars().count() <= users::PASSWORD_MAX_CHARS => {
             password::verify_password(hash, req.password.clone()).await
@@ -301,6 +303,7 @@ async fn login(
             false
         }
     };
+    drop(hashing);
     let Some(user) = user.filter(|_| password_ok) else {
         count_login("invalid_credentials");
         return Err(invalid_credentials());
@@ -333,6 +336,11 @@ pub(super) fn account_disabled() -> ApiError {
 /// upgrade happens at a later login.
 async fn rehash(state: &AppState, user_id: uuid::Uuid, params: PasswordParams, password: String) {
     let result = async {
+        // Under the same gate as every hash; when it is full the upgrade waits for a
+        // later login.
+        let Ok(_hashing) = state.auth.password_gate.enter().await else {
+            return anyhow::Ok(());
+        };
         let hash = password::hash_password(params, password).await?;
         sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
             .bind(user_id)

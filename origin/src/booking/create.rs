@@ -45,6 +45,15 @@ pub async fn create(
 ) -> ApiResult<Created> {
     let cfg = &state.config.booking;
     let digest = want.digest();
+    // A retry of a request that already succeeded gets its answer again before any
+    // stock is looked at: with the last tickets gone since, taking stock first would
+    // answer a paid-for retry with "sold out". (The race of two concurrent first
+    // attempts is settled by the insert's unique key below.)
+    if let Some(key) = &idempotency_key
+        && let Some(existing) = find_by_key(state, user.id, key).await?
+    {
+        return replay(state, existing, &digest).await;
+    }
     let (event, lines) = load_request(state, event_id, &want).await?;
     let now = state.clock.now();
     check_sale_window(state, event_id, &event, user, now).await?;

@@ -26,6 +26,7 @@
 //! | [`pow`]   | the optional proof-of-work challenge in front of a join                   |
 //! | [`limits`]| per-client join limits and one-time claims (keys, in-memory store)        |
 //! | [`known`] | which events have a waiting room (Cloudflare: no object per random id)    |
+//! | [`redis`] | the state's key layout and scripts for hosts that keep it in Redis        |
 //!
 //! # What a platform implements
 //!
@@ -93,6 +94,7 @@ pub mod page;
 mod page_texts;
 pub mod pow;
 pub mod preview;
+pub mod redis;
 pub mod route;
 mod serve;
 pub mod state;

@@ -5,6 +5,7 @@
 //! Everything here targets 127.0.0.0/8 only and stops by itself: runs are bounded by a
 //! job count or a duration.
 
+pub mod onsale;
 pub mod origin;
 
 use anyhow::{Context, Result, bail};
