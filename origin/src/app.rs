@@ -262,19 +262,18 @@ impl Application {
             shutdown.await;
             let _ = on_signal.send(true);
         });
-        // `tap_io` (a no-op here) is what gives a custom listener its client address.
-        let listener = axum::serve::ListenerExt::tap_io(
+        let limits = http::serve::ConnLimits {
+            header_read: self.state.config.http_header_read_timeout,
+            drain: self.state.config.http_drain,
+        };
+        http::serve::serve(
             http::listener::Accepting(self.listener),
-            |_: &mut tokio::net::TcpStream| {},
-        );
-        let served = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
+            app,
+            limits,
+            api_stopped,
         )
-        .with_graceful_shutdown(api_stopped)
-        .await
-        .context("serving HTTP");
-        // Also when the API listener failed: the metrics listener goes with it.
+        .await;
+        // The metrics listener stops with the API's.
         let _ = stop_tx.send(true);
         if let Some(m) = metrics {
             match m.await {
@@ -283,7 +282,6 @@ impl Application {
                 Ok(Ok(())) => {}
             }
         }
-        served?;
         if let Some(w) = workers {
             w.shutdown().await;
         }

@@ -101,6 +101,13 @@ pub enum LogFormat {
 pub struct Config {
     /// `URR_HTTP_ADDR`, default `127.0.0.1:8080`.
     pub http_addr: SocketAddr,
+    /// `URR_HTTP_HEADER_READ_TIMEOUT_MS`, default 20,000: a request head must arrive
+    /// within it, and a keep-alive connection idle that long is closed
+    /// (`http::serve`).
+    pub http_header_read_timeout: Duration,
+    /// `URR_HTTP_DRAIN_SECS`, default 30: at shutdown, how long open connections may
+    /// finish their requests.
+    pub http_drain: Duration,
     /// `URR_METRICS_ADDR`, default `127.0.0.1:9090`: the Prometheus listener, apart
     /// from the API. Set but empty: no metrics listener.
     pub metrics_addr: Option<SocketAddr>,
@@ -172,6 +179,8 @@ impl Config {
         };
         Ok(Config {
             http_addr: v.parse("URR_HTTP_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            http_header_read_timeout: v.millis("URR_HTTP_HEADER_READ_TIMEOUT_MS", 20_000)?,
+            http_drain: v.secs("URR_HTTP_DRAIN_SECS", 30)?,
             metrics_addr: metrics_addr(v)?,
             database_url: v.string("URR_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/urr"),
             database_max_connections: v.parse("URR_DATABASE_MAX_CONNECTIONS", 32)?,
@@ -217,6 +226,9 @@ impl Config {
     fn check(self) -> Result<Config> {
         if self.redis_response_timeout.is_zero() {
             bail!("URR_REDIS_RESPONSE_TIMEOUT_MS must be above 0: every Redis call would fail");
+        }
+        if self.http_header_read_timeout.is_zero() {
+            bail!("URR_HTTP_HEADER_READ_TIMEOUT_MS must be above 0: no request could arrive");
         }
         if self.payments.toss_budget >= self.request_timeout {
             bail!(

@@ -157,10 +157,13 @@ pub fn clippy() -> Result<()> {
     ]))
 }
 
-/// The conformance suite against the built worker under `wrangler dev`, and the
+/// The conformance suite against the built worker under `wrangler dev` and against
+/// the native host (`urr-edge`), and the
 /// end-to-end test (worker in front of the real origin, which needs `env`: the test
 /// Postgres and Redis).
 pub fn conformance(env: &[(&str, String)]) -> Result<()> {
+    // The native host runs the same suite as a child process (`tests/native.rs`).
+    sh(cargo().args(["build", "-p", "edge-native", "--bin", "urr-edge"]))?;
     sh(cargo()
         .args([
             "test",

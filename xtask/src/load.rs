@@ -8,6 +8,16 @@
 //! 150,000 fans. Reports land in `target/load/` (`report.json`, `report.html`,
 //! `timeline.json`, and each process's log).
 //!
+//! `--soak [N]` runs the memory soak instead (`onsale::soak`: N requests, a million by
+//! default, from 2,000 signed-in fans, nobody scraping `/metrics`; `soak.json`).
+//!
+//! `--edge-platform wrangler` runs the Cloudflare worker under `wrangler dev` instead
+//! of `urr-edge`, in front of one origin replica (a worker has one `ORIGIN_URL`), with fans
+//! sending their address as `CF-Connecting-IP` (which Cloudflare's network sets and
+//! `wrangler dev` passes through). `wrangler dev` carries about 1,100 requests a
+//! second here, so this is for small runs that show both edges give the same
+//! outcomes; its reports land in `target/load/wrangler/`.
+//!
 //! # What the stack is configured with, and why
 //!
 //! Everything a production operator would leave alone stays at its default, notably
@@ -21,7 +31,7 @@
 //!   within the run;
 //! * the statistics copy the queue's counters every second, so the final check reads
 //!   the last admissions without waiting;
-//! * 16 database connections per replica (two replicas share PostgreSQL's 100).
+//! * 24 database connections per replica (two replicas share PostgreSQL's 100).
 
 use crate::keys;
 use crate::services::{self, Purpose};
@@ -86,13 +96,35 @@ fn raise_somaxconn() -> String {
     match std::fs::write(path, "8192") {
         Ok(()) => "8192 (raised)".into(),
         Err(e) => {
-            println!("net.core.somaxconn is {now} and could not be raised ({e}); bursts may see SYN retries");
+            println!(
+                "net.core.somaxconn is {now} and could not be raised ({e}); bursts may see SYN retries"
+            );
             format!("{now}")
         }
     }
 }
 
 pub fn run(args: &[String]) -> Result<()> {
+    let mut args = args.to_vec();
+    let wrangler = match args.iter().position(|a| a == "--edge-platform") {
+        Some(i) => {
+            let platform = args.get(i + 1).cloned().unwrap_or_default();
+            args.drain(i..(i + 2).min(args.len()));
+            match platform.as_str() {
+                "native" => false,
+                "wrangler" => true,
+                other => bail!("--edge-platform {other}: use native or wrangler"),
+            }
+        }
+        None => false,
+    };
+    // `--soak` alone means a million requests.
+    if let Some(i) = args.iter().position(|a| a == "--soak")
+        && args.get(i + 1).is_none_or(|v| v.starts_with("--"))
+    {
+        args.insert(i + 1, "1000000".into());
+    }
+    let soak = args.iter().any(|a| a == "--soak");
     util::step("load: postgres and redis");
     let services = services::ensure(Purpose::Test)?;
     let db_name = "urr_load";
@@ -102,18 +134,39 @@ pub fn run(args: &[String]) -> Result<()> {
 
     util::step("load: release builds");
     sh(cargo().args([
-        "build", "--release", "-p", "origin", "--bin", "urr-origin", "-p", "toss-fake", "--bin",
-        "toss-fake", "-p", "edge-native", "--bin", "urr-edge", "-p", "urr-load", "--bin", "onsale",
+        "build",
+        "--release",
+        "-p",
+        "origin",
+        "--bin",
+        "urr-origin",
+        "-p",
+        "toss-fake",
+        "--bin",
+        "toss-fake",
+        "-p",
+        "edge-native",
+        "--bin",
+        "urr-edge",
+        "-p",
+        "urr-load",
+        "--bin",
+        "onsale",
     ]))?;
     let bin = util::root().join("target/release");
-    let out_dir = util::root().join("target/load");
+    let out_dir = if wrangler {
+        util::root().join("target/load/wrangler")
+    } else {
+        util::root().join("target/load")
+    };
     std::fs::create_dir_all(&out_dir)?;
     let somaxconn = raise_somaxconn();
 
     let generated = keys::generate()?;
     let proxy_secret = keys::current_proxy_secret(&generated).context("proxy secret")?;
     let toss_addr = format!("127.0.0.1:{}", util::free_port()?);
-    let origins: Vec<String> = (0..2)
+    let replicas = if wrangler { 1 } else { 2 };
+    let origins: Vec<String> = (0..replicas)
         .map(|_| Ok(format!("127.0.0.1:{}", util::free_port()?)))
         .collect::<Result<_>>()?;
     let edge_addr = format!("127.0.0.1:{}", util::free_port()?);
@@ -121,14 +174,20 @@ pub fn run(args: &[String]) -> Result<()> {
 
     let mut origin_env: BTreeMap<String, String> = [
         ("URR_DATABASE_URL", db_url.clone()),
-        ("URR_DATABASE_MAX_CONNECTIONS", "16".into()),
+        ("URR_DATABASE_MAX_CONNECTIONS", "24".into()),
         ("URR_REDIS_URL", services.redis_url.clone()),
         ("URR_REDIS_PREFIX", prefix.clone()),
         ("URR_EDGE_URLS", format!("http://{edge_addr}")),
         ("URR_TOSS_ALLOW_TEST", "true".into()),
         ("URR_TOSS_BASE_URL", format!("http://{toss_addr}")),
-        ("URR_TOSS_SECRET_KEY", crate::stack::TOSS_DOCS_SECRET_KEY.into()),
-        ("URR_TOSS_CLIENT_KEY", crate::stack::TOSS_DOCS_CLIENT_KEY.into()),
+        (
+            "URR_TOSS_SECRET_KEY",
+            crate::stack::TOSS_DOCS_SECRET_KEY.into(),
+        ),
+        (
+            "URR_TOSS_CLIENT_KEY",
+            crate::stack::TOSS_DOCS_CLIENT_KEY.into(),
+        ),
         ("URR_COOKIE_SECURE", "false".into()),
         ("URR_ARGON2_MEMORY_KIB", "1024".into()),
         ("URR_ARGON2_ITERATIONS", "1".into()),
@@ -139,7 +198,11 @@ pub fn run(args: &[String]) -> Result<()> {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    for k in ["URR_ORIGIN_SIGNING_KEY", "URR_EDGE_PUBLIC_KEYS", keys::PROXY_SECRETS] {
+    for k in [
+        "URR_ORIGIN_SIGNING_KEY",
+        "URR_EDGE_PUBLIC_KEYS",
+        keys::PROXY_SECRETS,
+    ] {
         origin_env.insert(k.into(), generated[k].clone());
     }
 
@@ -152,12 +215,21 @@ pub fn run(args: &[String]) -> Result<()> {
     let mut procs: Vec<Proc> = Vec::new();
     let toss_env: BTreeMap<String, String> = [
         ("URR_TOSS_FAKE_ADDR", toss_addr.clone()),
-        ("URR_TOSS_FAKE_SECRET_KEYS", crate::stack::TOSS_DOCS_SECRET_KEY.into()),
+        (
+            "URR_TOSS_FAKE_SECRET_KEYS",
+            crate::stack::TOSS_DOCS_SECRET_KEY.into(),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    procs.push(spawn("toss-fake", &bin.join("toss-fake"), &[], &toss_env, &out_dir)?);
+    procs.push(spawn(
+        "toss-fake",
+        &bin.join("toss-fake"),
+        &[],
+        &toss_env,
+        &out_dir,
+    )?);
     for (i, addr) in origins.iter().enumerate() {
         let mut env = origin_env.clone();
         env.insert("URR_HTTP_ADDR".into(), addr.clone());
@@ -166,7 +238,13 @@ pub fn run(args: &[String]) -> Result<()> {
             format!("127.0.0.1:{}", util::free_port()?),
         );
         let name = if i == 0 { "origin-a" } else { "origin-b" };
-        procs.push(spawn(name, &bin.join("urr-origin"), &["serve"], &env, &out_dir)?);
+        procs.push(spawn(
+            name,
+            &bin.join("urr-origin"),
+            &["serve"],
+            &env,
+            &out_dir,
+        )?);
     }
     let edge_env: BTreeMap<String, String> = [
         ("EDGE_ADDR", edge_addr.clone()),
@@ -180,8 +258,14 @@ pub fn run(args: &[String]) -> Result<()> {
                 .collect::<Vec<_>>()
                 .join(","),
         ),
-        ("EDGE_SIGNING_KEY", generated["URR_EDGE_SIGNING_KEY"].clone()),
-        ("ORIGIN_PUBLIC_KEYS", generated["URR_ORIGIN_PUBLIC_KEYS"].clone()),
+        (
+            "EDGE_SIGNING_KEY",
+            generated["URR_EDGE_SIGNING_KEY"].clone(),
+        ),
+        (
+            "ORIGIN_PUBLIC_KEYS",
+            generated["URR_ORIGIN_PUBLIC_KEYS"].clone(),
+        ),
         ("EDGE_PROXY_SECRET", proxy_secret),
         ("COOKIE_SECURE", "false".into()),
         ("EDGE_LOG", "warn".into()),
@@ -189,7 +273,29 @@ pub fn run(args: &[String]) -> Result<()> {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    procs.push(spawn("edge", &bin.join("urr-edge"), &[], &edge_env, &out_dir)?);
+    if wrangler {
+        let state = out_dir.join("wrangler-state");
+        let _ = std::fs::remove_dir_all(&state);
+        let child = crate::edge::start_dev(
+            &origins[0],
+            &edge_addr,
+            &generated,
+            &state,
+            Some(&out_dir.join("edge.log")),
+        )?;
+        procs.push(Proc {
+            name: "edge",
+            child,
+        });
+    } else {
+        procs.push(spawn(
+            "edge",
+            &bin.join("urr-edge"),
+            &[],
+            &edge_env,
+            &out_dir,
+        )?);
+    }
     for (what, addr) in [("the Toss fake", &toss_addr), ("the edge", &edge_addr)]
         .into_iter()
         .chain(origins.iter().map(|o| ("an origin", o)))
@@ -198,17 +304,25 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     for p in procs.iter_mut() {
         if let Some(status) = p.child.try_wait()? {
-            bail!("{} exited at once ({status}); see target/load/{}.log", p.name, p.name);
+            bail!(
+                "{} exited at once ({status}); see target/load/{}.log",
+                p.name,
+                p.name
+            );
         }
     }
 
     let stack_config = serde_json::json!({
-        "edge": "urr-edge (native host of shared_wasm::edge), Redis state",
+        "edge": if wrangler {
+            "the Cloudflare worker under wrangler dev (one origin behind it)"
+        } else {
+            "urr-edge (native host of shared_wasm::edge), Redis state, both origins behind it"
+        },
         "origin_replicas": origins.len(),
         "rate_limits": "defaults (per address: 20 logins/min, 60 edge joins/min per event; per account: 10 logins/min, 5 reservations/s, 2 tier-2 joins/s)",
         "URR_ARGON2_MEMORY_KIB": 1024, "URR_ARGON2_ITERATIONS": 1,
         "URR_HOLD_SECS": 60, "URR_STATS_QUEUE_COPY_MS": 1000,
-        "URR_DATABASE_MAX_CONNECTIONS": 16,
+        "URR_DATABASE_MAX_CONNECTIONS": 24,
         "net.core.somaxconn": somaxconn,
         "open_files_limit": "raised to the hard limit by each process",
     });
@@ -220,7 +334,11 @@ pub fn run(args: &[String]) -> Result<()> {
         .collect::<Vec<_>>()
         .join(",");
 
-    util::step("load: the on-sale");
+    util::step(if soak {
+        "load: the soak"
+    } else {
+        "load: the on-sale"
+    });
     let result = sh(Command::new(bin.join("onsale"))
         .args(["--edge", &edge_addr])
         .args(["--origin", &format!("http://{}", origins[0])])
@@ -232,14 +350,21 @@ pub fn run(args: &[String]) -> Result<()> {
         .arg(&config_path)
         .arg("--out")
         .arg(&out_dir)
-        .args(args));
+        .args(if wrangler {
+            &["--client-ip-header", "cf-connecting-ip"][..]
+        } else {
+            &[]
+        })
+        .args(&args));
     for p in procs.iter_mut() {
         if let Ok(Some(status)) = p.child.try_wait() {
-            println!("{} exited during the run ({status}); see target/load/{}.log", p.name, p.name);
+            println!(
+                "{} exited during the run ({status}); see target/load/{}.log",
+                p.name, p.name
+            );
         }
     }
     drop(procs);
     drop(services);
     result
 }
-

@@ -46,7 +46,9 @@ commands:
                   Playwright in the system Chromium); args go to `playwright test`
   load [flags]    the on-sale load test: 150,000 fans through the native edge, two
                   origin replicas and the Toss fake (`--fans N`, `--ramp S`, `--burst S`,
-                  `--events 1-3`, `--rate N`); writes target/load/report.{json,html}
+                  `--events 1-3`, `--rate N`); writes target/load/report.{json,html};
+                  `load --soak` watches memory over a million requests, `load
+                  --edge-platform wrangler` runs a small one through wrangler dev
   bench booking   reservations/s and p50/p99 over HTTP vs pgbench and redis-benchmark
                   (writes target/bench/booking.json)
   bench queue     tier-2 joins/s and status polls/s over HTTP vs redis-benchmark

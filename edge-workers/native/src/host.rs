@@ -20,7 +20,8 @@
 //!   round trips instead of a thousand, with the same sequence numbers a one-by-one
 //!   run would hand out.
 //! * **Snapshots are cached for [`SNAPSHOT_TTL`]**, like the Cloudflare isolate cache:
-//!   status polls, pages and the entry-token guard read memory, not Redis. A stale
+//!   status polls, pages and the entry-token guard read memory, not Redis. When the
+//!   copy expires, one request reads Redis and the others wait for it. A stale
 //!   snapshot only makes a visitor wait a little longer (the counter and the anchor
 //!   only grow).
 //!
@@ -51,6 +52,10 @@ struct Slot {
     writer: tokio::sync::Mutex<Option<Vec<u8>>>,
     /// The latest state seen and when (`None` inside: no rules pushed).
     snapshot: SyncMutex<Option<(Instant, Option<EventState>)>>,
+    /// Held by the one request that refreshes an expired snapshot; the others wait
+    /// for its answer instead of all asking Redis at once (a poll stampede every
+    /// second otherwise, thousands of reads and parses of the same value).
+    refresh: tokio::sync::Mutex<()>,
     /// Joins waiting for the writer; the next holder answers them all.
     joiners: SyncMutex<Vec<tokio::sync::oneshot::Sender<JoinAnswer>>>,
 }
@@ -74,7 +79,9 @@ impl Store {
             prefix,
             cas: Script::new(CAS_SCRIPT),
             hit: Script::new(HIT_SCRIPT),
-            slots: moka::sync::Cache::builder().max_capacity(MAX_EVENTS).build(),
+            slots: moka::sync::Cache::builder()
+                .max_capacity(MAX_EVENTS)
+                .build(),
         }
     }
 
@@ -110,6 +117,13 @@ fn parse(event: Uuid, raw: &[u8]) -> Result<Option<EventState>, HostError> {
     serde_json::from_slice(raw)
         .map(Some)
         .map_err(|e| HostError(format!("stored state of {event} does not parse: {e}")))
+}
+
+/// The slot's snapshot when it is younger than [`SNAPSHOT_TTL`].
+fn fresh_snapshot(slot: &Slot) -> Option<Option<EventState>> {
+    let s = slot.snapshot.lock().ok()?;
+    let (at, state) = s.as_ref()?;
+    (at.elapsed() < SNAPSHOT_TTL).then(|| state.clone())
 }
 
 /// What an operation decided about the state it was shown.
@@ -233,11 +247,13 @@ impl RedisHost {
 impl Host for RedisHost {
     async fn snapshot(&self, event: Uuid) -> Result<Option<EventState>, HostError> {
         let slot = self.0.slot(event);
-        if let Ok(s) = slot.snapshot.lock()
-            && let Some((at, state)) = s.as_ref()
-            && at.elapsed() < SNAPSHOT_TTL
-        {
-            return Ok(state.clone());
+        if let Some(fresh) = fresh_snapshot(&slot) {
+            return Ok(fresh);
+        }
+        let _refreshing = slot.refresh.lock().await;
+        // Whoever held the lock before us may have refreshed it already.
+        if let Some(fresh) = fresh_snapshot(&slot) {
+            return Ok(fresh);
         }
         let state = parse(event, &self.get(event).await?)?;
         Self::remember(&slot, state.clone());

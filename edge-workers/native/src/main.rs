@@ -23,6 +23,7 @@
 //! | `REDIS_PREFIX`        | none                     | put before every key (tests) |
 //! | `REDIS_RESPONSE_TIMEOUT_MS` | `2000`             | a Redis answer slower than this is a 503 |
 //! | `ORIGIN_URL`          | none (502 `ORIGIN_NOT_CONFIGURED`) | origin replicas, comma separated |
+//! | `ORIGIN_MAX_IN_FLIGHT` | `1024`                  | requests to the origin at once; more wait their turn |
 //! | `CLIENT_IP_HEADER`    | none                     | trust this header for the client address (only behind a proxy that sets it) |
 //! | `EDGE_SIGNING_KEY`, `ORIGIN_PUBLIC_KEYS`, `EDGE_PUBLIC_KEYS`, `COOKIE_SECURE`, `PASS_PATH`, `EDGE_PROXY_SECRET` | | as on every platform ([`EdgeConfig::from_vars`]) |
 
@@ -56,6 +57,10 @@ struct App {
     client_ip_header: Option<HeaderName>,
     http: reqwest::Client,
     public: PublicCache,
+    /// Requests to the origin in flight at most (`ORIGIN_MAX_IN_FLIGHT`): each is a
+    /// connection, and a burst must queue here rather than exhaust the process's file
+    /// descriptors or the origin's.
+    upstream: Arc<tokio::sync::Semaphore>,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -95,7 +100,7 @@ async fn main() -> Result<()> {
             .set_response_timeout(Some(Duration::from_millis(response_timeout))),
     )
     .await
-        .with_context(|| format!("connecting to {redis_url}"))?;
+    .with_context(|| format!("connecting to {redis_url}"))?;
     let origins: Vec<String> = var("ORIGIN_URL")
         .unwrap_or_default()
         .split(',')
@@ -110,6 +115,9 @@ async fn main() -> Result<()> {
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .pool_max_idle_per_host(512)
+        // Below the origin's idle limit (URR_HTTP_HEADER_READ_TIMEOUT_MS, 20 s): a
+        // pooled connection is dropped here before the origin closes it under a request.
+        .pool_idle_timeout(Duration::from_secs(15))
         .tcp_nodelay(true)
         .connect_timeout(Duration::from_secs(5))
         .build()?;
@@ -121,6 +129,13 @@ async fn main() -> Result<()> {
         client_ip_header,
         http,
         public: PublicCache::default(),
+        upstream: Arc::new(tokio::sync::Semaphore::new(
+            var("ORIGIN_MAX_IN_FLIGHT")
+                .map(|v| v.parse::<usize>().context("ORIGIN_MAX_IN_FLIGHT"))
+                .transpose()?
+                .unwrap_or(1024)
+                .max(1),
+        )),
     });
     let addr: SocketAddr = var("EDGE_ADDR")
         .unwrap_or_else(|| "127.0.0.1:8787".into())
@@ -132,7 +147,9 @@ async fn main() -> Result<()> {
         tokio::net::TcpSocket::new_v6()?
     };
     socket.set_reuseaddr(true)?;
-    socket.bind(addr).with_context(|| format!("binding {addr}"))?;
+    socket
+        .bind(addr)
+        .with_context(|| format!("binding {addr}"))?;
     let listener = socket.listen(LISTEN_BACKLOG)?;
     tracing::info!(%addr, origins = app.origins.len(), "edge listening");
     let router = axum::Router::new().fallback(handle).with_state(app);
@@ -277,10 +294,21 @@ async fn proxy(
         .request(parts.method.clone(), &url)
         .headers(headers);
     if let Some(body) = body
-        && !matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD)
+        && !matches!(
+            parts.method,
+            axum::http::Method::GET | axum::http::Method::HEAD
+        )
     {
         upstream = upstream.body(reqwest::Body::wrap_stream(body.into_data_stream()));
     }
+    // Held until the answer's body has been passed on (moved into the stream below).
+    let Ok(in_flight) = app.upstream.clone().acquire_owned().await else {
+        return reply(EdgeResponse::problem(
+            503,
+            "EDGE_SHUTTING_DOWN",
+            "the edge is shutting down",
+        ));
+    };
     match upstream.send().await {
         Ok(resp) => {
             let status = resp.status();
@@ -308,7 +336,12 @@ async fn proxy(
                         ));
                     }
                 },
-                _ => Body::from_stream(resp.bytes_stream().map_err(std::io::Error::other)),
+                _ => Body::from_stream(resp.bytes_stream().map_err(std::io::Error::other).map_ok(
+                    move |chunk| {
+                        let _held = &in_flight;
+                        chunk
+                    },
+                )),
             };
             if let Some((_, id)) = extra.iter().find(|(k, _)| k == "x-request-id") {
                 out = out.header("x-request-id", id.as_str());
@@ -323,7 +356,7 @@ async fn proxy(
             })
         }
         Err(e) => {
-            tracing::warn!(error = %e, %url, "origin fetch failed");
+            tracing::warn!(error = ?e, %url, "origin fetch failed");
             reply(EdgeResponse::problem(
                 502,
                 "ORIGIN_UNREACHABLE",
@@ -335,7 +368,10 @@ async fn proxy(
 
 /// The body of a cacheable answer, read whole (`None` when it breaks off or is larger
 /// than `limit`), with the headers the client gets.
-async fn read_limited(resp: reqwest::Response, limit: usize) -> Option<(HeaderMap, axum::body::Bytes)> {
+async fn read_limited(
+    resp: reqwest::Response,
+    limit: usize,
+) -> Option<(HeaderMap, axum::body::Bytes)> {
     let filter = HeaderFilter::response(connection_values(resp.headers()));
     let mut headers = HeaderMap::new();
     for (k, v) in resp.headers() {

@@ -54,7 +54,14 @@ impl PublicCache {
         self.0.get(key).filter(|s| Instant::now() < s.expires)
     }
 
-    pub fn put(&self, key: String, status: StatusCode, headers: &HeaderMap, body: Bytes, ttl: Duration) {
+    pub fn put(
+        &self,
+        key: String,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: Bytes,
+        ttl: Duration,
+    ) {
         let stored = Stored {
             status,
             headers: headers
@@ -94,7 +101,10 @@ pub fn storable(status: StatusCode, headers: &HeaderMap) -> Option<Duration> {
         for directive in value.split(',') {
             let directive = directive.trim().to_ascii_lowercase();
             let (name, arg) = match directive.split_once('=') {
-                Some((n, a)) => (n.trim().to_owned(), Some(a.trim().trim_matches('"').to_owned())),
+                Some((n, a)) => (
+                    n.trim().to_owned(),
+                    Some(a.trim().trim_matches('"').to_owned()),
+                ),
                 None => (directive.clone(), None),
             };
             match name.as_str() {
@@ -130,7 +140,10 @@ mod tests {
             Some(Duration::from_secs(1))
         );
         assert_eq!(
-            storable(ok, &headers(&[("cache-control", "public, max-age=60, s-maxage=5")])),
+            storable(
+                ok,
+                &headers(&[("cache-control", "public, max-age=60, s-maxage=5")])
+            ),
             Some(Duration::from_secs(5))
         );
         for refused in [
@@ -139,15 +152,24 @@ mod tests {
             headers(&[("cache-control", "public, max-age=0")]),
             headers(&[("cache-control", "public, max-age=9, private")]),
             headers(&[("cache-control", "public, max-age=9, no-store")]),
-            headers(&[("cache-control", "public, max-age=9"), ("set-cookie", "a=b")]),
+            headers(&[
+                ("cache-control", "public, max-age=9"),
+                ("set-cookie", "a=b"),
+            ]),
             headers(&[("cache-control", "public, max-age=9"), ("vary", "cookie")]),
-            headers(&[("cache-control", "public, max-age=9"), ("content-length", "99999999")]),
+            headers(&[
+                ("cache-control", "public, max-age=9"),
+                ("content-length", "99999999"),
+            ]),
             headers(&[]),
         ] {
             assert_eq!(storable(ok, &refused), None, "{refused:?}");
         }
         assert_eq!(
-            storable(StatusCode::NOT_FOUND, &headers(&[("cache-control", "public, max-age=9")])),
+            storable(
+                StatusCode::NOT_FOUND,
+                &headers(&[("cache-control", "public, max-age=9")])
+            ),
             None
         );
     }
@@ -156,8 +178,20 @@ mod tests {
     fn stored_answers_expire_with_their_age() {
         let cache = PublicCache::default();
         let h = headers(&[("content-type", "application/json")]);
-        cache.put("/a".into(), StatusCode::OK, &h, Bytes::from_static(b"{}"), Duration::from_secs(30));
-        cache.put("/b".into(), StatusCode::OK, &h, Bytes::from_static(b"{}"), Duration::ZERO);
+        cache.put(
+            "/a".into(),
+            StatusCode::OK,
+            &h,
+            Bytes::from_static(b"{}"),
+            Duration::from_secs(30),
+        );
+        cache.put(
+            "/b".into(),
+            StatusCode::OK,
+            &h,
+            Bytes::from_static(b"{}"),
+            Duration::ZERO,
+        );
         assert!(cache.get("/a").is_some_and(|s| s.body.as_ref() == b"{}"));
         assert!(cache.get("/b").is_none(), "a zero age is stale at once");
         assert!(cache.get("/c").is_none());

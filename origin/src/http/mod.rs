@@ -7,6 +7,7 @@ pub mod listener;
 pub mod middleware;
 pub mod page;
 pub mod problem;
+pub mod serve;
 
 pub use codes::Code;
 pub use extract::{Json, Path, Query, cookie};

@@ -382,17 +382,26 @@ async fn a_retry_with_the_same_key_replays_even_once_sold_out() {
     .await;
     let fan = create_fans(&app, 1).await.remove(0);
     let body = json!({ "items": [{ "ticket_type_id": event.ticket_types[0], "quantity": 2 }] });
-    let first = app.fan(&fan).reserve_with_key(event.id, "last-two", &body).await;
+    let first = app
+        .fan(&fan)
+        .reserve_with_key(event.id, "last-two", &body)
+        .await;
     assert_eq!(first.status(), StatusCode::CREATED);
     let first = json(first).await;
     // The last tickets are gone (to this very request); its retry still gets its answer.
-    let again = app.fan(&fan).reserve_with_key(event.id, "last-two", &body).await;
+    let again = app
+        .fan(&fan)
+        .reserve_with_key(event.id, "last-two", &body)
+        .await;
     assert_eq!(again.status(), StatusCode::CREATED);
     let again = json(again).await;
     assert_eq!(again["id"], first["id"]);
     assert_eq!(reservation_count(&app).await, 1);
     // A new key is a new request, and there is nothing left for it.
-    let other = app.fan(&fan).reserve_with_key(event.id, "another", &body).await;
+    let other = app
+        .fan(&fan)
+        .reserve_with_key(event.id, "another", &body)
+        .await;
     assert_problem(other, StatusCode::CONFLICT, "SOLD_OUT").await;
 }
 

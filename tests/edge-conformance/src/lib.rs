@@ -44,6 +44,7 @@
 pub mod cases;
 pub mod client;
 pub mod cloudflare;
+pub mod native;
 #[cfg(feature = "spin")]
 pub mod spin;
 pub mod stub;

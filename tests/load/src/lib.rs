@@ -140,16 +140,18 @@ pub fn pgbench(url: &str, script: &str, clients: usize, secs: u64) -> Result<f64
 }
 
 /// `redis-benchmark` running `args` (a command) `requests` times on `clients`
-/// connections; returns requests per second.
+/// connections, `__rand_int__` drawn below `keyspace`; returns requests per second.
 pub fn redis_benchmark(
     host: &str,
     port: u16,
     clients: usize,
     requests: usize,
+    keyspace: usize,
     args: &[&str],
 ) -> Result<f64> {
     let out = Command::new("redis-benchmark")
-        .args(["-h", host, "-p", &port.to_string(), "-q", "-r", "1000000"])
+        .args(["-h", host, "-p", &port.to_string(), "-q"])
+        .args(["-r", &keyspace.to_string()])
         .args(["-c", &clients.to_string(), "-n", &requests.to_string()])
         .args(args)
         .output()
@@ -171,10 +173,12 @@ pub async fn status_of(req: reqwest::RequestBuilder) -> u16 {
 }
 
 /// `redis-benchmark` running EVALSHA of `script` (loaded first) with `keys_and_args`
-/// (`numkeys` included) on 50 connections; deletes the `bench:*` keys afterwards.
+/// (`numkeys` included, `__rand_int__` drawn below `keyspace`) on 50 connections;
+/// deletes the `bench:*` keys afterwards.
 pub async fn evalsha_baseline(
     redis_url: &str,
     script: &str,
+    keyspace: usize,
     keys_and_args: &[&str],
 ) -> Result<f64> {
     let client = redis::Client::open(redis_url)?;
@@ -187,7 +191,7 @@ pub async fn evalsha_baseline(
     let (host, port) = origin::redis_host_port(redis_url);
     let mut args = vec!["EVALSHA", sha.as_str()];
     args.extend_from_slice(keys_and_args);
-    let ops = redis_benchmark(&host, port, 50, 200_000, &args)?;
+    let ops = redis_benchmark(&host, port, 50, 200_000, keyspace, &args)?;
     let _: Result<(), _> = redis::cmd("EVAL")
         .arg("for _, k in ipairs(redis.call('KEYS', 'bench:*')) do redis.call('DEL', k) end return 0")
         .arg(0)

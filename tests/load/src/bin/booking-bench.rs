@@ -333,6 +333,7 @@ async fn main() -> Result<()> {
     let redis_ops = evalsha_baseline(
         &a.redis,
         HOLD_SCRIPT,
+        1_000_000,
         &[
             "2",
             "bench:{evt:b}:fence",

@@ -16,7 +16,9 @@ fn get<T: std::str::FromStr>(f: &BTreeMap<String, String>, k: &str, default: T) 
 }
 
 fn need(f: &BTreeMap<String, String>, k: &str) -> Result<String> {
-    f.get(k).cloned().with_context(|| format!("--{k} is required"))
+    f.get(k)
+        .cloned()
+        .with_context(|| format!("--{k} is required"))
 }
 
 fn main() -> Result<()> {
@@ -38,7 +40,7 @@ fn main() -> Result<()> {
         burst_secs: get(&f, "burst", 120)?,
         ramp_share: get(&f, "ramp-share", 0.3)?,
         events: get(&f, "events", 3)?,
-        rate_per_min: get(&f, "rate", 6_000)?,
+        rate_per_min: get(&f, "rate", 12_000)?,
         max_active: get(&f, "max-active", 2_000)?,
         active_slot_secs: get(&f, "slot-secs", 300)?,
         max_connections: get(&f, "max-connections", 17_000)?,
@@ -52,6 +54,15 @@ fn main() -> Result<()> {
         argon2_iterations: get(&f, "argon2-iterations", 1)?,
         out_dir: get(&f, "out", std::path::PathBuf::from("target/load"))?,
         pids,
+        client_ip_header: f.get("client-ip-header").cloned(),
+        soak_requests: f
+            .get("soak")
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| anyhow::anyhow!("--soak {v}: a request count"))
+            })
+            .transpose()?,
+        soak_fans: get(&f, "soak-fans", 2_000)?,
         stack_config: match f.get("stack-config") {
             Some(path) => serde_json::from_slice(&std::fs::read(path)?)?,
             None => serde_json::Value::Null,

@@ -1,11 +1,19 @@
 //! `queue-bench`: tier-2 joins and status polls per second against a running origin,
-//! with a `redis-benchmark` baseline of the same status script measured in the same run.
+//! each against a `redis-benchmark` baseline of its own script measured in the same
+//! run, and against the HTTP ceiling (`GET /healthz` over the same client).
 //! Driven by `cargo xtask bench queue`, which starts the origin (release build) on a
 //! fresh database and passes the arguments.
 //!
 //! Scenarios, on one event whose queue admits 500 at a time:
 //! 1. **joins**: `--fans` fans each join once with an edge pass (shuffled positions);
 //! 2. **status polls**: `--polls` status polls spread over those fans.
+//!
+//! Baselines, fair to each scenario:
+//! - **status**: EVALSHA of `status.lua` on a populated line (10,000 waiting, the
+//!   polled member drawn among them), not on empty keys;
+//! - **join**: EVALSHA of `join.lua` with fresh members and fresh pass keys;
+//! - **HTTP ceiling**: `GET /healthz` (no store, no token) with the same client and
+//!   concurrency, so the HTTP and JSON share of each request is visible.
 //!
 //! Output: a markdown table and a JSON file (`--out`).
 
@@ -22,6 +30,9 @@ use urr_load::{Run, cores, evalsha_baseline, load_average, run_jobs, status_of};
 use uuid::Uuid;
 
 const STATUS_SCRIPT: &str = include_str!("../../../../origin/src/queue/status.lua");
+const JOIN_SCRIPT: &str = include_str!("../../../../origin/src/queue/join.lua");
+/// Members of the populated line of the status baseline.
+const POPULATED: usize = 10_000;
 
 struct Args {
     origin: String,
@@ -190,12 +201,24 @@ async fn main() -> Result<()> {
         .await
     };
 
-    // Baseline: the status script alone, straight at Redis.
-    println!("baseline: redis-benchmark EVALSHA of the status script");
+    // The HTTP ceiling: the cheapest route, same client, same concurrency.
+    let (healthz, healthz_statuses) = {
+        let (http, origin) = (http.clone(), a.origin.clone());
+        run_jobs(a.polls, a.clients, move |_| {
+            let (http, origin) = (http.clone(), origin.clone());
+            async move { status_of(http.get(format!("{origin}/healthz"))).await }
+        })
+        .await
+    };
+
+    // Baselines: each script alone, straight at Redis, on the keys it sees in a sale.
+    println!("baselines: redis-benchmark EVALSHA of the status and join scripts");
+    populate_line(&a.redis).await?;
     let now_ms = Utc::now().timestamp_millis().to_string();
-    let redis_ops = evalsha_baseline(
+    let status_ops = evalsha_baseline(
         &a.redis,
         STATUS_SCRIPT,
+        POPULATED,
         &[
             "5",
             "bench:{q:b}:waiting",
@@ -208,28 +231,69 @@ async fn main() -> Result<()> {
         ],
     )
     .await?;
+    let join_ops = evalsha_baseline(
+        &a.redis,
+        JOIN_SCRIPT,
+        1_000_000_000,
+        &[
+            "8",
+            "bench:{q:j}:waiting",
+            "bench:{q:j}:seen",
+            "bench:{q:j}:active",
+            "bench:{q:j}:joined",
+            "bench:{q:j}:pass:__rand_int__",
+            "bench:{q:j}:meta",
+            "bench:{q:j}:epoch",
+            "bench:{q:j}:stats",
+            "user-__rand_int__",
+            "__rand_int__",
+            &now_ms,
+            "500",
+            "600000",
+            "86400",
+            "1",
+            "86400000",
+        ],
+    )
+    .await?;
 
     println!("\n| scenario | requests | req/s | p50 ms | p99 ms | statuses |");
     println!("|---|---:|---:|---:|---:|---|");
     let join_tally = tally(&join_statuses);
     let poll_tally = tally(&poll_statuses);
+    let healthz_tally = tally(&healthz_statuses);
     let j = line("tier-2 joins (with edge pass)", &joins, &join_tally);
     let p = line("tier-2 status polls", &polls, &poll_tally);
-    println!("| baseline: redis-benchmark EVALSHA (status script) | | {redis_ops:.0} | | | |");
-    let join_ratio = joins.per_second() / redis_ops;
-    let poll_ratio = polls.per_second() / redis_ops;
+    let h = line("HTTP ceiling: GET /healthz", &healthz, &healthz_tally);
     println!(
-        "\njoins/s ÷ EVALSHA/s = **{join_ratio:.3}**, polls/s ÷ EVALSHA/s = **{poll_ratio:.3}** on {} cores (load {:.1})",
+        "| baseline: redis-benchmark EVALSHA status.lua, {POPULATED} waiting | | {status_ops:.0} | | | |"
+    );
+    println!(
+        "| baseline: redis-benchmark EVALSHA join.lua, fresh members | | {join_ops:.0} | | | |"
+    );
+    let join_ratio = joins.per_second() / join_ops;
+    let poll_ratio = polls.per_second() / status_ops;
+    println!(
+        "\njoins/s ÷ join EVALSHA/s = **{join_ratio:.3}**, polls/s ÷ status EVALSHA/s = **{poll_ratio:.3}**; \
+         of the HTTP ceiling: joins {:.3}, polls {:.3}; {} cores (load {:.1})",
+        joins.per_second() / healthz.per_second(),
+        polls.per_second() / healthz.per_second(),
         cores(),
         load_average().unwrap_or(0.0)
     );
     let report = json!({
         "machine": { "cores": cores(), "load_average_1m": load_average() },
         "clients": a.clients,
-        "scenarios": [j, p],
-        "baselines": { "redis_evalsha_status_per_second": redis_ops },
-        "ratio_joins_to_evalsha": join_ratio,
-        "ratio_polls_to_evalsha": poll_ratio,
+        "scenarios": [j, p, h],
+        "baselines": {
+            "redis_evalsha_status_populated_per_second": status_ops,
+            "redis_evalsha_join_fresh_per_second": join_ops,
+            "http_healthz_per_second": healthz.per_second(),
+        },
+        "ratio_joins_to_join_evalsha": join_ratio,
+        "ratio_polls_to_status_evalsha": poll_ratio,
+        "ratio_joins_to_healthz": joins.per_second() / healthz.per_second(),
+        "ratio_polls_to_healthz": polls.per_second() / healthz.per_second(),
     });
     if let Some(dir) = std::path::Path::new(&a.out).parent() {
         std::fs::create_dir_all(dir)?;
@@ -249,6 +313,27 @@ async fn main() -> Result<()> {
         .sum();
     if bad_joins + bad_polls > 0 {
         bail!("unexpected statuses: joins {join_tally:?}, polls {poll_tally:?}");
+    }
+    Ok(())
+}
+
+/// A line of [`POPULATED`] waiting members, `user-000000000000` upward (the names
+/// `redis-benchmark -r` gives `user-__rand_int__`), as the status baseline polls.
+async fn populate_line(redis_url: &str) -> Result<()> {
+    let client = redis::Client::open(redis_url)?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let now = Utc::now().timestamp_millis();
+    for chunk in (0..POPULATED).collect::<Vec<_>>().chunks(1_000) {
+        let mut pipe = redis::pipe();
+        for i in chunk {
+            let user = format!("user-{i:012}");
+            pipe.zadd("bench:{q:b}:waiting", &user, *i as u64 + 1)
+                .ignore();
+            pipe.zadd("bench:{q:b}:seen", &user, now).ignore();
+            pipe.hset("bench:{q:b}:joined", &user, format!("{}|{now}", i + 1))
+                .ignore();
+        }
+        let _: () = pipe.query_async(&mut conn).await?;
     }
     Ok(())
 }

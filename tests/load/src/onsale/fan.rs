@@ -77,6 +77,8 @@ pub struct Scenario {
     pub events: Vec<EventPlan>,
     pub behaviour: Behaviour,
     pub rec: Arc<Recorder>,
+    /// See `Options::client_ip_header`.
+    pub client_ip_header: Option<String>,
 }
 
 impl Scenario {
@@ -105,6 +107,8 @@ async fn pause(ms: u64) {
 
 struct Fan<'s> {
     s: &'s Scenario,
+    /// This fan's address, for [`Scenario::client_ip_header`].
+    address: String,
     conn: Conn,
     rng: SmallRng,
     event: &'s EventPlan,
@@ -133,9 +137,11 @@ impl Drop for Stage<'_> {
 pub async fn run(s: &Scenario, i: u64) {
     let mut rng = SmallRng::seed_from_u64(0x5eed ^ i.wrapping_mul(0x9e37_79b9_7f4a_7c15));
     let event = s.event_for(&mut rng);
+    let address = super::client::fan_address(i);
     let mut fan = Fan {
         s,
-        conn: Conn::new(super::client::fan_address(i), s.edge),
+        address: address.to_string(),
+        conn: Conn::new(address, s.edge),
         rng,
         event,
         access: String::new(),
@@ -160,7 +166,11 @@ impl Fan<'_> {
         body: Option<&Value>,
     ) -> Result<Reply> {
         let t = Instant::now();
-        match self.conn.send(method, path, headers, body).await {
+        let mut all: Vec<(&str, &str)> = headers.to_vec();
+        if let Some(h) = &self.s.client_ip_header {
+            all.push((h.as_str(), self.address.as_str()));
+        }
+        match self.conn.send(method, path, &all, body).await {
             Ok(r) => {
                 self.s.rec.request(phase, t, Some(r.status));
                 Ok(r)
@@ -205,7 +215,13 @@ impl Fan<'_> {
         let mut attempts = 0;
         let joined = loop {
             let r = self
-                .call(Phase::EdgeJoin, "POST", &format!("/vwr/{ev}/join"), &[], Some(&json!({})))
+                .call(
+                    Phase::EdgeJoin,
+                    "POST",
+                    &format!("/vwr/{ev}/join"),
+                    &[],
+                    Some(&json!({})),
+                )
                 .await?;
             if r.status == 201 {
                 break r.json();
@@ -308,7 +324,10 @@ impl Fan<'_> {
             }
             let st = r.json();
             if st["state"] == "admitted" {
-                self.entry = st["entry_token"].as_str().context("entry_token")?.to_owned();
+                self.entry = st["entry_token"]
+                    .as_str()
+                    .context("entry_token")?
+                    .to_owned();
                 let t = self.s.rec.start.elapsed().as_secs_f64();
                 if let Ok(mut a) = self.event.admissions.lock() {
                     a.push((position, t));
@@ -348,7 +367,13 @@ impl Fan<'_> {
             Goods::Seats => {
                 let ev = self.event.id;
                 let r = self
-                    .call(Phase::Seats, "GET", &format!("/api/v1/events/{ev}/seats"), &[], None)
+                    .call(
+                        Phase::Seats,
+                        "GET",
+                        &format!("/api/v1/events/{ev}/seats"),
+                        &[],
+                        None,
+                    )
                     .await?;
                 if r.status != 200 {
                     self.s.rec.surprise("seat map", r.status, &r.body);
@@ -377,7 +402,8 @@ impl Fan<'_> {
                 if free.is_empty() {
                     return Ok(None);
                 }
-                let picked: Vec<&str> = free.choose_multiple(&mut self.rng, want).copied().collect();
+                let picked: Vec<&str> =
+                    free.choose_multiple(&mut self.rng, want).copied().collect();
                 Ok(Some(json!({ "seat_ids": picked })))
             }
         }
@@ -407,7 +433,11 @@ impl Fan<'_> {
                     let first = r.json();
                     if self.rng.gen_bool(self.s.behaviour.retry_same_key) {
                         // A double click, or a retry after a lost answer.
-                        self.s.rec.counts.idempotent_retries.fetch_add(1, Ordering::Relaxed);
+                        self.s
+                            .rec
+                            .counts
+                            .idempotent_retries
+                            .fetch_add(1, Ordering::Relaxed);
                         let again = self
                             .call(Phase::Hold, "POST", &path, &headers, Some(&body))
                             .await?;
@@ -419,7 +449,9 @@ impl Fan<'_> {
                                 .counts
                                 .idempotency_mismatches
                                 .fetch_add(1, Ordering::Relaxed);
-                            self.s.rec.surprise("idempotent retry", again.status, &again.body);
+                            self.s
+                                .rec
+                                .surprise("idempotent retry", again.status, &again.body);
                         }
                     }
                     held = Some(first);
@@ -443,14 +475,21 @@ impl Fan<'_> {
             return Ok(());
         };
         if self.rng.gen_bool(self.s.behaviour.let_hold_lapse) {
-            self.s.rec.counts.lapsed_holds.fetch_add(1, Ordering::Relaxed);
+            self.s
+                .rec
+                .counts
+                .lapsed_holds
+                .fetch_add(1, Ordering::Relaxed);
             return Ok(());
         }
         self.pay(&held, &auth).await
     }
 
     async fn pay(&mut self, held: &Value, auth: &str) -> Result<()> {
-        let order_id = held["order"]["order_id"].as_str().context("order_id")?.to_owned();
+        let order_id = held["order"]["order_id"]
+            .as_str()
+            .context("order_id")?
+            .to_owned();
         let amount = held["order"]["amount"].as_i64().context("amount")?;
         let t = Instant::now();
         let authorized = self
@@ -468,7 +507,9 @@ impl Fan<'_> {
                 match v["paymentKey"].as_str() {
                     Some(k) if status == 200 => k.to_owned(),
                     _ => {
-                        self.s.rec.surprise("toss authorize", status, v.to_string().as_bytes());
+                        self.s
+                            .rec
+                            .surprise("toss authorize", status, v.to_string().as_bytes());
                         return Ok(());
                     }
                 }
@@ -484,7 +525,13 @@ impl Fan<'_> {
         let mut confirmed = false;
         for _ in 0..3 {
             let r = self
-                .call(Phase::Confirm, "POST", "/api/v1/payments/confirm", &headers, Some(&body))
+                .call(
+                    Phase::Confirm,
+                    "POST",
+                    "/api/v1/payments/confirm",
+                    &headers,
+                    Some(&body),
+                )
                 .await?;
             if r.status == 200 {
                 confirmed = true;
@@ -502,16 +549,35 @@ impl Fan<'_> {
         self.s.rec.counts.paid.fetch_add(1, Ordering::Relaxed);
         let want = held["ticket_count"].as_u64().unwrap_or(1);
         let r = self
-            .call(Phase::Tickets, "GET", "/api/v1/me/tickets", &[("authorization", auth)], None)
+            .call(
+                Phase::Tickets,
+                "GET",
+                "/api/v1/me/tickets",
+                &[("authorization", auth)],
+                None,
+            )
             .await?;
         let ev = self.event.id.to_string();
         let got = r.json()["items"]
             .as_array()
-            .map(|items| items.iter().filter(|t| t["event_id"] == ev.as_str()).count() as u64)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter(|t| t["event_id"] == ev.as_str())
+                    .count() as u64
+            })
             .unwrap_or(0);
-        self.s.rec.counts.tickets_seen.fetch_add(got, Ordering::Relaxed);
+        self.s
+            .rec
+            .counts
+            .tickets_seen
+            .fetch_add(got, Ordering::Relaxed);
         if got < want {
-            self.s.rec.counts.tickets_missing.fetch_add(want - got, Ordering::Relaxed);
+            self.s
+                .rec
+                .counts
+                .tickets_missing
+                .fetch_add(want - got, Ordering::Relaxed);
             self.s.rec.surprise("tickets", r.status, &r.body);
         }
         Ok(())

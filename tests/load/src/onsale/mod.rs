@@ -10,6 +10,8 @@
 //! machine's file-descriptor limit); an arrival beyond that waits for a free one,
 //! which the report counts.
 //!
+//! `--soak` runs [`soak`] instead: memory over a million requests.
+//!
 //! # What it reports
 //!
 //! `report.json` with the stable keys `fans`, `peak_concurrent_connections`,
@@ -25,6 +27,7 @@ pub mod fan;
 pub mod record;
 pub mod report;
 pub mod setup;
+pub mod soak;
 
 use anyhow::{Context, Result};
 use fan::{Behaviour, Scenario};
@@ -50,6 +53,7 @@ pub struct Options {
     pub ramp_share: f64,
     /// How many of [`setup::EVENTS`] to sell (1–3).
     pub events: usize,
+    /// Tier-1 admissions per minute, all events together (split by weight).
     pub rate_per_min: u32,
     pub max_active: u32,
     pub active_slot_secs: u32,
@@ -69,6 +73,13 @@ pub struct Options {
     pub pids: BTreeMap<String, u32>,
     /// What the stack was configured with (limits and timers), for the report.
     pub stack_config: Value,
+    /// `--soak`: instead of the on-sale, this many requests from a fixed crowd of
+    /// `soak_fans` signed-in fans, watching memory ([`soak`]).
+    pub soak_requests: Option<u64>,
+    pub soak_fans: u64,
+    /// Send each fan's address in this header too (under `wrangler dev`, which takes
+    /// `CF-Connecting-IP` from the request as Cloudflare's network would set it).
+    pub client_ip_header: Option<String>,
 }
 
 /// Arrival offsets from the start, in seconds, for fans `0..n`.
@@ -111,9 +122,14 @@ pub async fn run(o: Options) -> Result<bool> {
         .await
         .context("connecting to the origin's database")?;
     let started_setup = Instant::now();
-    eprintln!("provisioning {} fan accounts", o.fans);
+    let accounts = if o.soak_requests.is_some() {
+        o.soak_fans
+    } else {
+        o.fans
+    };
+    eprintln!("provisioning {accounts} fan accounts");
     let hash = setup::password_hash(&o.password, o.argon2_memory_kib, o.argon2_iterations)?;
-    setup::fans(&db, o.fans, &hash).await?;
+    setup::fans(&db, accounts, &hash).await?;
     let key = shared_wasm::token::SigningKey::parse(&o.origin_key).map_err(anyhow::Error::msg)?;
     let admin = crate::origin::users(&db, 1, shared_wasm::token::Role::Admin).await?[0];
     let http = reqwest::Client::builder().no_proxy().build()?;
@@ -139,6 +155,33 @@ pub async fn run(o: Options) -> Result<bool> {
         started_setup.elapsed().as_secs_f64()
     );
     let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.id).collect();
+    if let Some(requests) = o.soak_requests {
+        let pids = o.pids.clone();
+        let (report, flat) = soak::run(
+            o.edge,
+            &events[0],
+            &o.password,
+            o.soak_fans,
+            requests,
+            move || procs_now(&pids),
+        )
+        .await?;
+        std::fs::create_dir_all(&o.out_dir)?;
+        std::fs::write(
+            o.out_dir.join("soak.json"),
+            serde_json::to_vec_pretty(&report)?,
+        )?;
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "flat": report["flat"], "requests": report["requests"],
+                "requests_per_sec": report["requests_per_sec"],
+                "failed_or_5xx": report["failed_or_5xx"], "processes": report["processes"],
+            }))?
+        );
+        println!("report: {}", o.out_dir.join("soak.json").display());
+        return Ok(flat);
+    }
 
     let rec = Arc::new(Recorder::new());
     let scenario = Arc::new(Scenario {
@@ -153,6 +196,7 @@ pub async fn run(o: Options) -> Result<bool> {
         events,
         behaviour: Behaviour::default(),
         rec: rec.clone(),
+        client_ip_header: o.client_ip_header.clone(),
     });
 
     // The sampler: one sample a second, and the progress line.
@@ -182,7 +226,7 @@ pub async fn run(o: Options) -> Result<bool> {
                     .map(|p| (s.requests - p.requests) as f64 / (s.t - p.t).max(1e-3))
                     .unwrap_or(0.0);
                 bar.set_position(s.done);
-                bar.set_message(format!(
+                let line = format!(
                     "edge {} · tier 2 {} · booking {} · paid {} · conns {} · {:.0} req/s · 5xx {}",
                     s.at_edge,
                     s.in_tier2,
@@ -191,7 +235,13 @@ pub async fn run(o: Options) -> Result<bool> {
                     s.connections,
                     req_s,
                     rec.counts.http_5xx.load(Ordering::Relaxed)
-                ));
+                );
+                // Without a terminal (CI, a log file) the bar is hidden: a plain line
+                // every ten seconds instead.
+                if bar.is_hidden() && samples.len().is_multiple_of(10) {
+                    eprintln!("{:>5.0} s · {} fans done · {line}", s.t, s.done);
+                }
+                bar.set_message(line);
                 samples.push(s);
             }
             samples.push(rec.sample(procs_now(&pids)));
@@ -274,8 +324,14 @@ pub async fn run(o: Options) -> Result<bool> {
             .filter_map(|s| s.procs.get(&name))
             .map(|p| p.rss_mb)
             .fold(0.0, f64::max);
-        let first = samples.first().and_then(|s| s.procs.get(&name)).map_or(0.0, |p| p.cpu_seconds);
-        let last = samples.last().and_then(|s| s.procs.get(&name)).map_or(0.0, |p| p.cpu_seconds);
+        let first = samples
+            .first()
+            .and_then(|s| s.procs.get(&name))
+            .map_or(0.0, |p| p.cpu_seconds);
+        let last = samples
+            .last()
+            .and_then(|s| s.procs.get(&name))
+            .map_or(0.0, |p| p.cpu_seconds);
         processes.insert(
             name,
             json!({ "max_rss_mb": (max_rss * 10.0).round() / 10.0, "cpu_seconds": ((last - first) * 10.0).round() / 10.0 }),
@@ -326,7 +382,7 @@ pub async fn run(o: Options) -> Result<bool> {
         "config": {
             "fans": o.fans, "ramp_secs": o.ramp_secs, "burst_secs": o.burst_secs,
             "ramp_share": o.ramp_share, "events": o.events,
-            "edge_rate_per_min_per_event": o.rate_per_min,
+            "edge_rate_per_min_all_events": o.rate_per_min,
             "tier2_max_active": o.max_active, "tier2_active_slot_secs": o.active_slot_secs,
             "max_connections": o.max_connections,
             "accounts": format!(
@@ -340,7 +396,10 @@ pub async fn run(o: Options) -> Result<bool> {
         "timeline_samples": samples.len(),
     });
     std::fs::create_dir_all(&o.out_dir)?;
-    std::fs::write(o.out_dir.join("report.json"), serde_json::to_vec_pretty(&report)?)?;
+    std::fs::write(
+        o.out_dir.join("report.json"),
+        serde_json::to_vec_pretty(&report)?,
+    )?;
     std::fs::write(
         o.out_dir.join("timeline.json"),
         serde_json::to_vec(&json!({ "samples": samples, "latency_windows": rec.windows() }))?,
@@ -349,13 +408,16 @@ pub async fn run(o: Options) -> Result<bool> {
         o.out_dir.join("report.html"),
         report::html(&report, &samples, &rec.windows()),
     )?;
-    println!("{}", serde_json::to_string_pretty(&json!({
-        "passed": passed, "fans": o.fans, "tickets_sold": tickets_sold,
-        "double_sold": double_sold, "over_admitted": over_admitted, "http_5xx": http_5xx,
-        "lost_payments": lost_payments, "kendall_tau_min": tau_min,
-        "peak_concurrent_connections": report["peak_concurrent_connections"],
-        "duration_secs": report["duration_secs"], "requests_per_sec": report["requests_per_sec"],
-    }))?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({
+            "passed": passed, "fans": o.fans, "tickets_sold": tickets_sold,
+            "double_sold": double_sold, "over_admitted": over_admitted, "http_5xx": http_5xx,
+            "lost_payments": lost_payments, "kendall_tau_min": tau_min,
+            "peak_concurrent_connections": report["peak_concurrent_connections"],
+            "duration_secs": report["duration_secs"], "requests_per_sec": report["requests_per_sec"],
+        }))?
+    );
     println!("report: {}", o.out_dir.join("report.html").display());
     Ok(passed)
 }

@@ -107,12 +107,22 @@ impl Counts {
     }
 }
 
+/// One latency window: its start (seconds into the run) and each phase's
+/// `(p50, p99)` in milliseconds.
+pub type Window = (u64, BTreeMap<&'static str, (f64, f64)>);
+
 pub struct Recorder {
     pub start: Instant,
     pub counts: Counts,
     latencies: Mutex<Latencies>,
     /// Unexpected answers, a few of each kind, for the report.
     pub surprises: Mutex<BTreeMap<String, (u64, String)>>,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Recorder {
@@ -164,9 +174,12 @@ impl Recorder {
     pub fn surprise(&self, what: &str, status: u16, body: &[u8]) {
         self.counts.unexpected.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut s) = self.surprises.lock() {
-            let e = s
-                .entry(format!("{what} {status}"))
-                .or_insert_with(|| (0, String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned()));
+            let e = s.entry(format!("{what} {status}")).or_insert_with(|| {
+                (
+                    0,
+                    String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned(),
+                )
+            });
             e.0 += 1;
         }
     }
@@ -183,7 +196,7 @@ impl Recorder {
     }
 
     /// Per window: phase → (p50, p99) in milliseconds.
-    pub fn windows(&self) -> Vec<(u64, BTreeMap<&'static str, (f64, f64)>)> {
+    pub fn windows(&self) -> Vec<Window> {
         let Ok(l) = self.latencies.lock() else {
             return Vec::new();
         };
@@ -194,7 +207,12 @@ impl Recorder {
                     w * WINDOW_SECS,
                     phases
                         .iter()
-                        .map(|(p, h)| (p.name(), (ms(h.value_at_quantile(0.5)), ms(h.value_at_quantile(0.99)))))
+                        .map(|(p, h)| {
+                            (
+                                p.name(),
+                                (ms(h.value_at_quantile(0.5)), ms(h.value_at_quantile(0.99))),
+                            )
+                        })
                         .collect(),
                 )
             })
@@ -260,11 +278,15 @@ pub fn comm_use(comm: &str) -> ProcUse {
         return total;
     };
     for entry in dir.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
             continue;
         };
-        let is = std::fs::read_to_string(format!("/proc/{pid}/comm"))
-            .is_ok_and(|c| c.trim() == comm);
+        let is =
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == comm);
         if is && let Some(u) = proc_use(pid) {
             total.cpu_seconds += u.cpu_seconds;
             total.rss_mb += u.rss_mb;

@@ -3,7 +3,6 @@
 
 use super::record::Sample;
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::fmt::Write;
 
 const COLOURS: [&str; 10] = [
@@ -18,7 +17,9 @@ pub struct Series {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// A line chart, x in seconds since the start.
@@ -110,11 +111,7 @@ fn rate(samples: &[Sample], read: impl Fn(&Sample) -> f64) -> Vec<(f64, f64)> {
 }
 
 /// The whole page.
-pub fn html(
-    report: &Value,
-    samples: &[Sample],
-    windows: &[(u64, BTreeMap<&'static str, (f64, f64)>)],
-) -> String {
+pub fn html(report: &Value, samples: &[Sample], windows: &[super::record::Window]) -> String {
     let mut page = String::from(
         "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>URR on-sale load test</title>\
          <style>body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}\
@@ -128,7 +125,11 @@ pub fn html(
         report["fans"],
         report["cores"],
         report["duration_secs"],
-        if report["passed"] == true { "passed" } else { "FAILED" }
+        if report["passed"] == true {
+            "passed"
+        } else {
+            "FAILED"
+        }
     );
     for key in [
         "tickets_sold",
@@ -235,7 +236,9 @@ pub fn html(
         .iter()
         .map(|n| Series {
             name: n.clone(),
-            points: rate(samples, |s| s.procs.get(n).map_or(0.0, |p| p.cpu_seconds * 100.0)),
+            points: rate(samples, |s| {
+                s.procs.get(n).map_or(0.0, |p| p.cpu_seconds * 100.0)
+            }),
         })
         .collect();
     page.push_str(&chart("CPU per process", "% of one core", &cpu));

@@ -115,6 +115,8 @@ pub const EVENTS: [EventSpec; 3] = [
 pub struct SaleTimes {
     pub prequeue_opens_at: DateTime<Utc>,
     pub sale_opens_at: DateTime<Utc>,
+    /// Admissions per minute across all events, shared in proportion to their weights
+    /// (the promoter sizes each room for its share of the fans).
     pub rate_per_min: u32,
     pub max_active: u32,
     pub active_slot_secs: u32,
@@ -136,6 +138,7 @@ pub async fn events(
         .await?;
     let venue = venue["id"].as_str().context("venue id")?.to_owned();
     let mut plans = Vec::new();
+    let total_weight: u32 = specs.iter().map(|s| s.weight).sum::<u32>().max(1);
     for spec in specs {
         let mut body = json!({
             "title": spec.title,
@@ -147,18 +150,28 @@ pub async fn events(
         });
         match spec.standing {
             Some(n) => {
-                body["ticket_types"] = json!([{ "name": "스탠딩 / Standing", "price": 99_000, "total_quantity": n }]);
+                body["ticket_types"] =
+                    json!([{ "name": "스탠딩 / Standing", "price": 99_000, "total_quantity": n }]);
             }
             None => body["seat_layout_id"] = json!(crate::origin::STADIUM_LAYOUT),
         }
-        let event = p.send(reqwest::Method::POST, "/api/v1/events", &body).await?;
+        let event = p
+            .send(reqwest::Method::POST, "/api/v1/events", &body)
+            .await?;
         let id: Uuid = event["id"].as_str().context("event id")?.parse()?;
         let goods = match spec.standing {
             Some(_) => {
                 let types = p
-                    .send(reqwest::Method::GET, &format!("/api/v1/events/{id}/ticket-types"), &Value::Null)
+                    .send(
+                        reqwest::Method::GET,
+                        &format!("/api/v1/events/{id}/ticket-types"),
+                        &Value::Null,
+                    )
                     .await?;
-                let list = types.as_array().or(types["items"].as_array()).context("ticket types")?;
+                let list = types
+                    .as_array()
+                    .or(types["items"].as_array())
+                    .context("ticket types")?;
                 let tt = list
                     .first()
                     .and_then(|t| t["id"].as_str())
@@ -171,7 +184,11 @@ pub async fn events(
         };
         let mut rules = EdgeRules::default_for(id, times.sale_opens_at.timestamp());
         rules.version = match p
-            .send(reqwest::Method::GET, &format!("/api/v1/events/{id}/edge-rules"), &Value::Null)
+            .send(
+                reqwest::Method::GET,
+                &format!("/api/v1/events/{id}/edge-rules"),
+                &Value::Null,
+            )
             .await
         {
             Ok(current) => current["version"].as_u64().unwrap_or(0) + 1,
@@ -179,7 +196,9 @@ pub async fn events(
         };
         rules.prequeue_opens_at = Some(times.prequeue_opens_at.timestamp());
         rules.sale_closes_at = Some((times.sale_opens_at + chrono::Duration::days(1)).timestamp());
-        rules.new_users_per_minute = times.rate_per_min;
+        rules.new_users_per_minute = (u64::from(times.rate_per_min) * u64::from(spec.weight)
+            / u64::from(total_weight))
+        .max(1) as u32;
         rules.max_active = times.max_active;
         rules.active_slot_secs = times.active_slot_secs;
         if spec.random_draw {
@@ -192,9 +211,9 @@ pub async fn events(
                 &json!({ "rules": rules, "edge_tier": true }),
             )
             .await?;
-        let acked = put["deliveries"]
-            .as_array()
-            .is_some_and(|d| !d.is_empty() && d.iter().all(|d| d["acked_version"].as_u64().is_some()));
+        let acked = put["deliveries"].as_array().is_some_and(|d| {
+            !d.is_empty() && d.iter().all(|d| d["acked_version"].as_u64().is_some())
+        });
         if !acked {
             bail!("the edge did not acknowledge the rules of {id}: {put}");
         }
