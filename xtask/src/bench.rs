@@ -24,7 +24,9 @@ pub fn queue(args: &[String]) -> Result<()> {
 }
 
 /// `bench tokens`: signing and verifying tokens against the raw Ed25519 signature and
-/// `jsonwebtoken`, in one process on one core; `target/bench/tokens.json`.
+/// `jsonwebtoken`, in one process on one core; then the same loops compiled to wasm with
+/// the edge's profile and timed in Node.js's V8 (the engine of Cloudflare's workerd).
+/// Both land in `target/bench/tokens.json` (the wasm figures under `wasm`).
 pub fn tokens(args: &[String]) -> Result<()> {
     util::step("bench tokens: release build");
     sh(cargo().args([
@@ -35,8 +37,66 @@ pub fn tokens(args: &[String]) -> Result<()> {
         "--bin",
         "token-bench",
     ]))?;
-    util::step("bench tokens: measuring");
-    sh(Command::new(util::root().join("target/release/token-bench")).args(args))
+    util::step("bench tokens: native");
+    sh(Command::new(util::root().join("target/release/token-bench")).args(args))?;
+
+    util::step("bench tokens: wasm (the edge's wasm-release profile) in V8");
+    crate::test::ensure_target("wasm32-unknown-unknown")?;
+    sh(cargo().args([
+        "build",
+        "-p",
+        "wasm-token-bench",
+        "--lib",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--profile",
+        "wasm-release",
+    ]))?;
+    let module =
+        util::root().join("target/wasm32-unknown-unknown/wasm-release/wasm_token_bench.wasm");
+    let node = util::which("node")
+        .context("Node.js is needed to time the wasm module (Debian: nodejs)")?;
+    let out = Command::new(node)
+        .arg(util::root().join("tests/wasm-token-bench/run.mjs"))
+        .arg(&module)
+        .output()
+        .context("running tests/wasm-token-bench/run.mjs")?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "the wasm token bench failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let wasm: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("the wasm token bench printed no JSON")?;
+    let path = util::root().join("target/bench/tokens.json");
+    let mut report: serde_json::Value = serde_json::from_slice(&std::fs::read(&path)?)?;
+    let ratio = |k: &str, native: &str| {
+        let w = wasm[k].as_f64().unwrap_or(0.0);
+        let n = report[native].as_f64().unwrap_or(0.0);
+        if n > 0.0 { w / n } else { 0.0 }
+    };
+    let (sign_ratio, verify_ratio) = (
+        ratio("sign_per_sec", "sign_per_sec"),
+        ratio("verify_per_sec", "verify_per_sec"),
+    );
+    println!(
+        "\n| in wasm ({}) | per second | vs native |\n|---|---:|---:|\n| sign | {} | {sign_ratio:.2} |\n| verify | {} | {verify_ratio:.2} |",
+        wasm["engine"].as_str().unwrap_or("?"),
+        wasm["sign_per_sec"],
+        wasm["verify_per_sec"],
+    );
+    report["wasm"] = serde_json::json!({
+        "engine": wasm["engine"],
+        "sign_per_sec": wasm["sign_per_sec"],
+        "verify_per_sec": wasm["verify_per_sec"],
+        "sign_vs_native": sign_ratio,
+        "verify_vs_native": verify_ratio,
+        "module_bytes": std::fs::metadata(&module).map(|m| m.len()).unwrap_or(0),
+    });
+    std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
+    println!("wrote {}", path.display());
+    Ok(())
 }
 
 /// Starts a release origin on a fresh `urr_bench` database and runs the load generator

@@ -83,8 +83,19 @@ fn spawn(
     Ok(Proc { name, child })
 }
 
-/// Lets the kernel queue a burst of connections (`net.core.somaxconn`), when allowed.
+/// Lets the kernel queue a burst of connections (`net.core.somaxconn` and
+/// `net.ipv4.tcp_max_syn_backlog`), when allowed; returns what is in force.
 fn raise_somaxconn() -> String {
+    let syn = "/proc/sys/net/ipv4/tcp_max_syn_backlog";
+    let syn_now: u32 = std::fs::read_to_string(syn)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    if syn_now < 16384 && std::fs::write(syn, "16384").is_err() {
+        println!(
+            "net.ipv4.tcp_max_syn_backlog is {syn_now} and could not be raised; a burst may see SYN retries"
+        );
+    }
     let path = "/proc/sys/net/core/somaxconn";
     let now: u32 = std::fs::read_to_string(path)
         .ok()

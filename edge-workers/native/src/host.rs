@@ -107,7 +107,27 @@ pub fn now_ms() -> i64 {
 }
 
 fn redis_error(what: &str, e: redis::RedisError) -> HostError {
+    tracing::warn!(error = %e, "redis {what} failed; the edge answers 503");
     HostError(format!("redis {what}: {e}"))
+}
+
+/// Runs a Redis call, once more when it timed out or the connection dropped: on a
+/// saturated machine an answer can miss the deadline while Redis itself is fine, and
+/// a second try is cheaper for everyone than a 503 and the client's retry. Every call
+/// here tolerates running twice: a read answers the same; a doubled join-limit count
+/// only errs towards the limit; a proof-of-work claim that landed the first time
+/// answers "spent" the second (the client solves a fresh challenge); a compare-and-set
+/// that landed the first time fails the second, so the operation reads again and
+/// recomputes (its first sequence number is a gap the serving line passes over).
+async fn twice<T, F, Fut>(mut call: F) -> redis::RedisResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = redis::RedisResult<T>>,
+{
+    match call().await {
+        Err(e) if e.is_timeout() || e.is_connection_dropped() || e.is_io_error() => call().await,
+        other => other,
+    }
 }
 
 fn parse(event: Uuid, raw: &[u8]) -> Result<Option<EventState>, HostError> {
@@ -134,12 +154,14 @@ enum Step<T> {
 
 impl RedisHost {
     async fn get(&self, event: Uuid) -> Result<Vec<u8>, HostError> {
-        let mut conn = self.0.redis.clone();
-        let raw: Option<Vec<u8>> = redis::cmd("GET")
-            .arg(self.0.key(layout::state_key(event)))
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| redis_error("GET", e))?;
+        let key = self.0.key(layout::state_key(event));
+        let raw: Option<Vec<u8>> = twice(|| {
+            let mut conn = self.0.redis.clone();
+            let key = key.clone();
+            async move { redis::cmd("GET").arg(key).query_async(&mut conn).await }
+        })
+        .await
+        .map_err(|e| redis_error("GET", e))?;
         Ok(raw.unwrap_or_default())
     }
 
@@ -186,17 +208,15 @@ impl RedisHost {
                 Step::Write(out, new) => (out, new),
             };
             let new_raw = serde_json::to_vec(&new).map_err(|e| HostError(e.to_string()))?;
-            let mut conn = self.0.redis.clone();
-            let written: i64 = self
-                .0
-                .cas
-                .key(&key)
-                .arg(&old_raw)
-                .arg(&new_raw)
-                .arg(layout::ttl_ms(&new, now))
-                .invoke_async(&mut conn)
-                .await
-                .map_err(|e| redis_error("EVAL", e))?;
+            let ttl = layout::ttl_ms(&new, now);
+            let written: i64 = twice(|| {
+                let mut conn = self.0.redis.clone();
+                let mut invocation = self.0.cas.key(&key);
+                invocation.arg(&old_raw).arg(&new_raw).arg(ttl);
+                async move { invocation.invoke_async(&mut conn).await }
+            })
+            .await
+            .map_err(|e| redis_error("EVAL", e))?;
             if written == 1 {
                 Self::remember(slot, Some(*new));
                 *known = Some(new_raw);
@@ -323,27 +343,27 @@ impl Host for RedisHost {
     }
 
     async fn hit(&self, event: Uuid, key: &str, until_ms: i64) -> Result<u64, HostError> {
-        let mut conn = self.0.redis.clone();
-        self.0
-            .hit
-            .key(self.0.key(layout::keyed(event, key)))
-            .arg(until_ms)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| redis_error("EVAL", e))
+        let key = self.0.key(layout::keyed(event, key));
+        twice(|| {
+            let mut conn = self.0.redis.clone();
+            let mut invocation = self.0.hit.key(&key);
+            invocation.arg(until_ms);
+            async move { invocation.invoke_async(&mut conn).await }
+        })
+        .await
+        .map_err(|e| redis_error("EVAL", e))
     }
 
     async fn claim_once(&self, event: Uuid, key: &str, until_ms: i64) -> Result<bool, HostError> {
-        let mut conn = self.0.redis.clone();
-        let set: Option<String> = redis::cmd("SET")
-            .arg(self.0.key(layout::keyed(event, key)))
-            .arg(1)
-            .arg("NX")
-            .arg("PXAT")
-            .arg(until_ms)
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| redis_error("SET NX", e))?;
+        let key = self.0.key(layout::keyed(event, key));
+        let set: Option<String> = twice(|| {
+            let mut conn = self.0.redis.clone();
+            let mut cmd = redis::cmd("SET");
+            cmd.arg(&key).arg(1).arg("NX").arg("PXAT").arg(until_ms);
+            async move { cmd.query_async(&mut conn).await }
+        })
+        .await
+        .map_err(|e| redis_error("SET NX", e))?;
         Ok(set.is_some())
     }
 

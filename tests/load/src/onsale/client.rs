@@ -61,6 +61,14 @@ impl Conn {
         self.sender.as_ref().is_some_and(|s| !s.is_closed())
     }
 
+    /// Opens the connection now (timed by the caller) unless it is open.
+    pub async fn connect(&mut self) -> Result<()> {
+        if !self.is_open() {
+            self.open().await?;
+        }
+        Ok(())
+    }
+
     async fn open(&mut self) -> Result<&mut SendRequest<Full<Bytes>>> {
         let socket = TcpSocket::new_v4()?;
         socket.bind(SocketAddr::new(self.local, 0))?;

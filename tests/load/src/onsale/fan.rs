@@ -183,6 +183,12 @@ impl Fan<'_> {
     }
 
     async fn go(&mut self, i: u64) -> Result<()> {
+        let t = Instant::now();
+        let connected = self.conn.connect().await;
+        self.s
+            .rec
+            .request(Phase::Connect, t, connected.as_ref().ok().map(|_| 200));
+        connected?;
         let Some((position, pass)) = self.wait_at_edge().await? else {
             return Ok(());
         };

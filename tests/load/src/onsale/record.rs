@@ -12,6 +12,8 @@ use std::time::Instant;
 /// The steps of a fan's way, each timed on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Phase {
+    /// The fan's TCP connection to the edge (SYN to established).
+    Connect,
     EdgeJoin,
     EdgePoll,
     Login,
@@ -25,7 +27,8 @@ pub enum Phase {
 }
 
 impl Phase {
-    pub const ALL: [Phase; 10] = [
+    pub const ALL: [Phase; 11] = [
+        Phase::Connect,
         Phase::EdgeJoin,
         Phase::EdgePoll,
         Phase::Login,
@@ -40,6 +43,7 @@ impl Phase {
 
     pub fn name(self) -> &'static str {
         match self {
+            Phase::Connect => "connect",
             Phase::EdgeJoin => "edge_join",
             Phase::EdgePoll => "edge_poll",
             Phase::Login => "login",
