@@ -404,10 +404,16 @@ pub async fn run(o: Options) -> Result<bool> {
         o.out_dir.join("timeline.json"),
         serde_json::to_vec(&json!({ "samples": samples, "latency_windows": rec.windows() }))?,
     )?;
+    let windows = rec.windows();
     std::fs::write(
         o.out_dir.join("report.html"),
-        report::html(&report, &samples, &rec.windows()),
+        report::html(&report, &samples, &windows),
     )?;
+    let charts = o.out_dir.join("charts");
+    std::fs::create_dir_all(&charts)?;
+    for (name, svg) in report::charts(&samples, &windows) {
+        std::fs::write(charts.join(format!("{name}.svg")), svg)?;
+    }
     println!(
         "{}",
         serde_json::to_string_pretty(&json!({

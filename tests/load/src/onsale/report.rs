@@ -110,6 +110,118 @@ fn rate(samples: &[Sample], read: impl Fn(&Sample) -> f64) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// The run's plots, each an SVG with a file name (without `.svg`).
+pub fn charts(
+    samples: &[Sample],
+    windows: &[super::record::Window],
+) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+
+    let line = |name: &str, read: &dyn Fn(&Sample) -> f64| Series {
+        name: name.to_owned(),
+        points: samples.iter().map(|s| (s.t, read(s))).collect(),
+    };
+    out.push((
+        "fans",
+        chart(
+            "Fans waiting and admitted",
+            "fans",
+            &[
+                line("waiting at the edge", &|s| s.at_edge as f64),
+                line("in tier 2", &|s| s.in_tier2 as f64),
+                line("booking", &|s| s.booking as f64),
+            ],
+        ),
+    ));
+    out.push((
+        "admissions",
+        chart(
+            "Admissions per second",
+            "fans/s",
+            &[
+                Series {
+                    name: "edge passes".into(),
+                    points: rate(samples, |s| s.passes as f64),
+                },
+                Series {
+                    name: "tier-2 admissions".into(),
+                    points: rate(samples, |s| s.admitted as f64),
+                },
+                Series {
+                    name: "payments".into(),
+                    points: rate(samples, |s| s.paid as f64),
+                },
+            ],
+        ),
+    ));
+    out.push((
+        "connections",
+        chart(
+            "Open connections and requests",
+            "count, req/s",
+            &[
+                line("open connections", &|s| s.connections as f64),
+                Series {
+                    name: "requests/s".into(),
+                    points: rate(samples, |s| s.requests as f64),
+                },
+            ],
+        ),
+    ));
+    let phases: Vec<&str> = windows
+        .iter()
+        .flat_map(|(_, m)| m.keys().copied())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let percentile = |pick: fn(&(f64, f64)) -> f64| -> Vec<Series> {
+        phases
+            .iter()
+            .map(|p| Series {
+                name: (*p).to_owned(),
+                points: windows
+                    .iter()
+                    .filter_map(|(t, m)| m.get(p).map(|v| (*t as f64, pick(v))))
+                    .collect(),
+            })
+            .collect()
+    };
+    out.push((
+        "latency_p50",
+        chart("p50 latency per phase", "ms", &percentile(|v| v.0)),
+    ));
+    out.push((
+        "latency_p99",
+        chart("p99 latency per phase", "ms", &percentile(|v| v.1)),
+    ));
+    let names: Vec<String> = samples
+        .last()
+        .map(|s| s.procs.keys().cloned().collect())
+        .unwrap_or_default();
+    let cpu: Vec<Series> = names
+        .iter()
+        .map(|n| Series {
+            name: n.clone(),
+            points: rate(samples, |s| {
+                s.procs.get(n).map_or(0.0, |p| p.cpu_seconds * 100.0)
+            }),
+        })
+        .collect();
+    out.push(("cpu", chart("CPU per process", "% of one core", &cpu)));
+    let rss: Vec<Series> = names
+        .iter()
+        .map(|n| Series {
+            name: n.clone(),
+            points: samples
+                .iter()
+                .map(|s| (s.t, s.procs.get(n).map_or(0.0, |p| p.rss_mb)))
+                .collect(),
+        })
+        .collect();
+    out.push(("memory", chart("Resident memory per process", "MB", &rss)));
+    out
+}
+
 /// The whole page.
 pub fn html(report: &Value, samples: &[Sample], windows: &[super::record::Window]) -> String {
     let mut page = String::from(
@@ -165,94 +277,9 @@ pub fn html(report: &Value, samples: &[Sample], windows: &[super::record::Window
         }
     }
     page.push_str("</table><h2>Over time</h2>");
-
-    let line = |name: &str, read: &dyn Fn(&Sample) -> f64| Series {
-        name: name.to_owned(),
-        points: samples.iter().map(|s| (s.t, read(s))).collect(),
-    };
-    page.push_str(&chart(
-        "Fans waiting and admitted",
-        "fans",
-        &[
-            line("waiting at the edge", &|s| s.at_edge as f64),
-            line("in tier 2", &|s| s.in_tier2 as f64),
-            line("booking", &|s| s.booking as f64),
-        ],
-    ));
-    page.push_str(&chart(
-        "Admissions per second",
-        "fans/s",
-        &[
-            Series {
-                name: "edge passes".into(),
-                points: rate(samples, |s| s.passes as f64),
-            },
-            Series {
-                name: "tier-2 admissions".into(),
-                points: rate(samples, |s| s.admitted as f64),
-            },
-            Series {
-                name: "payments".into(),
-                points: rate(samples, |s| s.paid as f64),
-            },
-        ],
-    ));
-    page.push_str(&chart(
-        "Open connections and requests",
-        "count, req/s",
-        &[
-            line("open connections", &|s| s.connections as f64),
-            Series {
-                name: "requests/s".into(),
-                points: rate(samples, |s| s.requests as f64),
-            },
-        ],
-    ));
-    let phases: Vec<&str> = windows
-        .iter()
-        .flat_map(|(_, m)| m.keys().copied())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let percentile = |pick: fn(&(f64, f64)) -> f64| -> Vec<Series> {
-        phases
-            .iter()
-            .map(|p| Series {
-                name: (*p).to_owned(),
-                points: windows
-                    .iter()
-                    .filter_map(|(t, m)| m.get(p).map(|v| (*t as f64, pick(v))))
-                    .collect(),
-            })
-            .collect()
-    };
-    page.push_str(&chart("p50 latency per phase", "ms", &percentile(|v| v.0)));
-    page.push_str(&chart("p99 latency per phase", "ms", &percentile(|v| v.1)));
-    let names: Vec<String> = samples
-        .last()
-        .map(|s| s.procs.keys().cloned().collect())
-        .unwrap_or_default();
-    let cpu: Vec<Series> = names
-        .iter()
-        .map(|n| Series {
-            name: n.clone(),
-            points: rate(samples, |s| {
-                s.procs.get(n).map_or(0.0, |p| p.cpu_seconds * 100.0)
-            }),
-        })
-        .collect();
-    page.push_str(&chart("CPU per process", "% of one core", &cpu));
-    let rss: Vec<Series> = names
-        .iter()
-        .map(|n| Series {
-            name: n.clone(),
-            points: samples
-                .iter()
-                .map(|s| (s.t, s.procs.get(n).map_or(0.0, |p| p.rss_mb)))
-                .collect(),
-        })
-        .collect();
-    page.push_str(&chart("Resident memory per process", "MB", &rss));
+    for (_, svg) in charts(samples, windows) {
+        page.push_str(&svg);
+    }
     let _ = write!(
         page,
         "<h2>Configuration</h2><pre>{}</pre></html>",
