@@ -222,7 +222,11 @@ pub fn run(args: &[String]) -> Result<()> {
         .arg("migrate")
         .envs(&origin_env))?;
 
-    util::step("load: starting the Toss fake, two origins and the native edge");
+    util::step(if wrangler {
+        "load: starting the Toss fake, one origin and the Cloudflare worker (wrangler dev)"
+    } else {
+        "load: starting the Toss fake, two origins and the native edge"
+    });
     let mut procs: Vec<Proc> = Vec::new();
     let toss_env: BTreeMap<String, String> = [
         ("URR_TOSS_FAKE_ADDR", toss_addr.clone()),

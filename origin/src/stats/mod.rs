@@ -62,7 +62,8 @@ pub fn consumer(state: &AppState) -> Consumer {
 
 /// Applies everything the streams hold for `consumer` now (bounded: at most 50
 /// batches of 500 per call, the rest next time). Returns what was done. The group must
-/// exist (`Consumer::ensure_groups`; the worker creates it once).
+/// exist (`Consumer::ensure_groups`; the worker creates them, and again after Redis
+/// lost them, see [`groups_missing`]).
 pub async fn drain(state: &AppState, consumer: &Consumer) -> anyhow::Result<PollStats> {
     let mut total = PollStats::default();
     for _ in 0..50 {
@@ -85,20 +86,39 @@ pub async fn drain(state: &AppState, consumer: &Consumer) -> anyhow::Result<Poll
     Ok(total)
 }
 
+/// Whether `e` is Redis saying a stream or its consumer group does not exist.
+pub fn groups_missing(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<redis::RedisError>()
+            .is_some_and(|r| r.code() == Some("NOGROUP"))
+    })
+}
+
 /// The consumer and the queue copier.
 pub fn start_workers(state: &AppState, workers: &mut Workers) {
     let s = state.clone();
     let c = consumer(state);
-    // The groups are created on the first poll that reaches Redis, then never again.
-    let groups = std::sync::Arc::new(tokio::sync::OnceCell::new());
+    // The groups are created on the first poll that reaches Redis, and again only when
+    // Redis says they are gone (a flushed or replaced Redis): not on every poll.
+    let groups_ready = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     workers.every(
         "stats_consumer",
         state.config.stats.poll_interval,
         move || {
-            let (s, c, groups) = (s.clone(), c.clone(), groups.clone());
+            let (s, c, ready) = (s.clone(), c.clone(), groups_ready.clone());
             async move {
-                groups.get_or_try_init(|| c.ensure_groups()).await?;
-                drain(&s, &c).await.map(|_| ())
+                use std::sync::atomic::Ordering;
+                if !ready.load(Ordering::Acquire) {
+                    c.ensure_groups().await?;
+                    ready.store(true, Ordering::Release);
+                }
+                let drained = drain(&s, &c).await.map(|_| ());
+                if let Err(e) = &drained
+                    && groups_missing(e)
+                {
+                    ready.store(false, Ordering::Release);
+                }
+                drained
             }
         },
     );

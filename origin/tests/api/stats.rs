@@ -709,3 +709,29 @@ async fn the_line_counts_its_minutes_and_its_promoter_pauses_resumes_and_retunes
     );
     assert_eq!(frame["available"], 4);
 }
+
+/// A flushed Redis takes the streams and the `stats` group with it; the consumer must
+/// recognise Redis's answer and create them again instead of failing forever.
+#[tokio::test]
+async fn a_lost_consumer_group_is_recognised() {
+    let client = redis::Client::open(crate::helpers::redis_url()).expect("redis url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let missing = format!("stats-test:{}:stream", uuid::Uuid::new_v4().simple());
+    let err: redis::RedisError = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("stats")
+        .arg("me")
+        .arg("STREAMS")
+        .arg(&missing)
+        .arg(">")
+        .query_async::<redis::Value>(&mut conn)
+        .await
+        .expect_err("no such stream or group");
+    let wrapped = anyhow::Error::new(err).context("polling the stats consumer");
+    assert!(urr_origin::stats::groups_missing(&wrapped));
+    let other = anyhow::anyhow!("NOGROUP mentioned in some other failure");
+    assert!(!urr_origin::stats::groups_missing(&other));
+}

@@ -174,7 +174,8 @@ pub async fn status_of(req: reqwest::RequestBuilder) -> u16 {
 
 /// `redis-benchmark` running EVALSHA of `script` (loaded first) with `keys_and_args`
 /// (`numkeys` included, `__rand_int__` drawn below `keyspace`) on 50 connections;
-/// deletes the `bench:*` keys afterwards.
+/// deletes the `baseline:*` keys afterwards (never `bench:*`: the origin under test
+/// keeps its streams and lines there).
 pub async fn evalsha_baseline(
     redis_url: &str,
     script: &str,
@@ -193,7 +194,7 @@ pub async fn evalsha_baseline(
     args.extend_from_slice(keys_and_args);
     let ops = redis_benchmark(&host, port, 50, 200_000, keyspace, &args)?;
     let _: Result<(), _> = redis::cmd("EVAL")
-        .arg("for _, k in ipairs(redis.call('KEYS', 'bench:*')) do redis.call('DEL', k) end return 0")
+        .arg("for _, k in ipairs(redis.call('KEYS', 'baseline:*')) do redis.call('DEL', k) end return 0")
         .arg(0)
         .query_async(&mut conn)
         .await;

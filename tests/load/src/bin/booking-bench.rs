@@ -336,8 +336,8 @@ async fn main() -> Result<()> {
         1_000_000,
         &[
             "2",
-            "bench:{evt:b}:fence",
-            "bench:{evt:b}:seat:__rand_int__",
+            "baseline:{evt:b}:fence",
+            "baseline:{evt:b}:seat:__rand_int__",
             "user",
             "res",
             "330000",

@@ -221,11 +221,11 @@ async fn main() -> Result<()> {
         POPULATED,
         &[
             "5",
-            "bench:{q:b}:waiting",
-            "bench:{q:b}:seen",
-            "bench:{q:b}:active",
-            "bench:{q:b}:joined",
-            "bench:{q:b}:meta",
+            "baseline:{q:b}:waiting",
+            "baseline:{q:b}:seen",
+            "baseline:{q:b}:active",
+            "baseline:{q:b}:joined",
+            "baseline:{q:b}:meta",
             "user-__rand_int__",
             &now_ms,
         ],
@@ -237,14 +237,14 @@ async fn main() -> Result<()> {
         1_000_000_000,
         &[
             "8",
-            "bench:{q:j}:waiting",
-            "bench:{q:j}:seen",
-            "bench:{q:j}:active",
-            "bench:{q:j}:joined",
-            "bench:{q:j}:pass:__rand_int__",
-            "bench:{q:j}:meta",
-            "bench:{q:j}:epoch",
-            "bench:{q:j}:stats",
+            "baseline:{q:j}:waiting",
+            "baseline:{q:j}:seen",
+            "baseline:{q:j}:active",
+            "baseline:{q:j}:joined",
+            "baseline:{q:j}:pass:__rand_int__",
+            "baseline:{q:j}:meta",
+            "baseline:{q:j}:epoch",
+            "baseline:{q:j}:stats",
             "user-__rand_int__",
             "__rand_int__",
             &now_ms,
@@ -327,10 +327,10 @@ async fn populate_line(redis_url: &str) -> Result<()> {
         let mut pipe = redis::pipe();
         for i in chunk {
             let user = format!("user-{i:012}");
-            pipe.zadd("bench:{q:b}:waiting", &user, *i as u64 + 1)
+            pipe.zadd("baseline:{q:b}:waiting", &user, *i as u64 + 1)
                 .ignore();
-            pipe.zadd("bench:{q:b}:seen", &user, now).ignore();
-            pipe.hset("bench:{q:b}:joined", &user, format!("{}|{now}", i + 1))
+            pipe.zadd("baseline:{q:b}:seen", &user, now).ignore();
+            pipe.hset("baseline:{q:b}:joined", &user, format!("{}|{now}", i + 1))
                 .ignore();
         }
         let _: () = pipe.query_async(&mut conn).await?;
