@@ -315,15 +315,7 @@ impl Fan<'_> {
                 self.s.rec.surprise("tier-2", r.status, &r.body);
                 if r.status == 429 || r.status == 503 {
                     pause(r.retry_after.unwrap_or(1) * 1000).await;
-                    r = self
-                        .call(
-                            Phase::QueuePoll,
-                            "GET",
-                            &format!("/api/v1/events/{ev}/queue/status"),
-                            &headers,
-                            None,
-                        )
-                        .await?;
+                    r = self.tier2_status(&auth).await?;
                     continue;
                 }
                 return Ok(false);
@@ -350,16 +342,21 @@ impl Fan<'_> {
                 return Ok(false);
             }
             pause(st["poll_after_ms"].as_u64().unwrap_or(1000)).await;
-            r = self
-                .call(
-                    Phase::QueuePoll,
-                    "GET",
-                    &format!("/api/v1/events/{ev}/queue/status"),
-                    &headers,
-                    None,
-                )
-                .await?;
+            r = self.tier2_status(&auth).await?;
         }
+    }
+
+    /// One tier-2 status poll.
+    async fn tier2_status(&mut self, auth: &str) -> Result<Reply> {
+        let path = format!("/api/v1/events/{}/queue/status", self.event.id);
+        self.call(
+            Phase::QueuePoll,
+            "GET",
+            &path,
+            &[("authorization", auth)],
+            None,
+        )
+        .await
     }
 
     /// What to ask for: seat ids off the map, or a standing quantity. `None`: nothing
