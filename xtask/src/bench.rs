@@ -29,16 +29,9 @@ pub fn queue(args: &[String]) -> Result<()> {
 /// Both land in `target/bench/tokens.json` (the wasm figures under `wasm`).
 pub fn tokens(args: &[String]) -> Result<()> {
     util::step("bench tokens: release build");
-    sh(cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "urr-load",
-        "--bin",
-        "token-bench",
-    ]))?;
+    let bin = util::release_build(&[("urr-load", "token-bench")])?;
     util::step("bench tokens: native");
-    sh(Command::new(util::root().join("target/release/token-bench")).args(args))?;
+    sh(Command::new(bin.join("token-bench")).args(args))?;
 
     util::step("bench tokens: wasm (the edge's wasm-release profile) in V8");
     crate::test::ensure_target("wasm32-unknown-unknown")?;
@@ -117,19 +110,7 @@ fn against_origin(name: &str, bin_name: &str, keys: &[&str], args: &[String]) ->
     let db_url = services.pg_url(db_name);
 
     util::step(&format!("bench {name}: release builds"));
-    sh(cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "origin",
-        "--bin",
-        "urr-origin",
-        "-p",
-        "urr-load",
-        "--bin",
-        bin_name,
-    ]))?;
-    let bin = util::root().join("target/release");
+    let bin = util::release_build(&[("origin", "urr-origin"), ("urr-load", bin_name)])?;
 
     let generated = keys::generate()?;
     let port = util::free_port()?;

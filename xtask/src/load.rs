@@ -35,7 +35,7 @@
 
 use crate::keys;
 use crate::services::{self, Purpose};
-use crate::util::{self, cargo, run as sh};
+use crate::util::{self, run as sh};
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -85,7 +85,7 @@ fn spawn(
 
 /// Lets the kernel queue a burst of connections (`net.core.somaxconn` and
 /// `net.ipv4.tcp_max_syn_backlog`), when allowed; returns what is in force.
-fn raise_somaxconn() -> String {
+fn raise_listen_backlogs() -> String {
     let syn = "/proc/sys/net/ipv4/tcp_max_syn_backlog";
     let syn_now: u32 = std::fs::read_to_string(syn)
         .ok()
@@ -144,34 +144,19 @@ pub fn run(args: &[String]) -> Result<()> {
     let db_url = services.pg_url(db_name);
 
     util::step("load: release builds");
-    sh(cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "origin",
-        "--bin",
-        "urr-origin",
-        "-p",
-        "toss-fake",
-        "--bin",
-        "toss-fake",
-        "-p",
-        "edge-native",
-        "--bin",
-        "urr-edge",
-        "-p",
-        "urr-load",
-        "--bin",
-        "onsale",
-    ]))?;
-    let bin = util::root().join("target/release");
+    let bin = util::release_build(&[
+        ("origin", "urr-origin"),
+        ("toss-fake", "toss-fake"),
+        ("edge-native", "urr-edge"),
+        ("urr-load", "onsale"),
+    ])?;
     let out_dir = if wrangler {
         util::root().join("target/load/wrangler")
     } else {
         util::root().join("target/load")
     };
     std::fs::create_dir_all(&out_dir)?;
-    let somaxconn = raise_somaxconn();
+    let somaxconn = raise_listen_backlogs();
 
     let generated = keys::generate()?;
     let proxy_secret = keys::current_proxy_secret(&generated).context("proxy secret")?;

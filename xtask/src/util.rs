@@ -160,6 +160,18 @@ pub fn step(name: &str) -> (String, Instant) {
     (name.to_owned(), Instant::now())
 }
 
+/// `cargo build --release` of each `(package, binary)`, in one cargo call; returns
+/// `target/release`, where the binaries are.
+pub fn release_build(bins: &[(&str, &str)]) -> Result<PathBuf> {
+    let mut build = cargo();
+    build.args(["build", "--release"]);
+    for (package, bin) in bins {
+        build.args(["-p", package, "--bin", bin]);
+    }
+    run(&mut build)?;
+    Ok(root().join("target/release"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::host_port;

@@ -313,22 +313,22 @@ async fn proxy(
         Ok(resp) => {
             let status = resp.status();
             let filter = HeaderFilter::response(connection_values(resp.headers()));
-            let mut out = Response::builder().status(status);
+            let mut headers = HeaderMap::new();
             for (k, v) in resp.headers() {
                 if filter.forwards(k.as_str()) {
-                    out = out.header(k, v);
+                    headers.append(k.clone(), v.clone());
                 }
             }
             let ttl = cache_key
                 .as_ref()
                 .and_then(|_| public_cache::storable(status, resp.headers()));
             let body = match (cache_key, ttl) {
-                (Some(key), Some(ttl)) => match read_limited(resp, public_cache::MAX_BODY).await {
-                    Some((headers, bytes)) => {
+                (Some(key), Some(ttl)) => match resp.bytes().await {
+                    Ok(bytes) if bytes.len() <= public_cache::MAX_BODY => {
                         app.public.put(key, status, &headers, bytes.clone(), ttl);
                         Body::from(bytes)
                     }
-                    None => {
+                    _ => {
                         return reply(EdgeResponse::problem(
                             502,
                             "ORIGIN_UNREACHABLE",
@@ -343,17 +343,11 @@ async fn proxy(
                     },
                 )),
             };
-            if let Some((_, id)) = extra.iter().find(|(k, _)| k == "x-request-id") {
-                out = out.header("x-request-id", id.as_str());
-            }
-            out.body(body).unwrap_or_else(|e| {
-                tracing::error!(error = %e, "origin response did not convert");
-                reply(EdgeResponse::problem(
-                    502,
-                    "ORIGIN_UNREACHABLE",
-                    "the origin's answer could not be passed on",
-                ))
-            })
+            let mut out = Response::new(body);
+            *out.status_mut() = status;
+            *out.headers_mut() = headers;
+            set_request_id(&mut out, extra);
+            out
         }
         Err(e) => {
             tracing::warn!(error = ?e, %url, "origin fetch failed");
@@ -366,23 +360,6 @@ async fn proxy(
     }
 }
 
-/// The body of a cacheable answer, read whole (`None` when it breaks off or is larger
-/// than `limit`), with the headers the client gets.
-async fn read_limited(
-    resp: reqwest::Response,
-    limit: usize,
-) -> Option<(HeaderMap, axum::body::Bytes)> {
-    let filter = HeaderFilter::response(connection_values(resp.headers()));
-    let mut headers = HeaderMap::new();
-    for (k, v) in resp.headers() {
-        if filter.forwards(k.as_str()) {
-            headers.append(k.clone(), v.clone());
-        }
-    }
-    let bytes = resp.bytes().await.ok()?;
-    (bytes.len() <= limit).then_some((headers, bytes))
-}
-
 /// A stored public answer, with this request's id.
 fn stored_reply(hit: &public_cache::Stored, extra: &[(String, String)]) -> Response<Body> {
     let mut out = Response::new(Body::from(hit.body.clone()));
@@ -392,10 +369,15 @@ fn stored_reply(hit: &public_cache::Stored, extra: &[(String, String)]) -> Respo
     }
     out.headers_mut()
         .insert("x-edge-cache", HeaderValue::from_static("hit"));
+    set_request_id(&mut out, extra);
+    out
+}
+
+/// The edge's request id on the answer, replacing the origin's copy.
+fn set_request_id(out: &mut Response<Body>, extra: &[(String, String)]) {
     if let Some((_, id)) = extra.iter().find(|(k, _)| k == "x-request-id")
         && let Ok(v) = HeaderValue::from_str(id)
     {
         out.headers_mut().insert("x-request-id", v);
     }
-    out
 }

@@ -6,9 +6,10 @@
 
 use crate::{Platform, RunningEdge, Vars};
 use anyhow::{Context, Result, bail};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub struct Native {
     pub binary: PathBuf,
@@ -70,7 +71,7 @@ impl Platform for Native {
             .local_addr()?
             .port();
         let addr = format!("127.0.0.1:{port}");
-        let child = Command::new(&self.binary)
+        let mut child = Command::new(&self.binary)
             .envs(&vars.0)
             .env("EDGE_ADDR", &addr)
             .env("REDIS_URL", &self.redis_url)
@@ -79,20 +80,30 @@ impl Platform for Native {
                 format!("conformance:{}:", uuid::Uuid::new_v4().simple()),
             )
             .env("CLIENT_IP_HEADER", CLIENT_IP_HEADER)
-            .env("EDGE_LOG", "warn")
-            .stdout(Stdio::null())
+            // Info for its own start-up line, warnings from everything else.
+            .env("EDGE_LOG", "warn,urr_edge=info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
             .spawn()
             .with_context(|| format!("starting {}", self.binary.display()))?;
-        let mut running = Running(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while tokio::net::TcpStream::connect(&addr).await.is_err() {
-            if let Some(status) = running.0.try_wait()? {
-                bail!("urr-edge exited at start: {status}");
+        // Ready when it says so; its log is then drained so it never blocks on a full pipe.
+        let stdout = child.stdout.take().context("urr-edge's output")?;
+        let running = Running(child);
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let mut ready_tx = Some(ready_tx);
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.contains("edge listening")
+                    && let Some(tx) = ready_tx.take()
+                {
+                    let _ = tx.send(());
+                }
             }
-            if Instant::now() > deadline {
-                bail!("urr-edge did not listen on {addr} within 20 s");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        });
+        match tokio::time::timeout(Duration::from_secs(20), ready_rx).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => bail!("urr-edge exited before listening on {addr}"),
+            Err(_) => bail!("urr-edge did not listen on {addr} within 20 s"),
         }
         Ok(RunningEdge::new(format!("http://{addr}"), running))
     }
